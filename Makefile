@@ -1,0 +1,28 @@
+# Wrappers around CMake. `make run` and `make test` install what is missing first.
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+
+.PHONY: all build run test bench deps clean
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+deps:
+	@scripts/install-deps.sh build
+
+run: deps build
+	@./$(BUILD)/klined serve
+
+test:
+	@scripts/install-deps.sh test
+	@scripts/test.sh
+
+bench:
+	@scripts/install-deps.sh bench
+	@scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

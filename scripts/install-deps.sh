@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages klined needs, and only those that are missing, so that
+# `make run` and `make test` work on a fresh machine as their only command.
+# Usage: scripts/install-deps.sh [build|test|bench]
+set -euo pipefail
+
+want=(cmake make gcc pkg-config libzip-dev zlib1g-dev)
+case "${1:-build}" in
+    test)  want+=(libcmocka-dev clang libclang-rt-14-dev unzip zip) ;;
+    bench) want+=(python3-pandas nodejs zip)  # nodejs ships npm ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

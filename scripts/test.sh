@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test pass behind `make test`: the normal build and its tests, the same tests under
+# ASan+UBSan, then short libFuzzer runs when clang is present. ctest's summary line closes the
+# output; the script exits non-zero if any stage fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+fuzz_seconds=${KL_FUZZ_SECONDS:-20}
+status=0
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+
+stage "fuzz: short libFuzzer runs (${fuzz_seconds}s per target)"
+if command -v clang >/dev/null 2>&1; then
+    if CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DKL_FUZZ=ON -DKL_BENCH=OFF >/dev/null &&
+        cmake --build build-fuzz -j"$jobs" >/dev/null; then
+        for bin in build-fuzz/fuzz/fuzz_*; do
+            [ -x "$bin" ] || continue
+            name=$(basename "$bin"); corpus=fuzz/corpus/${name#fuzz_}
+            work=$(mktemp -d)
+            if "$bin" -max_total_time="$fuzz_seconds" -max_len=4096 -print_final_stats=0 \
+                "$work" "$corpus" >"$work.log" 2>&1; then
+                echo "$name: ok ($(grep -o 'Done [0-9]* runs' "$work.log" | tail -1))"
+            else
+                echo "$name: FAILED"; tail -40 "$work.log"; status=1
+            fi
+            rm -rf "$work" "$work.log"
+        done
+    else
+        echo "fuzz build failed"; status=1
+    fi
+else
+    echo "clang not found: fuzz runs skipped (corpora are still replayed by ctest)"
+fi
+
+stage "ASan + UBSan build and tests"
+if cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKL_ASAN=ON -DKL_BENCH=OFF >/dev/null &&
+    cmake --build build-asan -j"$jobs" >/dev/null; then
+    (cd build-asan && ctest --output-on-failure -j"$jobs") || status=1
+else
+    echo "sanitizer build failed"; status=1
+fi
+
+stage "release build and tests"
+if cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j"$jobs" >/dev/null; then
+    (cd build && ctest --output-on-failure -j"$jobs") || status=1
+else
+    echo "release build failed"; status=1
+fi
+exit $status

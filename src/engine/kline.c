@@ -1,0 +1,383 @@
+/* Kline update, merge and rollover for one symbol (see kline.h for the segment design). Every
+ * function here is pure over the series it is given; the only way out is the emit callback. */
+#include "engine/kline.h"
+
+#include <string.h>
+
+#include "kl/err.h"
+
+#define IDWIN_MASK ((uint64_t)KL_IDWIN_BITS - 1)
+
+void
+kl_sched_cfg_default(kl_sched_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->iv_mask = KL_IV_ALL;
+    cfg->unit_per_ms = 1;
+    cfg->lateness_ms = 1000;
+    for (int i = 0; i < KL_IV_COUNT; i++)
+        cfg->origin_ms[i] = kl_iv_default_origin_ms(i);
+}
+
+int
+kl_sched_init(kl_sched_t *sched, const kl_sched_cfg_t *cfg)
+{
+    if ((cfg->iv_mask & KL_IV_ALL) == 0 || (cfg->iv_mask & ~(uint32_t)KL_IV_ALL) != 0)
+        return KL_EINTERVAL;
+    if (cfg->tz_minutes < KL_TZ_MIN_MINUTES || cfg->tz_minutes > KL_TZ_MAX_MINUTES)
+        return KL_ETZ;
+    if (cfg->unit_per_ms != 1 && cfg->unit_per_ms != 1000)
+        return KL_EARG;
+    int64_t shortest = INT64_MAX;
+    kl_sched_t s;
+    memset(&s, 0, sizeof s);
+    s.unit_per_ms = cfg->unit_per_ms;
+    for (int iv = 0; iv < KL_IV_COUNT; iv++) {
+        s.pos[iv] = -1;
+        if (!(cfg->iv_mask & (1u << iv)))
+            continue;
+        int64_t len_ms = kl_iv_len_ms(iv);
+        if (len_ms == 0)
+            len_ms = 28 * KL_MS_PER_DAY;
+        if (len_ms < shortest)
+            shortest = len_ms;
+        s.pos[iv] = s.n;
+        kl_ivspec_init(&s.spec[s.n++], iv, cfg->unit_per_ms, cfg->tz_minutes, cfg->origin_ms[iv]);
+    }
+    if (cfg->lateness_ms < 0 || cfg->lateness_ms > shortest)
+        return KL_EARG;
+    s.lateness = cfg->lateness_ms * cfg->unit_per_ms;
+    *sched = s;
+    return 0;
+}
+
+int
+kl_trade_validate(const kl_trade_t *t, int64_t unit_per_ms)
+{
+    if (t->ts < 0 || t->ts > KL_TS_MAX_MS * unit_per_ms + (unit_per_ms - 1))
+        return KL_ETIME;
+    if (t->price <= 0 || t->qty <= 0 || t->id < 0 || t->first_id < 0 || t->last_id < t->first_id)
+        return KL_ETRADE;
+    if ((kl_sum_t)t->price * t->qty > KL_NOTIONAL_MAX)
+        return KL_ETRADE;
+    return 0;
+}
+
+/* ---- aggregates ------------------------------------------------------------------------- */
+
+static inline int
+key_lt(int64_t ts_a, int64_t id_a, int64_t ts_b, int64_t id_b)
+{
+    return ts_a < ts_b || (ts_a == ts_b && id_a < id_b);
+}
+
+/* Empties a: a kline with no trade shows the previous close on all four prices. */
+static void
+agg_clear(kl_agg_t *a, kl_dec_t prev_close)
+{
+    kl_kline_t *k = &a->k;
+    k->open = k->high = k->low = k->close = prev_close;
+    k->volume = k->quote = k->taker_base = k->taker_quote = 0;
+    k->trades = 0;
+    k->first_id = k->last_id = -1;
+}
+
+static inline void
+agg_add(kl_agg_t *a, const kl_trade_t *t)
+{
+    kl_kline_t *k = &a->k;
+    kl_sum_t pq = (kl_sum_t)t->price * t->qty;
+    if (k->trades == 0) {
+        k->open = k->high = k->low = k->close = t->price;
+        a->open_ts = a->close_ts = t->ts;
+        a->open_id = a->close_id = t->id;
+        k->first_id = t->first_id;
+        k->last_id = t->last_id;
+    } else {
+        if (key_lt(t->ts, t->id, a->open_ts, a->open_id)) {
+            k->open = t->price;
+            a->open_ts = t->ts;
+            a->open_id = t->id;
+        }
+        if (!key_lt(t->ts, t->id, a->close_ts, a->close_id)) {
+            k->close = t->price;
+            a->close_ts = t->ts;
+            a->close_id = t->id;
+        }
+        if (t->price > k->high)
+            k->high = t->price;
+        if (t->price < k->low)
+            k->low = t->price;
+        if (t->first_id < k->first_id)
+            k->first_id = t->first_id;
+        if (t->last_id > k->last_id)
+            k->last_id = t->last_id;
+    }
+    k->volume += t->qty;
+    k->quote += pq;
+    if (!t->buyer_maker) {
+        k->taker_base += t->qty;
+        k->taker_quote += pq;
+    }
+    k->trades += t->last_id - t->first_id + 1;
+}
+
+/* dst += src; src has at least one trade. dst keeps its open/close times. */
+static void
+agg_merge(kl_agg_t *dst, const kl_agg_t *src)
+{
+    kl_kline_t *d = &dst->k;
+    const kl_kline_t *s = &src->k;
+    if (d->trades == 0) {
+        d->open = s->open;
+        d->high = s->high;
+        d->low = s->low;
+        d->close = s->close;
+        d->first_id = s->first_id;
+        d->last_id = s->last_id;
+        dst->open_ts = src->open_ts;
+        dst->open_id = src->open_id;
+        dst->close_ts = src->close_ts;
+        dst->close_id = src->close_id;
+    } else {
+        if (key_lt(src->open_ts, src->open_id, dst->open_ts, dst->open_id)) {
+            d->open = s->open;
+            dst->open_ts = src->open_ts;
+            dst->open_id = src->open_id;
+        }
+        if (!key_lt(src->close_ts, src->close_id, dst->close_ts, dst->close_id)) {
+            d->close = s->close;
+            dst->close_ts = src->close_ts;
+            dst->close_id = src->close_id;
+        }
+        if (s->high > d->high)
+            d->high = s->high;
+        if (s->low < d->low)
+            d->low = s->low;
+        if (s->first_id < d->first_id)
+            d->first_id = s->first_id;
+        if (s->last_id > d->last_id)
+            d->last_id = s->last_id;
+    }
+    d->volume += s->volume;
+    d->quote += s->quote;
+    d->taker_base += s->taker_base;
+    d->taker_quote += s->taker_quote;
+    d->trades += s->trades;
+}
+
+/* ---- rollover --------------------------------------------------------------------------- */
+
+static void
+emit_kline(kl_series_t *s, const kl_ivspec_t *spec, const kl_agg_t *a, unsigned flags,
+           kl_emit_fn emit, void *ctx)
+{
+    if (a->k.trades == 0) {
+        flags |= KL_EMIT_HOLE;
+        s->stats.holes++;
+    }
+    if (flags & KL_EMIT_CORRECTION)
+        s->stats.corrections++;
+    else
+        s->stats.finals++;
+    emit(ctx, s, spec->iv, &a->k, flags);
+}
+
+static void
+cur_open_at(kl_agg_t *cur, const kl_ivspec_t *spec, int64_t open, kl_dec_t prev_close)
+{
+    agg_clear(cur, prev_close);
+    cur->k.open_time = open;
+    cur->k.close_time = kl_iv_next(spec, open) - 1;
+}
+
+/* Finalizes interval st's current kline and every hole kline up to the one containing t, then
+ * opens that one. Precondition: t > st->cur.k.close_time. */
+static void
+iv_roll(kl_series_t *s, const kl_ivspec_t *spec, kl_ivstate_t *st, int64_t t, kl_emit_fn emit,
+        void *ctx)
+{
+    emit_kline(s, spec, &st->cur, KL_EMIT_FINAL, emit, ctx);
+    st->prev = st->cur;
+    int64_t target = kl_iv_open(spec, t);
+    int64_t next = st->cur.k.close_time + 1;
+    kl_dec_t close = st->cur.k.close;
+    while (next < target) {
+        cur_open_at(&st->prev, spec, next, close);
+        emit_kline(s, spec, &st->prev, KL_EMIT_FINAL, emit, ctx);
+        next = st->prev.k.close_time + 1;
+    }
+    cur_open_at(&st->cur, spec, target, close);
+}
+
+/* Merges the segment into every interval, rolls the intervals that end at or before t, and
+ * opens the segment that contains t. */
+static void
+roll_to(kl_series_t *s, int64_t t, kl_emit_fn emit, void *ctx)
+{
+    const kl_sched_t *sch = s->sched;
+    int64_t seg_start = INT64_MIN, seg_end = INT64_MAX;
+    for (int i = 0; i < sch->n; i++) {
+        kl_ivstate_t *st = &s->iv[i];
+        if (s->seg.k.trades != 0)
+            agg_merge(&st->cur, &s->seg);
+        if (t > st->cur.k.close_time)
+            iv_roll(s, &sch->spec[i], st, t, emit, ctx);
+        if (st->cur.k.open_time > seg_start)
+            seg_start = st->cur.k.open_time;
+        if (st->cur.k.close_time + 1 < seg_end)
+            seg_end = st->cur.k.close_time + 1;
+    }
+    agg_clear(&s->seg, 0);
+    s->seg_start = seg_start;
+    s->seg_end = seg_end;
+}
+
+static void
+series_start(kl_series_t *s, int64_t t)
+{
+    const kl_sched_t *sch = s->sched;
+    int64_t seg_start = INT64_MIN, seg_end = INT64_MAX;
+    for (int i = 0; i < sch->n; i++) {
+        kl_agg_t *cur = &s->iv[i].cur;
+        cur_open_at(cur, &sch->spec[i], kl_iv_open(&sch->spec[i], t), 0);
+        s->iv[i].prev.k.open_time = INT64_MAX; /* no previous kline: nothing to amend */
+        if (cur->k.open_time > seg_start)
+            seg_start = cur->k.open_time;
+        if (cur->k.close_time + 1 < seg_end)
+            seg_end = cur->k.close_time + 1;
+    }
+    agg_clear(&s->seg, 0);
+    s->seg_start = seg_start;
+    s->seg_end = seg_end;
+    s->started = 1;
+}
+
+/* ---- duplicate window ------------------------------------------------------------------- */
+
+static inline int
+idwin_test(const kl_series_t *s, int64_t id)
+{
+    uint64_t b = (uint64_t)id & IDWIN_MASK;
+    return (int)((s->idwin[b >> 6] >> (b & 63)) & 1);
+}
+
+static inline void
+idwin_mark(kl_series_t *s, int64_t id)
+{
+    if (id > s->hwm_id) {
+        /* Ids skipped between the old and new high-water mark were never seen: clear the bits
+         * they inherit from ids W below them. */
+        if (s->hwm_id == INT64_MIN || id - s->hwm_id >= KL_IDWIN_BITS) {
+            memset(s->idwin, 0, sizeof s->idwin);
+        } else {
+            for (int64_t i = s->hwm_id + 1; i < id; i++) {
+                uint64_t b = (uint64_t)i & IDWIN_MASK;
+                s->idwin[b >> 6] &= ~((uint64_t)1 << (b & 63));
+            }
+        }
+        s->hwm_id = id;
+    }
+    uint64_t b = (uint64_t)id & IDWIN_MASK;
+    s->idwin[b >> 6] |= (uint64_t)1 << (b & 63);
+}
+
+/* ---- public ----------------------------------------------------------------------------- */
+
+void
+kl_series_init(kl_series_t *s, const kl_sched_t *sched, void *user)
+{
+    memset(s, 0, sizeof *s);
+    s->sched = sched;
+    s->user = user;
+    s->watermark = INT64_MIN;
+    s->hwm_id = INT64_MIN;
+}
+
+/* A trade older than the segment: it belongs to the current or the previous kline of each
+ * interval (lateness <= shortest interval guarantees it, except before the first kline). */
+static int
+apply_late(kl_series_t *s, const kl_trade_t *t, kl_emit_fn emit, void *ctx)
+{
+    const kl_sched_t *sch = s->sched;
+    for (int i = 0; i < sch->n; i++) {
+        const kl_ivstate_t *st = &s->iv[i];
+        if (t->ts < st->cur.k.open_time && t->ts < st->prev.k.open_time)
+            return KL_TOO_LATE;
+    }
+    for (int i = 0; i < sch->n; i++) {
+        kl_ivstate_t *st = &s->iv[i];
+        if (t->ts >= st->cur.k.open_time) {
+            agg_add(&st->cur, t);
+            continue;
+        }
+        agg_add(&st->prev, t);
+        /* The kline after prev may be a hole showing prev's old close. */
+        if (st->cur.k.trades == 0) {
+            kl_kline_t *c = &st->cur.k;
+            c->open = c->high = c->low = c->close = st->prev.k.close;
+        }
+        emit_kline(s, &sch->spec[i], &st->prev, KL_EMIT_FINAL | KL_EMIT_CORRECTION, emit, ctx);
+    }
+    return KL_APPLIED_LATE;
+}
+
+int
+kl_series_apply(kl_series_t *s, const kl_trade_t *t, kl_emit_fn emit, void *ctx)
+{
+    if (t->id <= s->hwm_id) {
+        if (s->hwm_id - t->id >= KL_IDWIN_BITS) {
+            s->stats.stale_ids++;
+            return KL_STALE_ID;
+        }
+        if (idwin_test(s, t->id)) {
+            s->stats.duplicates++;
+            return KL_DUPLICATE;
+        }
+    }
+    int rc = KL_APPLIED;
+    if (__builtin_expect(!s->started, 0)) {
+        series_start(s, t->ts);
+    } else if (t->ts < s->seg_start) {
+        if (t->ts < s->watermark - s->sched->lateness ||
+            (rc = apply_late(s, t, emit, ctx)) == KL_TOO_LATE) {
+            s->stats.too_late++;
+            return KL_TOO_LATE;
+        }
+    } else if (t->ts >= s->seg_end) {
+        roll_to(s, t->ts, emit, ctx);
+    }
+    if (rc == KL_APPLIED) {
+        agg_add(&s->seg, t);
+        s->stats.applied++;
+    } else {
+        s->stats.late_applied++;
+    }
+    if (t->ts > s->watermark)
+        s->watermark = t->ts;
+    idwin_mark(s, t->id);
+    return rc;
+}
+
+void
+kl_series_tick(kl_series_t *s, int64_t now, kl_emit_fn emit, void *ctx)
+{
+    if (!s->started)
+        return;
+    if (now >= s->seg_end)
+        roll_to(s, now, emit, ctx);
+    if (now > s->watermark)
+        s->watermark = now;
+}
+
+int
+kl_series_get(const kl_series_t *s, int iv, kl_kline_t *out)
+{
+    if (iv < 0 || iv >= KL_IV_COUNT || s->sched->pos[iv] < 0 || !s->started)
+        return KL_EARG;
+    kl_agg_t a = s->iv[s->sched->pos[iv]].cur;
+    if (s->seg.k.trades != 0)
+        agg_merge(&a, &s->seg);
+    *out = a.k;
+    return 0;
+}

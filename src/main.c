@@ -1,0 +1,36 @@
+/* klined entry point: picks the subcommand and hands over; nothing else lives here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "replay/replay.h"
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: klined replay [--intervals LIST|all] [--tz +HH:MM] [--symbol SYM]\n"
+               "                     [--strict] [--quiet] --out DIR FILE-OR-DIR...\n"
+               "       klined serve  (not built yet: see issue 3)\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "replay") == 0)
+        return kl_replay_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0) {
+        fprintf(stderr, "klined serve: the service runtime is not built yet (issue 3); "
+                        "only `klined replay` works in this version\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "klined: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
