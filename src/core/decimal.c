@@ -10,98 +10,137 @@ static const int64_t pow10_tab[9] = {
     1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
 };
 
-int
-kl_dec_parse(const char *s, size_t n, kl_dec_t *out)
+/* SWAR: are all 8 bytes at p ASCII digits, and their value (p[0] most significant). Digit
+ * strings are the bulk of a dump, so eight at a time instead of one pays for itself. */
+static inline int
+load8_digits(const char *p, uint64_t *value)
 {
-    size_t i = 0;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    if (((v & 0xF0F0F0F0F0F0F0F0ULL) | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) !=
+        0x3333333333333333ULL)
+        return 0;
+    v -= 0x3030303030303030ULL;
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
+    v = (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
+    *value = v;
+    return 1;
+}
+
+int
+kl_dec_scan(const char *s, const char *end, kl_dec_t *out, const char **stop)
+{
+    const char *p = s;
     int neg = 0;
-    if (i < n && s[i] == '-') {
+    if (p < end && *p == '-') {
         neg = 1;
-        i++;
+        p++;
     }
     /* Integer part: at most 11 significant digits fit (INT64_MAX / 1e8 = 92233720368). */
+    const char *int_start = p;
+    while (p < end && *p == '0')
+        p++;
+    const char *sig = p;
     uint64_t ip = 0;
-    size_t int_start = i;
-    while (i < n && s[i] == '0')
-        i++;
-    size_t sig_start = i;
-    while (i < n && (unsigned)(s[i] - '0') < 10) {
-        ip = ip * 10 + (uint64_t)(s[i] - '0');
-        i++;
-        if (i - sig_start > 11)
-            goto digits_overflow;
-    }
-    if (i == int_start)
-        return KL_EDEC_SYNTAX;
+    while (p < end && (unsigned)(*p - '0') < 10)
+        ip = ip * 10 + (uint64_t)(*p++ - '0');
+    if (p == int_start)
+        goto syntax;
+    int too_big = p - sig > 11;
     uint64_t frac = 0;
-    if (i < n) {
-        if (s[i] != '.')
-            return KL_EDEC_SYNTAX;
-        i++;
-        size_t frac_start = i;
-        while (i < n && i - frac_start < KL_DEC_PLACES && (unsigned)(s[i] - '0') < 10) {
-            frac = frac * 10 + (uint64_t)(s[i] - '0');
-            i++;
-        }
-        size_t nfrac = i - frac_start;
+    if (p < end && *p == '.') {
+        const char *f0 = ++p;
+        const char *f8 = end - p > KL_DEC_PLACES ? p + KL_DEC_PLACES : end;
+        if (end - p >= 8 && load8_digits(p, &frac))
+            p += 8;
+        while (p < f8 && (unsigned)(*p - '0') < 10)
+            frac = frac * 10 + (uint64_t)(*p++ - '0');
+        size_t nfrac = (size_t)(p - f0);
         if (nfrac == 0)
-            return KL_EDEC_SYNTAX;
+            goto syntax;
         int precise = 1;
-        for (; i < n; i++) {
-            if ((unsigned)(s[i] - '0') >= 10)
-                return KL_EDEC_SYNTAX;
-            if (s[i] != '0')
-                precise = 0;
-        }
-        if (!precise)
+        while (p < end && (unsigned)(*p - '0') < 10)
+            precise &= *p++ == '0';
+        if (!precise) {
+            *stop = p;
             return KL_EDEC_PRECISION;
+        }
         frac *= (uint64_t)pow10_tab[KL_DEC_PLACES - nfrac];
     }
-    /* ip <= 99999999999 here, so ip * 1e8 + frac < 2^64: the check below is exact. */
+    *stop = p;
+    /* ip < 1e11 here, so ip * 1e8 + frac < 2^64 and the check below is exact. */
     uint64_t mag = ip * (uint64_t)KL_DEC_SCALE + frac;
-    if (mag > (uint64_t)INT64_MAX + (uint64_t)neg)
+    if (too_big || mag > (uint64_t)INT64_MAX + (uint64_t)neg)
         return KL_EDEC_OVERFLOW;
     *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
     return 0;
+syntax:
+    *stop = p;
+    return KL_EDEC_SYNTAX;
+}
 
-digits_overflow:
-    /* Still classify a malformed tail as syntax, so the error names the real problem. */
-    while (i < n && (unsigned)(s[i] - '0') < 10)
-        i++;
-    if (i < n && s[i] == '.') {
-        size_t f0 = ++i;
-        while (i < n && (unsigned)(s[i] - '0') < 10)
-            i++;
-        if (i == f0)
-            return KL_EDEC_SYNTAX;
+int
+kl_dec_parse(const char *s, size_t n, kl_dec_t *out)
+{
+    const char *stop;
+    kl_dec_t v;
+    int rc = kl_dec_scan(s, s + n, &v, &stop);
+    if (stop != s + n)
+        return KL_EDEC_SYNTAX; /* a stray character outranks what came before it */
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
+
+int
+kl_int_scan(const char *s, const char *end, int64_t *out, const char **stop)
+{
+    const char *p = s;
+    int neg = 0;
+    if (p < end && *p == '-') {
+        neg = 1;
+        p++;
     }
-    return i == n ? KL_EDEC_OVERFLOW : KL_EDEC_SYNTAX;
+    const char *d0 = p;
+    uint64_t v = 0;
+    /* 18 digits cannot overflow: check only past that. */
+    const char *fast_end = end - p > 18 ? p + 18 : end;
+    uint64_t eight;
+    while (fast_end - p >= 8 && load8_digits(p, &eight)) {
+        v = v * 100000000 + eight;
+        p += 8;
+    }
+    while (p < fast_end && (unsigned)(*p - '0') < 10)
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    int overflow = 0;
+    while (p < end && (unsigned)(*p - '0') < 10) {
+        unsigned d = (unsigned)(*p++ - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            overflow = 1;
+        else
+            v = v * 10 + d;
+    }
+    *stop = p;
+    if (p == d0)
+        return KL_EINT_SYNTAX;
+    if (overflow || v > (uint64_t)INT64_MAX + (uint64_t)neg)
+        return KL_EINT_OVERFLOW;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
 }
 
 int
 kl_int_parse(const char *s, size_t n, int64_t *out)
 {
-    size_t i = 0;
-    int neg = 0;
-    if (i < n && s[i] == '-') {
-        neg = 1;
-        i++;
-    }
-    if (i == n)
+    const char *stop;
+    int64_t v;
+    int rc = kl_int_scan(s, s + n, &v, &stop);
+    if (stop != s + n)
         return KL_EINT_SYNTAX;
-    uint64_t v = 0;
-    for (; i < n; i++) {
-        unsigned d = (unsigned)(s[i] - '0');
-        if (d >= 10)
-            return KL_EINT_SYNTAX;
-        if (v > (UINT64_MAX - d) / 10)
-            return KL_EINT_OVERFLOW;
-        v = v * 10 + d;
-    }
-    if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
-        return KL_EINT_OVERFLOW;
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
+    if (rc == 0)
+        *out = v;
+    return rc;
 }
 
 /* Writes the decimal digits of u (at least min_digits, zero-padded) ending at end; returns the
@@ -110,6 +149,15 @@ static char *
 put_u128(char *end, unsigned __int128 u, int min_digits)
 {
     char *p = end;
+    if (u <= UINT64_MAX) { /* 128-bit division is a libgcc call: avoid it when we can */
+        uint64_t v = (uint64_t)u;
+        do {
+            *--p = (char)('0' + (int)(v % 10));
+            v /= 10;
+            min_digits--;
+        } while (v != 0 || min_digits > 0);
+        return p;
+    }
     do {
         *--p = (char)('0' + (int)(u % 10));
         u /= 10;

@@ -21,6 +21,12 @@ int kl_dec_parse(const char *s, size_t n, kl_dec_t *out);
 /* Parses s[0..n) = [-]digits into an int64. KL_EINT_SYNTAX / KL_EINT_OVERFLOW on error. */
 int kl_int_parse(const char *s, size_t n, int64_t *out);
 
+/* Scanner forms for row parsers: parse from s, stop at the first character that cannot
+ * continue the number (never past end) and report it in *stop, so the caller checks the
+ * delimiter itself. Same results and errors as the _parse forms on s[0..*stop). */
+int kl_dec_scan(const char *s, const char *end, kl_dec_t *out, const char **stop);
+int kl_int_scan(const char *s, const char *end, int64_t *out, const char **stop);
+
 /* Writes v with exactly 8 decimals ("0.01634790") and a NUL into buf (KL_NUM_BUFSZ bytes).
  * Returns the length without the NUL. */
 size_t kl_dec_format(kl_dec_t v, char *buf);

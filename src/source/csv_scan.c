@@ -19,6 +19,80 @@ kl_csv_layout_name(int layout)
     }
 }
 
+/* Fast path helpers: each parses one field and steps over its delimiter; any surprise returns
+ * non-zero and the row goes to parse_row_checked() for an exact diagnosis. */
+static inline int
+f_int(const char **p, const char *end, int64_t *out)
+{
+    const char *stop;
+    if (kl_int_scan(*p, end, out, &stop) != 0 || stop == end || *stop != ',')
+        return -1;
+    *p = stop + 1;
+    return 0;
+}
+
+static inline int
+f_dec(const char **p, const char *end, kl_dec_t *out)
+{
+    const char *stop;
+    if (kl_dec_scan(*p, end, out, &stop) != 0 || stop == end || *stop != ',')
+        return -1;
+    *p = stop + 1;
+    return 0;
+}
+
+/* A boolean that ends the row (last) or is followed by a comma. */
+static inline int
+f_bool(const char **p, const char *end, uint8_t *out, int last)
+{
+    const char *s = *p;
+    size_t left = (size_t)(end - s), n;
+    if (left >= 4 && (s[0] | 0x20) == 't' && memcmp(s + 1, "rue", 3) == 0) {
+        *out = 1;
+        n = 4;
+    } else if (left >= 5 && (s[0] | 0x20) == 'f' && memcmp(s + 1, "alse", 4) == 0) {
+        *out = 0;
+        n = 5;
+    } else {
+        return -1;
+    }
+    if (last)
+        return n == left ? 0 : -1;
+    if (n == left || s[n] != ',')
+        return -1;
+    *p = s + n + 1;
+    return 0;
+}
+
+static int
+parse_row_fast(const char *p, const char *end, int layout, kl_trade_t *out)
+{
+    uint8_t best;
+    kl_dec_t quote;
+    if (f_int(&p, end, &out->id) || f_dec(&p, end, &out->price) || f_dec(&p, end, &out->qty))
+        return -1;
+    switch (layout) {
+    case KL_CSV_SPOT_AGG:
+    case KL_CSV_FUT_AGG:
+        if (f_int(&p, end, &out->first_id) || f_int(&p, end, &out->last_id))
+            return -1;
+        break;
+    case KL_CSV_SPOT_TRADES:
+    case KL_CSV_FUT_TRADES:
+        if (f_dec(&p, end, &quote))
+            return -1;
+        out->first_id = out->last_id = out->id;
+        break;
+    default:
+        return -1;
+    }
+    if (f_int(&p, end, &out->ts))
+        return -1;
+    if (layout == KL_CSV_SPOT_AGG || layout == KL_CSV_SPOT_TRADES)
+        return f_bool(&p, end, &out->buyer_maker, 0) || f_bool(&p, end, &best, 1);
+    return f_bool(&p, end, &out->buyer_maker, 1);
+}
+
 /* Splits line into at most max fields; returns the field count, or max + 1 if there are more. */
 static int
 split(const char *line, size_t n, const char **f, size_t *len, int max)
@@ -86,8 +160,9 @@ kl_csv_detect(const char *line, size_t n, int *layout, int *is_header)
     return 0;
 }
 
-int
-kl_csv_parse_row(const char *line, size_t n, int layout, kl_trade_t *out)
+/* The careful parser: splits first, so that it can name the exact problem of a bad row. */
+static int
+parse_row_checked(const char *line, size_t n, int layout, kl_trade_t *out)
 {
     const char *f[9];
     size_t len[9];
@@ -136,4 +211,14 @@ kl_csv_parse_row(const char *line, size_t n, int layout, kl_trade_t *out)
             return rc;
     }
     return 0;
+}
+
+int
+kl_csv_parse_row(const char *line, size_t n, int layout, kl_trade_t *out)
+{
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    if (n <= KL_CSV_LINE_MAX && parse_row_fast(line, line + n, layout, out) == 0)
+        return 0;
+    return parse_row_checked(line, n, layout, out);
 }
