@@ -10,22 +10,38 @@ static const int64_t pow10_tab[9] = {
     1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
 };
 
-/* SWAR: are all 8 bytes at p ASCII digits, and their value (p[0] most significant). Digit
- * strings are the bulk of a dump, so eight at a time instead of one pays for itself. */
-static inline int
-load8_digits(const char *p, uint64_t *value)
+/* Reads up to 8 ASCII digits at p (never past end) into *val; returns how many. With 8 bytes
+ * readable it is branch-light SWAR: find the first non-digit byte, shift the digits to the top
+ * and combine pairs, quads and octets with three multiplies. Digit strings are the bulk of a
+ * dump, so this is where replay spends its parsing time. */
+static inline unsigned
+digits8(const char *p, const char *end, uint64_t *val)
 {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    if (((v & 0xF0F0F0F0F0F0F0F0ULL) | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) !=
-        0x3333333333333333ULL)
+    if (end - p < 8) {
+        uint64_t v = 0;
+        unsigned n = 0;
+        while (p + n < end && n < 8 && (unsigned)(p[n] - '0') < 10)
+            v = v * 10 + (uint64_t)(p[n++] - '0');
+        *val = v;
+        return n;
+    }
+    uint64_t x;
+    memcpy(&x, p, 8);
+    /* Non-zero byte = not a digit. A carry out of a byte >= 0xFA only reaches bytes after the
+     * first non-digit, which do not count. */
+    uint64_t bad = ((x & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL) |
+                   (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL);
+    unsigned n = bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
+    if (n == 0) {
+        *val = 0;
         return 0;
-    v -= 0x3030303030303030ULL;
+    }
+    uint64_t v = (x - 0x3030303030303030ULL) << (8 * (8 - n)); /* leading zeros fill the top */
     v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
     v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
     v = (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
-    *value = v;
-    return 1;
+    *val = v;
+    return n;
 }
 
 int
@@ -37,28 +53,29 @@ kl_dec_scan(const char *s, const char *end, kl_dec_t *out, const char **stop)
         neg = 1;
         p++;
     }
-    /* Integer part: at most 11 significant digits fit (INT64_MAX / 1e8 = 92233720368). */
     const char *int_start = p;
     while (p < end && *p == '0')
         p++;
-    const char *sig = p;
-    uint64_t ip = 0;
-    while (p < end && (unsigned)(*p - '0') < 10)
-        ip = ip * 10 + (uint64_t)(*p++ - '0');
+    /* Integer part: at most 11 significant digits fit (INT64_MAX / 1e8 = 92233720368). */
+    uint64_t ip = 0, chunk;
+    unsigned sig = 0, n;
+    do {
+        n = digits8(p, end, &chunk);
+        if (sig + n <= 11)
+            ip = ip * (uint64_t)pow10_tab[n] + chunk;
+        sig += n;
+        p += n;
+    } while (n == 8);
     if (p == int_start)
         goto syntax;
-    int too_big = p - sig > 11;
     uint64_t frac = 0;
     if (p < end && *p == '.') {
-        const char *f0 = ++p;
-        const char *f8 = end - p > KL_DEC_PLACES ? p + KL_DEC_PLACES : end;
-        if (end - p >= 8 && load8_digits(p, &frac))
-            p += 8;
-        while (p < f8 && (unsigned)(*p - '0') < 10)
-            frac = frac * 10 + (uint64_t)(*p++ - '0');
-        size_t nfrac = (size_t)(p - f0);
-        if (nfrac == 0)
+        p++;
+        n = digits8(p, end, &frac);
+        if (n == 0)
             goto syntax;
+        p += n;
+        frac *= (uint64_t)pow10_tab[KL_DEC_PLACES - n];
         int precise = 1;
         while (p < end && (unsigned)(*p - '0') < 10)
             precise &= *p++ == '0';
@@ -66,12 +83,11 @@ kl_dec_scan(const char *s, const char *end, kl_dec_t *out, const char **stop)
             *stop = p;
             return KL_EDEC_PRECISION;
         }
-        frac *= (uint64_t)pow10_tab[KL_DEC_PLACES - nfrac];
     }
     *stop = p;
     /* ip < 1e11 here, so ip * 1e8 + frac < 2^64 and the check below is exact. */
     uint64_t mag = ip * (uint64_t)KL_DEC_SCALE + frac;
-    if (too_big || mag > (uint64_t)INT64_MAX + (uint64_t)neg)
+    if (sig > 11 || mag > (uint64_t)INT64_MAX + (uint64_t)neg)
         return KL_EDEC_OVERFLOW;
     *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
     return 0;
@@ -103,16 +119,15 @@ kl_int_scan(const char *s, const char *end, int64_t *out, const char **stop)
         p++;
     }
     const char *d0 = p;
-    uint64_t v = 0;
-    /* 18 digits cannot overflow: check only past that. */
-    const char *fast_end = end - p > 18 ? p + 18 : end;
-    uint64_t eight;
-    while (fast_end - p >= 8 && load8_digits(p, &eight)) {
-        v = v * 100000000 + eight;
-        p += 8;
+    uint64_t v = 0, chunk;
+    /* Two octets (16 digits) cannot overflow; only digits past them are checked. */
+    for (int i = 0; i < 2; i++) {
+        unsigned n = digits8(p, end, &chunk);
+        v = v * (uint64_t)pow10_tab[n] + chunk;
+        p += n;
+        if (n < 8)
+            goto done;
     }
-    while (p < fast_end && (unsigned)(*p - '0') < 10)
-        v = v * 10 + (uint64_t)(*p++ - '0');
     int overflow = 0;
     while (p < end && (unsigned)(*p - '0') < 10) {
         unsigned d = (unsigned)(*p++ - '0');
@@ -121,10 +136,15 @@ kl_int_scan(const char *s, const char *end, int64_t *out, const char **stop)
         else
             v = v * 10 + d;
     }
+    if (overflow) {
+        *stop = p;
+        return KL_EINT_OVERFLOW;
+    }
+done:
     *stop = p;
     if (p == d0)
         return KL_EINT_SYNTAX;
-    if (overflow || v > (uint64_t)INT64_MAX + (uint64_t)neg)
+    if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
         return KL_EINT_OVERFLOW;
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 0;
