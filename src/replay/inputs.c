@@ -126,6 +126,11 @@ detect(kl_input_t *e, char *errmsg, size_t cap)
     }
     char *nl = memchr(head, '\n', (size_t)n);
     size_t l1 = nl ? (size_t)(nl - head) : (size_t)n;
+    e->unit_per_ms = 1;
+    if (n == 0 || (l1 == 0 && !nl) || (l1 == 1 && head[0] == '\r' && !nl)) {
+        e->layout = KL_CSV_UNKNOWN; /* an empty file: no rows, nothing to detect */
+        return 0;
+    }
     if (kl_csv_detect(head, l1, &e->layout, &e->has_header) != 0) {
         snprintf(errmsg, cap, "%s:1: %s: the first line fits none of the aggTrades/trades "
                               "layouts", e->path, kl_strerror(KL_ELAYOUT));
@@ -139,7 +144,6 @@ detect(kl_input_t *e, char *errmsg, size_t cap)
         rl = nl2 ? (size_t)(nl2 - row) : (size_t)(head + n - row);
     }
     kl_trade_t t;
-    e->unit_per_ms = 1;
     if (rl > 0 && kl_csv_parse_row(row, rl, e->layout, &t) == 0 && t.ts >= KL_TS_US_THRESHOLD)
         e->unit_per_ms = 1000;
     return 0;

@@ -12,7 +12,7 @@
 typedef struct kl_input {
     char *path;
     char symbol[KL_SYMBOL_MAX];
-    int layout;          /* enum kl_csv_layout */
+    int layout;          /* enum kl_csv_layout; KL_CSV_UNKNOWN for an empty file */
     int has_header;
     int64_t unit_per_ms; /* 1 (ms) or 1000 (us), from the first data row */
 } kl_input_t;

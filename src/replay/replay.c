@@ -251,13 +251,16 @@ run_series(run_t *r, const kl_inputs_t *in, size_t first, size_t last)
     const kl_input_t *v = in->v;
     kl_sched_cfg_t cfg = r->o->cfg;
     cfg.unit_per_ms = 1;
+    size_t ref = first; /* the first file with rows names the series' layout */
+    while (ref + 1 < last && v[ref].layout == KL_CSV_UNKNOWN)
+        ref++;
     for (size_t i = first; i < last; i++) {
         if (v[i].unit_per_ms > cfg.unit_per_ms)
             cfg.unit_per_ms = v[i].unit_per_ms;
-        if (v[i].layout != v[first].layout) {
+        if (v[i].layout != v[ref].layout && v[i].layout != KL_CSV_UNKNOWN) {
             fprintf(stderr, "replay: %s: %s layout, but %s is %s: one series needs one layout\n",
-                    v[i].path, kl_csv_layout_name(v[i].layout), v[first].path,
-                    kl_csv_layout_name(v[first].layout));
+                    v[i].path, kl_csv_layout_name(v[i].layout), v[ref].path,
+                    kl_csv_layout_name(v[ref].layout));
             return -1;
         }
     }
@@ -284,7 +287,7 @@ run_series(run_t *r, const kl_inputs_t *in, size_t first, size_t last)
     fprintf(stderr,
             "replay: %s: %zu file(s), %s, %s; %llu rows read, %llu rejected, %llu duplicates, "
             "%llu late (amended), %llu too late, %llu stale ids\n",
-            r->symbol, last - first, kl_csv_layout_name(v[first].layout),
+            r->symbol, last - first, kl_csv_layout_name(v[ref].layout),
             cfg.unit_per_ms == 1000 ? "us" : "ms", (unsigned long long)(r->rows - rows0),
             (unsigned long long)(r->rejected - rej0), (unsigned long long)(r->dup - dup0),
             (unsigned long long)(r->late - late0), (unsigned long long)(r->too_late - tl0),

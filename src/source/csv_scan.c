@@ -135,25 +135,25 @@ kl_csv_detect(const char *line, size_t n, int *layout, int *is_header)
         n--;
     if (n == 0 || n > KL_CSV_LINE_MAX)
         return KL_ELAYOUT;
+    /* The shape decides, not the values: a bad first row must still be rejected as a row,
+     * with its line number, rather than sink the whole file. */
     int nf = split(line, n, f, len, 8);
     int header = (unsigned)(line[0] - '0') >= 10;
-    int lay = KL_CSV_UNKNOWN;
+    int lay;
     uint8_t b;
     switch (nf) {
     case 8: lay = KL_CSV_SPOT_AGG; break;
     case 6: lay = KL_CSV_FUT_TRADES; break;
     case 7:
+        /* spot trades: id,p,q,quote_qty,time,m,M; futures aggTrades: a,p,q,f,l,time,m */
         if (header)
             lay = memmem(line, n, "first", 5) ? KL_CSV_FUT_AGG : KL_CSV_SPOT_TRADES;
         else
-            lay = parse_bool(f[5], len[5], &b) == 0 ? KL_CSV_SPOT_TRADES : KL_CSV_FUT_AGG;
+            lay = parse_bool(f[5], len[5], &b) == 0 || memchr(f[3], '.', len[3])
+                      ? KL_CSV_SPOT_TRADES
+                      : KL_CSV_FUT_AGG;
         break;
     default: return KL_ELAYOUT;
-    }
-    if (!header) {
-        kl_trade_t t;
-        if (kl_csv_parse_row(line, n, lay, &t) != 0)
-            return KL_ELAYOUT;
     }
     *layout = lay;
     *is_header = header;

@@ -25,9 +25,11 @@ enum kl_csv_layout {
 
 const char *kl_csv_layout_name(int layout);
 
-/* Inspects the first line of a file (without its newline). On success writes *layout, sets
+/* Inspects the first line of a file (without its newline), by its shape only: the column count
+ * and, for 7 columns, the header's names or the types of columns 4 and 6. The row itself may
+ * still be invalid; the caller parses it like any other. On success writes *layout, sets
  * *is_header when the line is a header row (to be skipped) and returns 0; KL_ELAYOUT when the
- * line fits none of the layouts. */
+ * line has a column count of none of the layouts. */
 int kl_csv_detect(const char *line, size_t n, int *layout, int *is_header);
 
 /* Parses one data row (without its newline; a trailing '\r' is allowed) of the given layout.

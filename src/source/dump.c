@@ -14,7 +14,10 @@
 #include "core/alloc.h"
 #include "kl/err.h"
 
-#define CHUNK (8u << 20)
+#ifndef KL_DUMP_CHUNK /* tests shrink it to cross chunk boundaries */
+#define KL_DUMP_CHUNK (8u << 20)
+#endif
+#define CHUNK KL_DUMP_CHUNK
 
 struct kl_dump {
     /* plain */
