@@ -7,6 +7,15 @@
 #include "kl/err.h"
 
 #define IDWIN_MASK ((uint64_t)KL_IDWIN_BITS - 1)
+#define CUR(s, i) (&(s)->st[(i)])
+#define PREV(s, i) (&(s)->st[(s)->sched->n + (i)])
+
+size_t
+kl_series_size(const kl_sched_t *sched)
+{
+    size_t per = sched->lateness > 0 ? 2 : 1;
+    return offsetof(kl_series_t, st) + per * (size_t)sched->n * sizeof(kl_agg_t);
+}
 
 void
 kl_sched_cfg_default(kl_sched_cfg_t *cfg)
@@ -194,20 +203,25 @@ cur_open_at(kl_agg_t *cur, const kl_ivspec_t *spec, int64_t open, kl_dec_t prev_
 /* Finalizes interval st's current kline and every hole kline up to the one containing t, then
  * opens that one. Precondition: t > st->cur.k.close_time. */
 static void
-iv_roll(kl_series_t *s, const kl_ivspec_t *spec, kl_ivstate_t *st, int64_t t, kl_emit_fn emit,
-        void *ctx)
+iv_roll(kl_series_t *s, int i, int64_t t, kl_emit_fn emit, void *ctx)
 {
-    emit_kline(s, spec, &st->cur, KL_EMIT_FINAL, emit, ctx);
-    st->prev = st->cur;
+    const kl_ivspec_t *spec = &s->sched->spec[i];
+    const int keep_prev = s->sched->lateness > 0;
+    kl_agg_t *cur = CUR(s, i), scratch;
+    /* The last final kline (maybe a hole) stays in the previous slot for late amendments. */
+    kl_agg_t *last = keep_prev ? PREV(s, i) : &scratch;
+    emit_kline(s, spec, cur, KL_EMIT_FINAL, emit, ctx);
+    if (keep_prev)
+        *last = *cur;
     int64_t target = kl_iv_open(spec, t);
-    int64_t next = st->cur.k.close_time + 1;
-    kl_dec_t close = st->cur.k.close;
+    int64_t next = cur->k.close_time + 1;
+    kl_dec_t close = cur->k.close;
     while (next < target) {
-        cur_open_at(&st->prev, spec, next, close);
-        emit_kline(s, spec, &st->prev, KL_EMIT_FINAL, emit, ctx);
-        next = st->prev.k.close_time + 1;
+        cur_open_at(last, spec, next, close);
+        emit_kline(s, spec, last, KL_EMIT_FINAL, emit, ctx);
+        next = last->k.close_time + 1;
     }
-    cur_open_at(&st->cur, spec, target, close);
+    cur_open_at(cur, spec, target, close);
 }
 
 /* Merges the segment into every interval, rolls the intervals that end at or before t, and
@@ -218,15 +232,15 @@ roll_to(kl_series_t *s, int64_t t, kl_emit_fn emit, void *ctx)
     const kl_sched_t *sch = s->sched;
     int64_t seg_start = INT64_MIN, seg_end = INT64_MAX;
     for (int i = 0; i < sch->n; i++) {
-        kl_ivstate_t *st = &s->iv[i];
+        kl_agg_t *cur = CUR(s, i);
         if (s->seg.k.trades != 0)
-            agg_merge(&st->cur, &s->seg);
-        if (t > st->cur.k.close_time)
-            iv_roll(s, &sch->spec[i], st, t, emit, ctx);
-        if (st->cur.k.open_time > seg_start)
-            seg_start = st->cur.k.open_time;
-        if (st->cur.k.close_time + 1 < seg_end)
-            seg_end = st->cur.k.close_time + 1;
+            agg_merge(cur, &s->seg);
+        if (t > cur->k.close_time)
+            iv_roll(s, i, t, emit, ctx);
+        if (cur->k.open_time > seg_start)
+            seg_start = cur->k.open_time;
+        if (cur->k.close_time + 1 < seg_end)
+            seg_end = cur->k.close_time + 1;
     }
     agg_clear(&s->seg, 0);
     s->seg_start = seg_start;
@@ -239,9 +253,10 @@ series_start(kl_series_t *s, int64_t t)
     const kl_sched_t *sch = s->sched;
     int64_t seg_start = INT64_MIN, seg_end = INT64_MAX;
     for (int i = 0; i < sch->n; i++) {
-        kl_agg_t *cur = &s->iv[i].cur;
+        kl_agg_t *cur = CUR(s, i);
         cur_open_at(cur, &sch->spec[i], kl_iv_open(&sch->spec[i], t), 0);
-        s->iv[i].prev.k.open_time = INT64_MAX; /* no previous kline: nothing to amend */
+        if (sch->lateness > 0)
+            PREV(s, i)->k.open_time = INT64_MAX; /* no previous kline: nothing to amend */
         if (cur->k.open_time > seg_start)
             seg_start = cur->k.open_time;
         if (cur->k.close_time + 1 < seg_end)
@@ -287,7 +302,7 @@ idwin_mark(kl_series_t *s, int64_t id)
 void
 kl_series_init(kl_series_t *s, const kl_sched_t *sched, void *user)
 {
-    memset(s, 0, sizeof *s);
+    memset(s, 0, kl_series_size(sched));
     s->sched = sched;
     s->user = user;
     s->watermark = INT64_MIN;
@@ -296,28 +311,28 @@ kl_series_init(kl_series_t *s, const kl_sched_t *sched, void *user)
 
 /* A trade older than the segment: it belongs to the current or the previous kline of each
  * interval (lateness <= shortest interval guarantees it, except before the first kline). */
+/* Only reached when lateness > 0, so the previous-kline slots exist. */
 static int
 apply_late(kl_series_t *s, const kl_trade_t *t, kl_emit_fn emit, void *ctx)
 {
     const kl_sched_t *sch = s->sched;
     for (int i = 0; i < sch->n; i++) {
-        const kl_ivstate_t *st = &s->iv[i];
-        if (t->ts < st->cur.k.open_time && t->ts < st->prev.k.open_time)
+        if (t->ts < CUR(s, i)->k.open_time && t->ts < PREV(s, i)->k.open_time)
             return KL_TOO_LATE;
     }
     for (int i = 0; i < sch->n; i++) {
-        kl_ivstate_t *st = &s->iv[i];
-        if (t->ts >= st->cur.k.open_time) {
-            agg_add(&st->cur, t);
+        kl_agg_t *cur = CUR(s, i), *prev = PREV(s, i);
+        if (t->ts >= cur->k.open_time) {
+            agg_add(cur, t);
             continue;
         }
-        agg_add(&st->prev, t);
+        agg_add(prev, t);
         /* The kline after prev may be a hole showing prev's old close. */
-        if (st->cur.k.trades == 0) {
-            kl_kline_t *c = &st->cur.k;
-            c->open = c->high = c->low = c->close = st->prev.k.close;
+        if (cur->k.trades == 0) {
+            kl_kline_t *c = &cur->k;
+            c->open = c->high = c->low = c->close = prev->k.close;
         }
-        emit_kline(s, &sch->spec[i], &st->prev, KL_EMIT_FINAL | KL_EMIT_CORRECTION, emit, ctx);
+        emit_kline(s, &sch->spec[i], prev, KL_EMIT_FINAL | KL_EMIT_CORRECTION, emit, ctx);
     }
     return KL_APPLIED_LATE;
 }
@@ -375,7 +390,7 @@ kl_series_get(const kl_series_t *s, int iv, kl_kline_t *out)
 {
     if (iv < 0 || iv >= KL_IV_COUNT || s->sched->pos[iv] < 0 || !s->started)
         return KL_EARG;
-    kl_agg_t a = s->iv[s->sched->pos[iv]].cur;
+    kl_agg_t a = *CUR(s, s->sched->pos[iv]);
     if (s->seg.k.trades != 0)
         agg_merge(&a, &s->seg);
     *out = a.k;

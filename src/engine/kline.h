@@ -13,6 +13,7 @@
 #ifndef KL_ENGINE_KLINE_H
 #define KL_ENGINE_KLINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/interval.h"
@@ -94,10 +95,6 @@ typedef struct kl_agg {
     int64_t close_ts, close_id; /* (time, id) key of the close trade */
 } kl_agg_t;
 
-typedef struct kl_ivstate {
-    kl_agg_t cur;  /* current kline; k.trades == 0: no trade yet, OHLC = previous close */
-    kl_agg_t prev; /* last final kline, for late amendments; open_time INT64_MAX: none */
-} kl_ivstate_t;
 
 struct kl_series {
     const kl_sched_t *sched;
@@ -109,10 +106,20 @@ struct kl_series {
     void *user; /* owner's tag (e.g. symbol), untouched by the engine */
     kl_series_stats_t stats;
     uint64_t idwin[KL_IDWIN_BITS / 64]; /* bit (id % W) set: id applied, for ids in (hwm-W, hwm] */
-    kl_ivstate_t iv[KL_IV_COUNT];       /* by position in sched->spec */
+    /* st[0..n): each interval's current kline (k.trades == 0: no trade yet, OHLC = previous
+     * close). st[n..2n), only when lateness > 0: its last final kline, for late amendments
+     * (open_time INT64_MAX: none). A series may be allocated with just kl_series_size() bytes,
+     * so nothing past that may be touched. */
+    kl_agg_t st[2 * KL_IV_COUNT];
 };
 
-/* Initialises an empty series over sched. The caller owns the storage. */
+/* Bytes a series over sched needs: the header plus one kline per interval, two when late
+ * corrections are on (lateness > 0). Owners that keep many series lay them out with this
+ * stride; a plain kl_series_t variable is always big enough. */
+size_t kl_series_size(const kl_sched_t *sched);
+
+/* Initialises an empty series over sched in storage of at least kl_series_size(sched) bytes,
+ * owned by the caller. */
 void kl_series_init(kl_series_t *s, const kl_sched_t *sched, void *user);
 
 /* Applies one validated trade (see kl_trade_validate). Final, hole and correction klines are
