@@ -21,7 +21,14 @@
     X(EARG, -1015, "invalid argument")                                                 \
     X(ENOMEM, -1016, "out of memory")                                                  \
     X(EIO, -1017, "I/O error")                                                         \
-    X(EUNIT, -1018, "files of one series disagree on their time unit")
+    X(EUNIT, -1018, "files of one series disagree on their time unit")                 \
+    X(EJSON, -1019, "malformed JSON or a field of the wrong type")                     \
+    X(EJSON_FIELD, -1020, "a required field is missing")                               \
+    X(EJSON_EVENT, -1021, "not a trade or aggTrade event")                             \
+    X(ESTORE, -1022, "store error")                                                    \
+    X(ECONFIG, -1023, "invalid configuration")                                         \
+    X(EFULL, -1024, "queue full")                                                      \
+    X(ESHUTDOWN, -1025, "shutting down")
 
 enum kl_err {
 #define KL_ERR_ENUM(name, code, msg) KL_##name = (code),

@@ -219,6 +219,72 @@ kl_sum_format(kl_sum_t v, int places, char *buf)
 }
 
 size_t
+kl_sum_format_exact(kl_sum_t v, int places, char *buf)
+{
+    unsigned __int128 mag = v < 0 ? 0 - (unsigned __int128)v : (unsigned __int128)v;
+    unsigned __int128 scale = 1;
+    for (int i = 0; i < places; i++)
+        scale *= 10;
+    char tmp[KL_NUM_BUFSZ + 8];
+    char *end = tmp + sizeof tmp;
+    char *p = put_u128(end, mag % scale, places);
+    *--p = '.';
+    p = put_u128(p, mag / scale, 1);
+    if (v < 0)
+        *--p = '-';
+    size_t len = (size_t)(end - p);
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return len;
+}
+
+int
+kl_sum_parse(const char *s, size_t n, int places, kl_sum_t *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && s[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    const unsigned __int128 lim = ((unsigned __int128)1 << 127) - 1;
+    unsigned __int128 v = 0;
+    size_t d0 = i;
+    int frac = -1, overflow = 0;
+    for (; i < n; i++) {
+        if (s[i] == '.' && frac < 0 && i > d0) {
+            frac = 0;
+            continue;
+        }
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d >= 10)
+            return KL_EDEC_SYNTAX;
+        if (frac >= 0 && ++frac > places) {
+            if (d != 0)
+                return KL_EDEC_PRECISION;
+            frac--;
+            continue;
+        }
+        if (v > (lim - d) / 10)
+            overflow = 1;
+        else
+            v = v * 10 + d;
+    }
+    if (i == d0 || frac == 0 || s[n - 1] == '.')
+        return KL_EDEC_SYNTAX;
+    for (int f = frac < 0 ? 0 : frac; f < places; f++) {
+        if (v > lim / 10)
+            overflow = 1;
+        else
+            v *= 10;
+    }
+    if (overflow)
+        return KL_EDEC_OVERFLOW;
+    *out = neg ? -(kl_sum_t)v : (kl_sum_t)v;
+    return 0;
+}
+
+size_t
 kl_int_format(int64_t v, char *buf)
 {
     uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;

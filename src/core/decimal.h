@@ -35,6 +35,14 @@ size_t kl_dec_format(kl_dec_t v, char *buf);
  * extra places toward zero (Binance's rule, checked against the captures). Returns the length. */
 size_t kl_sum_format(kl_sum_t v, int places, char *buf);
 
+/* Writes a sum held in 10^-places units with all its places (places 1..30), exact: for
+ * storage. Returns the length. */
+size_t kl_sum_format_exact(kl_sum_t v, int places, char *buf);
+
+/* Parses [-]digits[.digits] with at most `places` decimals into 10^-places units (__int128).
+ * Returns 0, KL_EDEC_SYNTAX, KL_EDEC_PRECISION or KL_EDEC_OVERFLOW; *out only on success. */
+int kl_sum_parse(const char *s, size_t n, int places, kl_sum_t *out);
+
 /* Writes a signed integer in decimal. Returns the length. */
 size_t kl_int_format(int64_t v, char *buf);
 

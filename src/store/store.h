@@ -1,0 +1,81 @@
+/* The store: where klines persist, behind one small vtable so SQLite (embedded default) and
+ * PostgreSQL (production) are interchangeable. A kl_store_t is used by one thread at a time:
+ * the persister while the service runs, or a command such as `klined export`.
+ *
+ * DESIGN. Rows are keyed by (symbol, interval, open_time); an upsert replaces the whole row, so
+ * re-sending a kline (a retry after a failed commit, a correction, a newer live state) is
+ * idempotent and the latest write wins. Each kl_store_commit() is one transaction: its rows and
+ * its meta values land together or not at all, which is what lets a checkpoint (meta) name
+ * exactly the klines it covers. Decimals are stored exactly as text: prices and volumes with 8
+ * places, quote volumes with their full 16. */
+#ifndef KL_STORE_STORE_H
+#define KL_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kl/types.h"
+
+#define KL_STORE_SYMBOL_MAX 32
+
+typedef struct kl_store kl_store_t;
+
+/* One kline to upsert. symbol is NUL-terminated; iv is an enum kl_iv. unit_per_ms (1 or 1000)
+ * records the time unit of open_time/close_time. */
+typedef struct kl_store_row {
+    char symbol[KL_STORE_SYMBOL_MAX];
+    uint8_t iv;
+    uint8_t is_final;
+    uint16_t unit_per_ms;
+    kl_kline_t k;
+} kl_store_row_t;
+
+/* A named integer stored in the same transaction as the rows (checkpoints, offsets). */
+typedef struct kl_store_kv {
+    const char *key;
+    int64_t value;
+} kl_store_kv_t;
+
+/* Called once per row by the scan functions; a non-zero return stops the scan and is returned.
+ * row is valid only during the call. */
+typedef int (*kl_store_row_fn)(void *ctx, const kl_store_row_t *row);
+typedef int (*kl_store_symbol_fn)(void *ctx, const char *symbol);
+
+typedef struct kl_store_ops {
+    const char *scheme; /* "sqlite", "postgres" */
+    int (*open)(const char *url, kl_store_t **out, char *err, size_t cap);
+    int (*commit)(kl_store_t *st, const kl_store_row_t *rows, size_t n, const kl_store_kv_t *kv,
+                  size_t n_kv, char *err, size_t cap);
+    int (*scan)(kl_store_t *st, const char *symbol, int iv, kl_store_row_fn fn, void *ctx);
+    int (*symbols)(kl_store_t *st, kl_store_symbol_fn fn, void *ctx);
+    int (*get_kv)(kl_store_t *st, const char *key, int64_t *value);
+    void (*close)(kl_store_t *st);
+} kl_store_ops_t;
+
+struct kl_store {
+    const kl_store_ops_t *ops;
+};
+
+/* Opens the store named by url: "sqlite:PATH" (creates the file, its directory must exist) or
+ * "postgres://…" / "postgresql://…". Creates the schema if missing. Returns 0 and *out, or a
+ * negative code with a message in err (cap bytes) that names the store and the cause. */
+int kl_store_open(const char *url, kl_store_t **out, char *err, size_t cap);
+
+/* Upserts n rows and sets n_kv meta values in one transaction. Returns 0, or a negative code
+ * with err filled; on failure nothing of the call is visible in the store. */
+int kl_store_commit(kl_store_t *st, const kl_store_row_t *rows, size_t n, const kl_store_kv_t *kv,
+                    size_t n_kv, char *err, size_t cap);
+
+/* Calls fn for every row of (symbol, iv) in ascending open_time. Returns 0, fn's non-zero
+ * value, or a negative store error. */
+int kl_store_scan(kl_store_t *st, const char *symbol, int iv, kl_store_row_fn fn, void *ctx);
+
+/* Calls fn for every distinct symbol, in ascending order. */
+int kl_store_symbols(kl_store_t *st, kl_store_symbol_fn fn, void *ctx);
+
+/* Reads a meta value. Returns 0 and *value, 1 when the key is absent, or a negative error. */
+int kl_store_get_kv(kl_store_t *st, const char *key, int64_t *value);
+
+void kl_store_close(kl_store_t *st);
+
+#endif
