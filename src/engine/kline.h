@@ -22,7 +22,7 @@
 /* Latest representable trade time, in ms: 9999-12-31T23:59:59.999Z. */
 #define KL_TS_MAX_MS 253402300799999LL
 
-/* Duplicate detection remembers this many ids below the highest one seen. */
+/* Duplicate detection remembers the ids in (highest - KL_IDWIN_BITS, highest]. */
 #define KL_IDWIN_BITS 4096
 
 /* Largest accepted price*qty, in 1e-16 units: with it, 2^31 maximal trades fit one kline's
@@ -79,7 +79,7 @@ enum kl_apply_result {
     KL_APPLIED_LATE = 1, /* older than the segment: amended open or final klines directly */
     KL_DUPLICATE = 2,    /* id already applied: ignored */
     KL_TOO_LATE = 3,     /* older than watermark - lateness, or than the series' first kline */
-    KL_STALE_ID = 4,     /* id more than KL_IDWIN_BITS below the highest: cannot tell, refused */
+    KL_STALE_ID = 4,     /* id at least KL_IDWIN_BITS below the highest: cannot tell, refused */
 };
 
 typedef struct kl_series_stats {
