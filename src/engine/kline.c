@@ -23,7 +23,7 @@ kl_sched_cfg_default(kl_sched_cfg_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->iv_mask = KL_IV_ALL;
     cfg->unit_per_ms = 1;
-    cfg->lateness_ms = 1000;
+    cfg->lateness_ms = 0;
     for (int i = 0; i < KL_IV_COUNT; i++)
         cfg->origin_ms[i] = kl_iv_default_origin_ms(i);
 }

@@ -47,7 +47,7 @@ typedef struct kl_sched_cfg {
     int64_t origin_ms[KL_IV_COUNT];  /* local-time origin of each fixed-length interval */
 } kl_sched_cfg_t;
 
-/* Defaults: all intervals, UTC, ms, lateness 1000 ms, default origins. */
+/* Defaults: all intervals, UTC, ms, lateness 0 (no correction buffer), default origins. */
 void kl_sched_cfg_default(kl_sched_cfg_t *cfg);
 
 /* Validates cfg and fills *sched. Returns 0, KL_EINTERVAL (empty mask), KL_ETZ, or KL_EARG
