@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/decimal.h"
+#include "core/numscan.h"
 #include "kl/err.h"
 
 const char *
@@ -25,7 +26,7 @@ static inline int
 f_int(const char **p, const char *end, int64_t *out)
 {
     const char *stop;
-    if (kl_int_scan(*p, end, out, &stop) != 0 || stop == end || *stop != ',')
+    if (kl_int_scan_inline(*p, end, out, &stop) != 0 || stop == end || *stop != ',')
         return -1;
     *p = stop + 1;
     return 0;
@@ -35,7 +36,7 @@ static inline int
 f_dec(const char **p, const char *end, kl_dec_t *out)
 {
     const char *stop;
-    if (kl_dec_scan(*p, end, out, &stop) != 0 || stop == end || *stop != ',')
+    if (kl_dec_scan_inline(*p, end, out, &stop) != 0 || stop == end || *stop != ',')
         return -1;
     *p = stop + 1;
     return 0;
