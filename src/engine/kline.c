@@ -224,47 +224,75 @@ iv_roll(kl_series_t *s, int i, int64_t t, kl_emit_fn emit, void *ctx)
     cur_open_at(cur, spec, target, close);
 }
 
-/* Merges the segment into every interval, rolls the intervals that end at or before t, and
- * opens the segment that contains t. */
+/* Bounds of the coarse span: from the latest open of any interval but the shortest to the
+ * earliest close of those. Shortest-only series have no coarse span. */
+static void
+coarse_bounds(kl_series_t *s)
+{
+    int64_t start = INT64_MIN, end = INT64_MAX;
+    for (int i = 1; i < s->sched->n; i++) {
+        const kl_agg_t *cur = CUR(s, i);
+        if (cur->k.open_time > start)
+            start = cur->k.open_time;
+        if (cur->k.close_time + 1 < end)
+            end = cur->k.close_time + 1;
+    }
+    s->coarse_start = start;
+    s->coarse_end = end;
+}
+
+static void
+seg_open(kl_series_t *s)
+{
+    const kl_agg_t *c0 = CUR(s, 0);
+    agg_clear(&s->seg, 0);
+    s->seg_start = c0->k.open_time > s->coarse_start ? c0->k.open_time : s->coarse_start;
+    s->seg_end = c0->k.close_time + 1 < s->coarse_end ? c0->k.close_time + 1 : s->coarse_end;
+}
+
+/* Moves the series to time t >= seg_end. The segment goes into the shortest interval and into
+ * the coarse accumulator; only when t also reaches the coarse end does the accumulator go into
+ * the longer intervals, which then roll. So a second that ends only a 1s kline costs two merges,
+ * not sixteen. */
 static void
 roll_to(kl_series_t *s, int64_t t, kl_emit_fn emit, void *ctx)
 {
-    const kl_sched_t *sch = s->sched;
-    int64_t seg_start = INT64_MIN, seg_end = INT64_MAX;
-    for (int i = 0; i < sch->n; i++) {
-        kl_agg_t *cur = CUR(s, i);
-        if (s->seg.k.trades != 0)
-            agg_merge(cur, &s->seg);
-        if (t > cur->k.close_time)
-            iv_roll(s, i, t, emit, ctx);
-        if (cur->k.open_time > seg_start)
-            seg_start = cur->k.open_time;
-        if (cur->k.close_time + 1 < seg_end)
-            seg_end = cur->k.close_time + 1;
+    const int n = s->sched->n;
+    if (s->seg.k.trades != 0) {
+        agg_merge(CUR(s, 0), &s->seg);
+        if (n > 1)
+            agg_merge(&s->acc, &s->seg);
     }
-    agg_clear(&s->seg, 0);
-    s->seg_start = seg_start;
-    s->seg_end = seg_end;
+    /* Shortest first: klines leave in ascending interval order within one rollover. */
+    if (t > CUR(s, 0)->k.close_time)
+        iv_roll(s, 0, t, emit, ctx);
+    if (t >= s->coarse_end) {
+        for (int i = 1; i < n; i++) {
+            kl_agg_t *cur = CUR(s, i);
+            if (s->acc.k.trades != 0)
+                agg_merge(cur, &s->acc);
+            if (t > cur->k.close_time)
+                iv_roll(s, i, t, emit, ctx);
+        }
+        agg_clear(&s->acc, 0);
+        coarse_bounds(s);
+    }
+    seg_open(s);
 }
 
 static void
 series_start(kl_series_t *s, int64_t t)
 {
     const kl_sched_t *sch = s->sched;
-    int64_t seg_start = INT64_MIN, seg_end = INT64_MAX;
     for (int i = 0; i < sch->n; i++) {
         kl_agg_t *cur = CUR(s, i);
         cur_open_at(cur, &sch->spec[i], kl_iv_open(&sch->spec[i], t), 0);
         if (sch->lateness > 0)
             PREV(s, i)->k.open_time = INT64_MAX; /* no previous kline: nothing to amend */
-        if (cur->k.open_time > seg_start)
-            seg_start = cur->k.open_time;
-        if (cur->k.close_time + 1 < seg_end)
-            seg_end = cur->k.close_time + 1;
     }
-    agg_clear(&s->seg, 0);
-    s->seg_start = seg_start;
-    s->seg_end = seg_end;
+    agg_clear(&s->acc, 0);
+    coarse_bounds(s);
+    seg_open(s);
     s->started = 1;
 }
 
@@ -390,7 +418,10 @@ kl_series_get(const kl_series_t *s, int iv, kl_kline_t *out)
 {
     if (iv < 0 || iv >= KL_IV_COUNT || s->sched->pos[iv] < 0 || !s->started)
         return KL_EARG;
-    kl_agg_t a = *CUR(s, s->sched->pos[iv]);
+    int p = s->sched->pos[iv];
+    kl_agg_t a = *CUR(s, p);
+    if (p > 0 && s->acc.k.trades != 0)
+        agg_merge(&a, &s->acc);
     if (s->seg.k.trades != 0)
         agg_merge(&a, &s->seg);
     *out = a.k;

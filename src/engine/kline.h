@@ -5,10 +5,13 @@
  *
  * DESIGN. Trades land in a "segment": the span between two consecutive boundaries of any
  * enabled interval, which therefore lies inside one kline of every interval. A trade updates
- * only the segment; when a trade or tick crosses the segment's end, the segment is merged into
- * every interval's current kline, and the intervals that ended roll over (emitting the final
- * kline and any hole klines). So a trade costs one kline update instead of sixteen, and the
- * live state of interval i is cur[i] merged with the segment. Open/close carry their
+ * only the segment, so it costs one kline update instead of sixteen. When a trade or tick
+ * crosses the segment's end, the segment is merged into the shortest interval's kline and into
+ * a "coarse" accumulator that spans back to the last boundary of any longer interval; only at
+ * such a boundary is the accumulator merged into the longer intervals, which then roll over
+ * (emitting the final kline and any hole klines). So a second that ends only a 1s kline costs
+ * two merges, not sixteen. The live state of the shortest interval is cur[0] + segment; of any
+ * other, cur[i] + accumulator + segment. Open/close carry their
  * (time, id) keys so that merges and out-of-order trades resolve in (time, id) order. */
 #ifndef KL_ENGINE_KLINE_H
 #define KL_ENGINE_KLINE_H
@@ -100,6 +103,8 @@ struct kl_series {
     const kl_sched_t *sched;
     kl_agg_t seg;
     int64_t seg_start, seg_end;
+    kl_agg_t acc;                  /* closed segments since the last longer-interval boundary */
+    int64_t coarse_start, coarse_end;
     int64_t watermark; /* latest event time seen, trade or tick */
     int64_t hwm_id;    /* highest id applied */
     int started;
