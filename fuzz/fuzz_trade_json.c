@@ -3,7 +3,9 @@
  * a documented code; a failure leaves *out untouched; an accepted message has a valid symbol and
  * consistent ids; re-serialising it (canonical, and as a reordered, spaced-out envelope) parses
  * back to the same message; surrounding whitespace changes nothing; and cutting an accepted
- * message anywhere before its closing brace makes it malformed. Any violation is a trap. */
+ * message anywhere before its closing brace makes it malformed. Any violation is a trap.
+ * The corpus seeds cap_*.json are single lines of the Binance WS captures from Bryant Moscon's
+ * bmoscon/cryptofeed sample_data (XFree86 1.1 license). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -2,7 +2,8 @@
  * both event kinds, the combined-stream envelope, key order and whitespace freedom, skipping of
  * unknown values of every JSON type, one distinct bad input per error code, and a pass over
  * all three Binance WS capture files whose aggTrade count is checked against an independent
- * count of the raw text. */
+ * count of the raw text. The capture lines quoted below come from Bryant Moscon's
+ * bmoscon/cryptofeed sample_data (XFree86 1.1 license; see ../shared/data/binance-ws-captures). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
