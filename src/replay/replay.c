@@ -18,10 +18,10 @@
 #include "core/interval.h"
 #include "engine/kline.h"
 #include "kl/err.h"
-#include "replay/inputs.h"
+#include "source/inputs.h"
 #include "replay/kline_csv.h"
 #include "source/csv_scan.h"
-#include "source/dump.h"
+#include "source/dumpstream.h"
 
 #define WBUF (1u << 20)
 #define MAX_SHOWN_REJECTS 50
@@ -151,7 +151,6 @@ writers_close(run_t *r, const kl_sched_t *sch, const kl_series_t *s)
 static void
 reject(run_t *r, const char *path, uint64_t line, int err, const char *row, size_t n)
 {
-    r->rejected++;
     if (r->o->strict || r->shown < MAX_SHOWN_REJECTS) {
         int show = n > 120 ? 120 : (int)n;
         fprintf(stderr, "%s%s:%llu: %s: rejected row \"%.*s%s\"\n", r->o->progress ? "\r" : "",
@@ -175,73 +174,50 @@ progress(run_t *r, uint64_t file_bytes)
             (unsigned long long)r->rows);
 }
 
-/* Feeds one file into the series. Returns 0, or -1 to stop (strict reject or I/O error). */
-static int
-run_file(run_t *r, const kl_input_t *in, int64_t series_upm, kl_series_t *s)
+static void
+on_reject(void *ctx, const char *path, uint64_t line, int err, const char *row, size_t n)
 {
-    kl_dump_t *d;
-    int rc = kl_dump_open(in->path, &d);
-    if (rc != 0) {
-        fprintf(stderr, "replay: %s: %s\n", in->path, kl_strerror(rc));
-        return -1;
+    run_t *r = ctx;
+    if (line == 0 && n == 0) { /* the file itself failed */
+        fprintf(stderr, "replay: %s: %s\n", path, kl_strerror(err));
+        r->io_err = 1;
+        return;
     }
-    const int64_t scale = series_upm / in->unit_per_ms;
-    const int file_us = in->unit_per_ms == 1000;
-    const char *data;
-    size_t len;
-    uint64_t line = 0;
-    int stop = 0;
-    while (!stop && (rc = kl_dump_next(d, &data, &len)) > 0) {
-        const char *p = data, *end = data + len;
-        while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *le = nl ? nl : end;
-            size_t n = (size_t)(le - p);
-            line++;
-            if (n > 0 && !(n == 1 && *p == '\r') && !(line == 1 && in->has_header)) {
-                kl_trade_t t;
-                int err = kl_csv_parse_row(p, n, in->layout, &t);
-                if (err == 0 && (t.ts >= KL_TS_US_THRESHOLD) != file_us)
-                    err = KL_EUNIT;
-                if (err == 0) {
-                    t.ts *= scale;
-                    err = kl_trade_validate(&t, series_upm);
-                }
-                r->rows++;
-                if (err != 0) {
-                    reject(r, in->path, line, err, p, n);
-                    if (r->o->strict) {
-                        stop = 1;
-                        break;
-                    }
-                } else {
-                    switch (kl_series_apply(s, &t, on_emit, r)) {
-                    case KL_DUPLICATE: r->dup++; break;
-                    case KL_APPLIED_LATE: r->late++; break;
-                    case KL_STALE_ID: r->stale++; break;
-                    case KL_TOO_LATE:
-                        r->too_late++;
-                        reject(r, in->path, line, KL_ETIME, p, n);
-                        break;
-                    default: break;
-                    }
-                }
-                if (r->o->progress && (r->rows & 0xfffff) == 0)
-                    progress(r, kl_dump_bytes(d));
-            }
-            p = le + 1;
+    reject(r, path, line, err, row, n);
+}
+
+/* Feeds the series' files into s. Returns 0, or -1 to stop (strict reject or I/O error). */
+static int
+run_stream(run_t *r, const kl_input_t *files, size_t n, kl_series_t *s)
+{
+    kl_dumpstream_t ds;
+    kl_dumpstream_init(&ds, files, n, on_reject, r);
+    kl_trade_t t;
+    int rc;
+    uint64_t rows0 = r->rows;
+    while ((rc = kl_dumpstream_next(&ds, &t, r->o->strict)) > 0) {
+        switch (kl_series_apply(s, &t, on_emit, r)) {
+        case KL_DUPLICATE: r->dup++; break;
+        case KL_APPLIED_LATE: r->late++; break;
+        case KL_STALE_ID: r->stale++; break;
+        case KL_TOO_LATE:
+            r->too_late++;
+            reject(r, kl_dumpstream_path(&ds), ds.line, KL_ETIME, ds.row, ds.row_len);
+            break;
+        default: break;
+        }
+        if (r->o->progress && (ds.rows & 0xfffff) == 0) {
+            r->rows = rows0 + ds.rows;
+            progress(r, kl_dumpstream_bytes(&ds));
         }
         if (r->io_err)
-            stop = 1;
+            break;
     }
-    if (rc < 0) {
-        fprintf(stderr, "replay: %s: read failed after line %llu: %s\n", in->path,
-                (unsigned long long)line, kl_strerror(rc));
-        stop = 1;
-    }
-    r->bytes += kl_dump_bytes(d);
-    kl_dump_close(d);
-    return stop ? -1 : 0;
+    r->rows = rows0 + ds.rows;
+    r->rejected += ds.rejected;
+    r->bytes += kl_dumpstream_bytes(&ds);
+    kl_dumpstream_close(&ds);
+    return rc < 0 || r->io_err ? -1 : 0;
 }
 
 /* One symbol: files [first, last) of the sorted inputs. */
@@ -250,13 +226,11 @@ run_series(run_t *r, const kl_inputs_t *in, size_t first, size_t last)
 {
     const kl_input_t *v = in->v;
     kl_sched_cfg_t cfg = r->o->cfg;
-    cfg.unit_per_ms = 1;
+    cfg.unit_per_ms = kl_dumpstream_unit(&v[first], last - first);
     size_t ref = first; /* the first file with rows names the series' layout */
     while (ref + 1 < last && v[ref].layout == KL_CSV_UNKNOWN)
         ref++;
     for (size_t i = first; i < last; i++) {
-        if (v[i].unit_per_ms > cfg.unit_per_ms)
-            cfg.unit_per_ms = v[i].unit_per_ms;
         if (v[i].layout != v[ref].layout && v[i].layout != KL_CSV_UNKNOWN) {
             fprintf(stderr, "replay: %s: %s layout, but %s is %s: one series needs one layout\n",
                     v[i].path, kl_csv_layout_name(v[i].layout), v[ref].path,
@@ -278,8 +252,8 @@ run_series(run_t *r, const kl_inputs_t *in, size_t first, size_t last)
     uint64_t rows0 = r->rows, rej0 = r->rejected, dup0 = r->dup, late0 = r->late,
              tl0 = r->too_late, st0 = r->stale;
     rc = writers_open(r, &sched, r->symbol);
-    for (size_t i = first; rc == 0 && i < last; i++)
-        rc = run_file(r, &v[i], cfg.unit_per_ms, s);
+    if (rc == 0)
+        rc = run_stream(r, &v[first], last - first, s);
     if (writers_close(r, &sched, s) != 0)
         rc = -1;
     if (r->o->progress)

@@ -1,8 +1,8 @@
-/* The input side of `klined replay`: expands the file and directory arguments into dump files,
+/* The input side of dump replay (`klined replay` and the replay source): expands the file and directory arguments into dump files,
  * names each file's symbol, orders them into per-symbol series and detects each file's layout
  * and time unit from its first rows. Main thread only. */
-#ifndef KL_REPLAY_INPUTS_H
-#define KL_REPLAY_INPUTS_H
+#ifndef KL_SOURCE_INPUTS_H
+#define KL_SOURCE_INPUTS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* Replay inputs: argument expansion, symbol naming, ordering and layout/unit detection. */
-#include "replay/inputs.h"
+#include "source/inputs.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,0 +1,35 @@
+/* Leveled, structured logging: one line per event on stderr,
+ * `2026-11-25T22:26:29.123Z level=warn comp=worker event=... key=value ...`. Any thread; each
+ * line is written with one write(2), so lines from different threads never interleave. Not for
+ * the hot path: count there, and log from the stats line or rate-limited. */
+#ifndef KL_CORE_LOG_H
+#define KL_CORE_LOG_H
+
+#include <stdint.h>
+
+enum kl_log_level { KL_LOG_DEBUG, KL_LOG_INFO, KL_LOG_WARN, KL_LOG_ERROR };
+
+/* Sets the lowest level written (default INFO). Call before starting threads. */
+void kl_log_set_level(int level);
+
+/* Parses "debug|info|warn|error"; returns the level or -1. */
+int kl_log_level_parse(const char *s);
+
+/* comp and event are short identifiers; fmt adds key=value pairs. */
+void kl_log(int level, const char *comp, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Rate limiter for repeated lines: returns 1 at most once per interval_ms per limiter, and
+ * counts the suppressed calls in *suppressed (reset when it returns 1). Owner thread only. */
+typedef struct kl_ratelimit {
+    int64_t last_ms;
+    uint64_t suppressed;
+} kl_ratelimit_t;
+
+int kl_ratelimit_ok(kl_ratelimit_t *rl, int64_t interval_ms, uint64_t *suppressed);
+
+/* Wall-clock and monotonic milliseconds. */
+int64_t kl_now_ms(void);
+int64_t kl_mono_ms(void);
+
+#endif

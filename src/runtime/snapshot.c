@@ -1,0 +1,233 @@
+/* Dirty set and double buffer; see snapshot.h for the design and its guarantees. */
+#include "runtime/snapshot.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "kl/err.h"
+
+typedef struct rowbuf {
+    kl_store_row_t *rows;
+    size_t n, cap;
+} rowbuf_t;
+
+typedef struct dirtyset {
+    uint64_t *bits;
+    uint32_t *list;
+    size_t n;
+} dirtyset_t;
+
+struct kl_snap {
+    size_t n_slots;
+    dirtyset_t dirty, flight;
+    rowbuf_t buf[2];
+    int active;
+    int in_flight;
+};
+
+static int
+dirty_resize(dirtyset_t *d, size_t old_slots, size_t n_slots)
+{
+    size_t ow = (old_slots + 63) / 64, nw = (n_slots + 63) / 64;
+    uint64_t *bits = kl_calloc(nw ? nw : 1, sizeof *bits);
+    uint32_t *list = kl_calloc(n_slots ? n_slots : 1, sizeof *list);
+    if (!bits || !list) {
+        kl_free(bits);
+        kl_free(list);
+        return KL_ENOMEM;
+    }
+    if (d->bits) {
+        memcpy(bits, d->bits, ow * sizeof *bits);
+        memcpy(list, d->list, d->n * sizeof *list);
+    }
+    kl_free(d->bits);
+    kl_free(d->list);
+    d->bits = bits;
+    d->list = list;
+    return 0;
+}
+
+static int
+rowbuf_reserve(rowbuf_t *b, size_t need)
+{
+    if (need <= b->cap)
+        return 0;
+    size_t ncap = b->cap ? b->cap : 1024;
+    while (ncap < need)
+        ncap *= 2;
+    kl_store_row_t *nr = kl_alloc(ncap * sizeof *nr);
+    if (!nr)
+        return KL_ENOMEM;
+    if (b->n)
+        memcpy(nr, b->rows, b->n * sizeof *nr);
+    kl_free(b->rows);
+    b->rows = nr;
+    b->cap = ncap;
+    return 0;
+}
+
+kl_snap_t *
+kl_snap_create(size_t n_slots)
+{
+    kl_snap_t *s = kl_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    if (dirty_resize(&s->dirty, 0, n_slots) != 0 || dirty_resize(&s->flight, 0, n_slots) != 0) {
+        kl_snap_destroy(s);
+        return NULL;
+    }
+    s->n_slots = n_slots;
+    return s;
+}
+
+void
+kl_snap_destroy(kl_snap_t *s)
+{
+    if (!s)
+        return;
+    kl_free(s->dirty.bits);
+    kl_free(s->dirty.list);
+    kl_free(s->flight.bits);
+    kl_free(s->flight.list);
+    kl_free(s->buf[0].rows);
+    kl_free(s->buf[1].rows);
+    kl_free(s);
+}
+
+int
+kl_snap_grow(kl_snap_t *s, size_t n_slots)
+{
+    if (n_slots <= s->n_slots)
+        return 0;
+    dirtyset_t d = s->dirty, f = s->flight;
+    /* Build both before committing either, so a failure leaves the state as it was. */
+    dirtyset_t nd = {0}, nf = {0};
+    if (dirty_resize(&nd, 0, n_slots) != 0 || dirty_resize(&nf, 0, n_slots) != 0) {
+        kl_free(nd.bits);
+        kl_free(nd.list);
+        return KL_ENOMEM;
+    }
+    size_t ow = (s->n_slots + 63) / 64;
+    memcpy(nd.bits, d.bits, ow * sizeof *d.bits);
+    memcpy(nd.list, d.list, d.n * sizeof *d.list);
+    nd.n = d.n;
+    memcpy(nf.bits, f.bits, ow * sizeof *f.bits);
+    memcpy(nf.list, f.list, f.n * sizeof *f.list);
+    nf.n = f.n;
+    kl_free(d.bits);
+    kl_free(d.list);
+    kl_free(f.bits);
+    kl_free(f.list);
+    s->dirty = nd;
+    s->flight = nf;
+    s->n_slots = n_slots;
+    return 0;
+}
+
+void
+kl_snap_mark(kl_snap_t *s, uint32_t slot)
+{
+    uint64_t bit = (uint64_t)1 << (slot & 63);
+    uint64_t *w = &s->dirty.bits[slot >> 6];
+    if (!(*w & bit)) {
+        *w |= bit;
+        s->dirty.list[s->dirty.n++] = slot;
+    }
+}
+
+int
+kl_snap_add_row(kl_snap_t *s, const kl_store_row_t *row)
+{
+    rowbuf_t *b = &s->buf[s->active];
+    if (b->n == b->cap && rowbuf_reserve(b, b->n + 1) != 0)
+        return KL_ENOMEM;
+    b->rows[b->n++] = *row;
+    return 0;
+}
+
+int
+kl_snap_take(kl_snap_t *s, kl_snap_fill_fn fill, void *ctx, kl_snap_batch_t *batch)
+{
+    if (s->in_flight)
+        return KL_EFULL;
+    rowbuf_t *b = &s->buf[s->active];
+    size_t n_before = b->n;
+    for (size_t i = 0; i < s->dirty.n; i++) {
+        int rc = fill(ctx, s, s->dirty.list[i]);
+        if (rc != 0) {
+            b->n = n_before; /* undo: the dirty set still holds every slot */
+            return rc;
+        }
+    }
+    /* The dirty set becomes the in-flight set; the (empty) in-flight set becomes the new dirty
+     * set. */
+    dirtyset_t t = s->flight;
+    s->flight = s->dirty;
+    s->dirty = t;
+    batch->rows = b->rows;
+    batch->n = b->n;
+    s->active ^= 1;
+    s->in_flight = 1;
+    return 0;
+}
+
+static void
+dirty_clear(dirtyset_t *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        d->bits[d->list[i] >> 6] = 0;
+    d->n = 0;
+}
+
+void
+kl_snap_ack(kl_snap_t *s)
+{
+    if (!s->in_flight)
+        return;
+    dirty_clear(&s->flight);
+    s->buf[s->active ^ 1].n = 0;
+    s->in_flight = 0;
+}
+
+int
+kl_snap_fail(kl_snap_t *s)
+{
+    if (!s->in_flight)
+        return 0;
+    rowbuf_t *frozen = &s->buf[s->active ^ 1], *act = &s->buf[s->active];
+    /* Keep the frozen batch's final rows (current rows are re-read from the dirty slots), then
+     * the newer active rows after them: the frozen buffer becomes the active one. */
+    size_t k = 0;
+    for (size_t i = 0; i < frozen->n; i++)
+        if (frozen->rows[i].is_final)
+            frozen->rows[k++] = frozen->rows[i];
+    if (rowbuf_reserve(frozen, k + act->n) != 0)
+        return KL_ENOMEM;
+    memcpy(frozen->rows + k, act->rows, act->n * sizeof *act->rows);
+    frozen->n = k + act->n;
+    act->n = 0;
+    s->active ^= 1;
+    for (size_t i = 0; i < s->flight.n; i++)
+        kl_snap_mark(s, s->flight.list[i]);
+    dirty_clear(&s->flight);
+    s->in_flight = 0;
+    return 0;
+}
+
+int
+kl_snap_in_flight(const kl_snap_t *s)
+{
+    return s->in_flight;
+}
+
+size_t
+kl_snap_dirty_count(const kl_snap_t *s)
+{
+    return s->dirty.n;
+}
+
+size_t
+kl_snap_pending_rows(const kl_snap_t *s)
+{
+    return s->buf[s->active].n;
+}

@@ -1,0 +1,221 @@
+/* Symbol registry: a growable array of entries indexed by id, plus a linear-probing name index.
+ * All under one mutex; see symreg.h for why that is enough. */
+#include "runtime/symreg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "kl/err.h"
+
+struct kl_symreg {
+    pthread_mutex_t mu;
+    _Atomic uint64_t epoch;
+    int n_workers;
+    int *load; /* live symbols per worker */
+    kl_syminfo_t *v;
+    size_t n, cap;
+    uint32_t *idx; /* name hash -> id + 1 (0 = empty) */
+    size_t idx_cap;
+};
+
+static uint64_t
+name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: names are short, this is off the hot path */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int
+valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= KL_SYM_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+            return 0;
+    return 1;
+}
+
+kl_symreg_t *
+kl_symreg_create(int n_workers)
+{
+    kl_symreg_t *r = kl_calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->n_workers = n_workers;
+    r->load = kl_calloc((size_t)n_workers, sizeof *r->load);
+    r->idx_cap = 1024;
+    r->idx = kl_calloc(r->idx_cap, sizeof *r->idx);
+    if (!r->load || !r->idx) {
+        kl_free(r->load);
+        kl_free(r->idx);
+        kl_free(r);
+        return NULL;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    return r;
+}
+
+void
+kl_symreg_destroy(kl_symreg_t *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_destroy(&r->mu);
+    kl_free(r->load);
+    kl_free(r->idx);
+    kl_free(r->v);
+    kl_free(r);
+}
+
+/* Slot of name in the index: either the one holding it, or the empty one where it goes. Only
+ * the latest id of a name is indexed. */
+static size_t
+idx_find(const kl_symreg_t *r, const char *name)
+{
+    size_t mask = r->idx_cap - 1, i = (size_t)name_hash(name) & mask;
+    while (r->idx[i] != 0 && strcmp(r->v[r->idx[i] - 1].name, name) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int
+idx_grow(kl_symreg_t *r)
+{
+    size_t ncap = r->idx_cap * 2;
+    uint32_t *old = r->idx, *nidx = kl_calloc(ncap, sizeof *nidx);
+    if (!nidx)
+        return KL_ENOMEM;
+    size_t ocap = r->idx_cap;
+    r->idx = nidx;
+    r->idx_cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i])
+            r->idx[idx_find(r, r->v[old[i] - 1].name)] = old[i];
+    kl_free(old);
+    return 0;
+}
+
+static int
+add_locked(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_syminfo_t *out)
+{
+    /* Keep the index at most half full, so probing stays short and always ends. */
+    if ((r->n + 1) * 2 > r->idx_cap && idx_grow(r) != 0)
+        return KL_ENOMEM;
+    size_t slot = idx_find(r, name);
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 64;
+        kl_syminfo_t *nv = kl_calloc(ncap, sizeof *nv);
+        if (!nv)
+            return KL_ENOMEM;
+        if (r->n)
+            memcpy(nv, r->v, r->n * sizeof *nv);
+        kl_free(r->v);
+        r->v = nv;
+        r->cap = ncap;
+    }
+    int best = 0;
+    for (int w = 1; w < r->n_workers; w++)
+        if (r->load[w] < r->load[best])
+            best = w;
+    kl_syminfo_t *e = &r->v[r->n];
+    memset(e, 0, sizeof *e);
+    strcpy(e->name, name);
+    e->id = (uint32_t)r->n;
+    e->worker = best;
+    e->unit_per_ms = unit_per_ms;
+    e->live = 1;
+    r->n++;
+    r->load[best]++;
+    r->idx[slot] = e->id + 1;
+    *out = *e;
+    return 1;
+}
+
+int
+kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms,
+                 kl_syminfo_t *out)
+{
+    if (!valid_name(name))
+        return KL_EARG;
+    pthread_mutex_lock(&r->mu);
+    size_t slot = idx_find(r, name);
+    int rc;
+    if (r->idx[slot] != 0 && r->v[r->idx[slot] - 1].live) {
+        *out = r->v[r->idx[slot] - 1];
+        rc = 0;
+    } else if (add) {
+        rc = add_locked(r, name, unit_per_ms, out);
+    } else {
+        rc = KL_EARG;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int
+kl_symreg_get(kl_symreg_t *r, uint32_t id, kl_syminfo_t *out)
+{
+    pthread_mutex_lock(&r->mu);
+    int rc = KL_EARG;
+    if (id < r->n) {
+        *out = r->v[id];
+        rc = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int
+kl_symreg_remove(kl_symreg_t *r, const char *name, kl_syminfo_t *out)
+{
+    if (!valid_name(name))
+        return KL_EARG;
+    pthread_mutex_lock(&r->mu);
+    size_t slot = idx_find(r, name);
+    int rc = KL_EARG;
+    if (r->idx[slot] != 0 && r->v[r->idx[slot] - 1].live) {
+        kl_syminfo_t *e = &r->v[r->idx[slot] - 1];
+        e->live = 0;
+        r->load[e->worker]--;
+        *out = *e;
+        /* release: a router that sees the new epoch also sees the entry marked removed. */
+        atomic_fetch_add_explicit(&r->epoch, 1, memory_order_release);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const kl_syminfo_t *)a)->name, ((const kl_syminfo_t *)b)->name);
+}
+
+size_t
+kl_symreg_list(kl_symreg_t *r, kl_syminfo_t *out, size_t max)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t live = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->v[i].live)
+            continue;
+        if (live < max)
+            out[live] = r->v[i];
+        live++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    qsort(out, live < max ? live : max, sizeof *out, cmp_name);
+    return live;
+}
+
+uint64_t
+kl_symreg_epoch(kl_symreg_t *r)
+{
+    return atomic_load_explicit(&r->epoch, memory_order_acquire);
+}

@@ -1,0 +1,598 @@
+/* Worker thread: see worker.h for the design. Everything below runs on the worker's own thread
+ * unless its comment says otherwise. */
+#include "runtime/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "kl/err.h"
+
+#define BATCH 256
+#define PARK_MS 100
+#define STOP_COMMIT_TRIES 20
+
+enum { HANDOFF_IDLE, HANDOFF_PENDING, HANDOFF_OK, HANDOFF_FAILED };
+
+typedef struct slotmeta {
+    char name[KL_SYM_MAX];
+    uint32_t sym;
+    uint32_t live_pos; /* index in live[] */
+    uint16_t unit_per_ms;
+    uint8_t live;
+} slotmeta_t;
+
+typedef struct chunk {
+    char *series; /* KL_WORKER_CHUNK series, stride bytes apart */
+    slotmeta_t meta[KL_WORKER_CHUNK];
+} chunk_t;
+
+struct kl_worker {
+    kl_worker_cfg_t cfg;
+    pthread_t thread;
+    int started;
+    kl_ring_t *rings;
+    kl_wake_t wake;
+    _Atomic int stop;
+    _Atomic int64_t tick_ms;
+    _Atomic int snap_req;
+
+    /* slots */
+    size_t stride;
+    chunk_t **chunks;
+    size_t n_chunks, chunks_cap;
+    uint32_t *free_slots;
+    size_t n_free;
+    uint32_t *live; /* live slot indices, for the clock loop */
+    size_t n_live;
+    uint32_t *by_sym; /* symbol id -> slot + 1 (0: not here) */
+    size_t by_sym_cap;
+
+    kl_snap_t *snap;
+    _Atomic int handoff;
+    kl_snap_batch_t batch;
+    int64_t last_tick_ms;
+    int consecutive_failures;
+    int64_t retry_after_ms;
+
+    kl_worker_stats_t local; /* worker-owned counters */
+    struct {
+        _Atomic uint64_t v[sizeof(kl_worker_stats_t) / sizeof(uint64_t)];
+    } pub;
+    kl_ratelimit_t rl_emit;
+    int stop_status;
+};
+
+/* ---- slots ----------------------------------------------------------------------------- */
+
+static inline chunk_t *
+chunk_of(const kl_worker_t *w, uint32_t slot)
+{
+    return w->chunks[slot / KL_WORKER_CHUNK];
+}
+
+static inline kl_series_t *
+series_of(const kl_worker_t *w, uint32_t slot)
+{
+    return (kl_series_t *)(void *)(chunk_of(w, slot)->series +
+                                   (size_t)(slot % KL_WORKER_CHUNK) * w->stride);
+}
+
+static inline slotmeta_t *
+meta_of(const kl_worker_t *w, uint32_t slot)
+{
+    return &chunk_of(w, slot)->meta[slot % KL_WORKER_CHUNK];
+}
+
+/* One more chunk of slots: the only allocation on the add path, never per trade. */
+static int
+grow_chunks(kl_worker_t *w)
+{
+    if (w->n_chunks == w->chunks_cap) {
+        size_t ncap = w->chunks_cap ? w->chunks_cap * 2 : 4;
+        chunk_t **nc = kl_calloc(ncap, sizeof *nc);
+        if (!nc)
+            return KL_ENOMEM;
+        if (w->n_chunks)
+            memcpy(nc, w->chunks, w->n_chunks * sizeof *nc);
+        kl_free(w->chunks);
+        w->chunks = nc;
+        w->chunks_cap = ncap;
+    }
+    size_t total = (w->n_chunks + 1) * KL_WORKER_CHUNK;
+    chunk_t *c = kl_calloc(1, sizeof *c);
+    char *series = c ? kl_alloc(KL_WORKER_CHUNK * w->stride) : NULL;
+    uint32_t *nf = series ? kl_alloc(total * sizeof *nf) : NULL;
+    uint32_t *nl = nf ? kl_alloc(total * sizeof *nl) : NULL;
+    if (!nl || kl_snap_grow(w->snap, total) != 0) {
+        kl_free(nl);
+        kl_free(nf);
+        kl_free(series);
+        kl_free(c);
+        return KL_ENOMEM;
+    }
+    c->series = series;
+    memcpy(nf, w->free_slots, w->n_free * sizeof *nf);
+    memcpy(nl, w->live, w->n_live * sizeof *nl);
+    kl_free(w->free_slots);
+    kl_free(w->live);
+    w->free_slots = nf;
+    w->live = nl;
+    /* Push in reverse so the lowest slot is reused first. */
+    for (size_t i = KL_WORKER_CHUNK; i-- > 0;)
+        w->free_slots[w->n_free++] = (uint32_t)(w->n_chunks * KL_WORKER_CHUNK + i);
+    w->chunks[w->n_chunks++] = c;
+    return 0;
+}
+
+static int
+by_sym_reserve(kl_worker_t *w, uint32_t sym)
+{
+    if (sym < w->by_sym_cap)
+        return 0;
+    size_t ncap = w->by_sym_cap ? w->by_sym_cap : 256;
+    while (ncap <= sym)
+        ncap *= 2;
+    uint32_t *nb = kl_calloc(ncap, sizeof *nb);
+    if (!nb)
+        return KL_ENOMEM;
+    if (w->by_sym_cap)
+        memcpy(nb, w->by_sym, w->by_sym_cap * sizeof *nb);
+    kl_free(w->by_sym);
+    w->by_sym = nb;
+    w->by_sym_cap = ncap;
+    return 0;
+}
+
+/* Creates the slot of symbol sym. Returns the slot, or -1 (counted by the caller). */
+static int64_t
+slot_add(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_per_ms)
+{
+    if (by_sym_reserve(w, sym) != 0 || (w->n_free == 0 && grow_chunks(w) != 0)) {
+        kl_log(KL_LOG_ERROR, "worker", "symbol_add_failed", "worker=%d symbol=%s reason=%s",
+               w->cfg.index, name, "out of memory");
+        return -1;
+    }
+    uint32_t slot = w->free_slots[--w->n_free];
+    slotmeta_t *m = meta_of(w, slot);
+    memset(m, 0, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->sym = sym;
+    m->unit_per_ms = (uint16_t)unit_per_ms;
+    m->live = 1;
+    m->live_pos = (uint32_t)w->n_live;
+    w->live[w->n_live++] = slot;
+    kl_series_init(series_of(w, slot), unit_per_ms == 1000 ? w->cfg.sched_us : w->cfg.sched_ms, m);
+    w->by_sym[sym] = slot + 1;
+    w->local.live_symbols = w->n_live;
+    return slot;
+}
+
+static int64_t
+slot_find(kl_worker_t *w, uint32_t sym)
+{
+    if (sym < w->by_sym_cap && w->by_sym[sym] != 0)
+        return (int64_t)w->by_sym[sym] - 1;
+    /* First message of a symbol: ask the registry whether it is ours (off the hot path). */
+    kl_syminfo_t info;
+    if (kl_symreg_get(w->cfg.reg, sym, &info) != 0 || !info.live || info.worker != w->cfg.index)
+        return -1;
+    return slot_add(w, sym, info.name, info.unit_per_ms);
+}
+
+/* ---- emission and snapshots ------------------------------------------------------------ */
+
+static void
+row_fill(kl_store_row_t *row, const slotmeta_t *m, int iv, const kl_kline_t *k, int final)
+{
+    memcpy(row->symbol, m->name, sizeof row->symbol);
+    row->iv = (uint8_t)iv;
+    row->is_final = (uint8_t)final;
+    row->unit_per_ms = m->unit_per_ms;
+    row->k = *k;
+}
+
+static void
+on_emit(void *ctx, const kl_series_t *s, int iv, const kl_kline_t *k, unsigned flags)
+{
+    kl_worker_t *w = ctx;
+    (void)flags;
+    kl_store_row_t row;
+    row_fill(&row, s->user, iv, k, 1);
+    w->local.finals++;
+    if (kl_snap_add_row(w->snap, &row) != 0) {
+        uint64_t supp;
+        if (kl_ratelimit_ok(&w->rl_emit, 1000, &supp))
+            kl_log(KL_LOG_ERROR, "worker", "final_kline_lost",
+                   "worker=%d symbol=%s interval=%s open_time=%lld reason=\"out of memory\" "
+                   "suppressed=%llu",
+                   w->cfg.index, ((const slotmeta_t *)s->user)->name, kl_iv_name(iv),
+                   (long long)k->open_time, (unsigned long long)supp);
+    }
+}
+
+static int
+fill_slot(void *ctx, kl_snap_t *snap, uint32_t slot)
+{
+    kl_worker_t *w = ctx;
+    const slotmeta_t *m = meta_of(w, slot);
+    if (!m->live)
+        return 0;
+    const kl_series_t *s = series_of(w, slot);
+    const kl_sched_t *sch = s->sched;
+    for (int i = 0; i < sch->n; i++) {
+        kl_store_row_t row;
+        if (kl_series_get(s, sch->spec[i].iv, &row.k) != 0)
+            return 0; /* no trade yet */
+        row_fill(&row, m, sch->spec[i].iv, &row.k, 0);
+        int rc = kl_snap_add_row(snap, &row);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Removal: the symbol's current klines become final rows, then the slot is free. */
+static void
+slot_remove(kl_worker_t *w, uint32_t sym)
+{
+    if (sym >= w->by_sym_cap || w->by_sym[sym] == 0)
+        return;
+    uint32_t slot = w->by_sym[sym] - 1;
+    slotmeta_t *m = meta_of(w, slot);
+    const kl_series_t *s = series_of(w, slot);
+    for (int i = 0; i < s->sched->n; i++) {
+        kl_store_row_t row;
+        if (kl_series_get(s, s->sched->spec[i].iv, &row.k) != 0)
+            break;
+        row_fill(&row, m, s->sched->spec[i].iv, &row.k, 1);
+        if (kl_snap_add_row(w->snap, &row) != 0)
+            kl_log(KL_LOG_ERROR, "worker", "final_kline_lost",
+                   "worker=%d symbol=%s reason=\"out of memory on removal\"", w->cfg.index, m->name);
+    }
+    /* Swap-remove from the live list so the clock loop never visits freed slots. */
+    uint32_t last = w->live[--w->n_live];
+    w->live[m->live_pos] = last;
+    meta_of(w, last)->live_pos = m->live_pos;
+    m->live = 0;
+    w->by_sym[sym] = 0;
+    w->free_slots[w->n_free++] = slot;
+    w->local.live_symbols = w->n_live;
+    kl_log(KL_LOG_INFO, "worker", "symbol_removed", "worker=%d symbol=%s", w->cfg.index, m->name);
+}
+
+static void
+handle(kl_worker_t *w, const kl_msg_t *m)
+{
+    switch (m->type) {
+    case KL_MSG_TRADE: {
+        w->local.trades++;
+        int64_t slot = slot_find(w, m->sym);
+        if (slot < 0) {
+            w->local.unknown_symbol++;
+            return;
+        }
+        switch (kl_series_apply(series_of(w, (uint32_t)slot), &m->u.trade, on_emit, w)) {
+        case KL_APPLIED: w->local.applied++; break;
+        case KL_APPLIED_LATE: w->local.late++; break;
+        case KL_DUPLICATE: w->local.duplicates++; return;
+        case KL_TOO_LATE: w->local.too_late++; return;
+        default: w->local.stale++; return;
+        }
+        kl_snap_mark(w->snap, (uint32_t)slot);
+        break;
+    }
+    case KL_MSG_ADD:
+        if (m->sym >= w->by_sym_cap || w->by_sym[m->sym] == 0)
+            slot_add(w, m->sym, m->u.add.name, m->u.add.unit_per_ms);
+        break;
+    case KL_MSG_REMOVE:
+        slot_remove(w, m->sym);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+do_tick(kl_worker_t *w, int64_t now_ms)
+{
+    for (size_t i = 0; i < w->n_live; i++) {
+        kl_series_t *s = series_of(w, w->live[i]);
+        kl_series_tick(s, now_ms * s->sched->unit_per_ms, on_emit, w);
+    }
+}
+
+static int
+take_snapshot(kl_worker_t *w)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    kl_snap_batch_t batch;
+    int rc = kl_snap_take(w->snap, fill_slot, w, &batch);
+    if (rc != 0)
+        return rc;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    w->local.last_snapshot_us =
+        (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
+    w->local.snapshots++;
+    if (batch.n == 0) {
+        kl_snap_ack(w->snap);
+        return 0;
+    }
+    w->local.snapshot_rows += batch.n;
+    w->batch = batch;
+    /* release: the batch fields are visible to the persister before it sees PENDING. */
+    atomic_store_explicit(&w->handoff, HANDOFF_PENDING, memory_order_release);
+    kl_wake_notify(w->cfg.persister_wake);
+    return 0;
+}
+
+/* Returns 1 if the handoff is idle (no batch in flight) after looking at the answer. */
+static int
+check_handoff(kl_worker_t *w)
+{
+    /* acquire: pairs with the persister's release of the outcome. */
+    int st = atomic_load_explicit(&w->handoff, memory_order_acquire);
+    if (st == HANDOFF_OK) {
+        kl_snap_ack(w->snap);
+        w->local.commit_ok++;
+        w->consecutive_failures = 0;
+        atomic_store_explicit(&w->handoff, HANDOFF_IDLE, memory_order_relaxed);
+        return 1;
+    }
+    if (st == HANDOFF_FAILED) {
+        if (kl_snap_fail(w->snap) != 0)
+            return 0; /* cannot merge back yet: keep it in flight, retry later */
+        w->local.commit_failed++;
+        int f = ++w->consecutive_failures;
+        int64_t backoff = atomic_load_explicit(&w->stop, memory_order_relaxed)
+                              ? 500                               /* shutting down: keep trying */
+                              : (int64_t)1000 << (f < 5 ? f : 5); /* 2 s .. 32 s */
+        w->retry_after_ms = kl_mono_ms() + backoff;
+        atomic_store_explicit(&w->handoff, HANDOFF_IDLE, memory_order_relaxed);
+        return 1;
+    }
+    return st == HANDOFF_IDLE;
+}
+
+static void
+publish_stats(kl_worker_t *w)
+{
+    w->local.dirty = kl_snap_dirty_count(w->snap);
+    w->local.pending_rows = kl_snap_pending_rows(w->snap);
+    uint64_t depth = 0, waits = 0;
+    for (int p = 0; p < w->cfg.n_inputs; p++) {
+        depth += kl_ring_depth(&w->rings[p]);
+        waits += w->rings[p].waits; /* racy read of a producer counter: a stats figure */
+    }
+    w->local.queue_depth = depth;
+    w->local.queue_waits = waits;
+    const uint64_t *src = (const uint64_t *)(const void *)&w->local;
+    for (size_t i = 0; i < sizeof w->pub.v / sizeof w->pub.v[0]; i++)
+        atomic_store_explicit(&w->pub.v[i], src[i], memory_order_relaxed);
+}
+
+static int
+rings_nonempty(const kl_worker_t *w)
+{
+    for (int p = 0; p < w->cfg.n_inputs; p++)
+        if (kl_ring_depth(&w->rings[p]) != 0)
+            return 1;
+    return 0;
+}
+
+static int
+has_work(void *ctx)
+{
+    kl_worker_t *w = ctx;
+    return rings_nonempty(w) || atomic_load_explicit(&w->snap_req, memory_order_relaxed) ||
+           (w->cfg.wall_clock &&
+            atomic_load_explicit(&w->tick_ms, memory_order_relaxed) != w->last_tick_ms) ||
+           atomic_load_explicit(&w->handoff, memory_order_relaxed) >= HANDOFF_OK ||
+           atomic_load_explicit(&w->stop, memory_order_relaxed);
+}
+
+/* At stop: 1 when everything is committed and the thread may exit, -1 when it gives up. */
+static int
+stop_step(kl_worker_t *w, int idle_handoff)
+{
+    if (rings_nonempty(w) || !idle_handoff)
+        return 0;
+    if (kl_snap_dirty_count(w->snap) == 0 && kl_snap_pending_rows(w->snap) == 0)
+        return 1;
+    if (w->consecutive_failures >= STOP_COMMIT_TRIES) {
+        kl_log(KL_LOG_ERROR, "worker", "final_snapshot_lost",
+               "worker=%d dirty_symbols=%zu pending_rows=%zu failures=%d "
+               "action=\"exiting without the last commit\"",
+               w->cfg.index, kl_snap_dirty_count(w->snap), kl_snap_pending_rows(w->snap),
+               w->consecutive_failures);
+        return -1;
+    }
+    if (kl_mono_ms() >= w->retry_after_ms)
+        take_snapshot(w);
+    return 0;
+}
+
+static void *
+worker_main(void *arg)
+{
+    kl_worker_t *w = arg;
+    char name[16];
+    snprintf(name, sizeof name, "kl-worker-%d", w->cfg.index);
+    pthread_setname_np(pthread_self(), name);
+    kl_msg_t buf[BATCH];
+    kl_idle_t idle = {0};
+    for (;;) {
+        int work = 0;
+        for (int p = 0; p < w->cfg.n_inputs; p++) {
+            size_t n = kl_ring_pop(&w->rings[p], buf, BATCH);
+            for (size_t i = 0; i < n; i++)
+                handle(w, &buf[i]);
+            work += (int)n;
+        }
+        int64_t t = atomic_load_explicit(&w->tick_ms, memory_order_relaxed);
+        if (w->cfg.wall_clock && t != w->last_tick_ms) {
+            w->last_tick_ms = t;
+            do_tick(w, t);
+            work++;
+        }
+        int idle_handoff = check_handoff(w);
+        /* acquire: pairs with kl_worker_stop()'s release; every message pushed before the stop
+         * request is visible in the rings now. */
+        if (atomic_load_explicit(&w->stop, memory_order_acquire)) {
+            int st = stop_step(w, idle_handoff);
+            if (st != 0) {
+                w->stop_status = st < 0 ? KL_ESTORE : 0;
+                break;
+            }
+        } else if (atomic_exchange_explicit(&w->snap_req, 0, memory_order_relaxed)) {
+            if (idle_handoff && kl_mono_ms() >= w->retry_after_ms)
+                work += take_snapshot(w) == 0;
+            else /* a batch is in flight or backing off: keep the request */
+                atomic_store_explicit(&w->snap_req, 1, memory_order_relaxed);
+        }
+        if (work)
+            publish_stats(w);
+        kl_idle(&idle, &w->wake, work, has_work, w, PARK_MS);
+    }
+    publish_stats(w);
+    return NULL;
+}
+
+/* ---- lifecycle (main thread unless noted) ---------------------------------------------- */
+
+int
+kl_worker_create(const kl_worker_cfg_t *cfg, kl_worker_t **out)
+{
+    if (cfg->n_inputs < 1 || !cfg->sched_ms || !cfg->sched_us || !cfg->reg)
+        return KL_EARG;
+    kl_worker_t *w = kl_calloc(1, sizeof *w);
+    if (!w)
+        return KL_ENOMEM;
+    w->cfg = *cfg;
+    kl_wake_init(&w->wake);
+    size_t a = _Alignof(kl_series_t);
+    size_t sz_ms = kl_series_size(cfg->sched_ms), sz_us = kl_series_size(cfg->sched_us);
+    w->stride = ((sz_ms > sz_us ? sz_ms : sz_us) + a - 1) / a * a;
+    w->rings = kl_calloc((size_t)cfg->n_inputs, sizeof *w->rings);
+    w->snap = kl_snap_create(0);
+    int rc = (!w->rings || !w->snap) ? KL_ENOMEM : 0;
+    for (int p = 0; rc == 0 && p < cfg->n_inputs; p++)
+        rc = kl_ring_init(&w->rings[p], cfg->ring_capacity);
+    if (rc != 0) {
+        kl_worker_destroy(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void
+kl_worker_destroy(kl_worker_t *w)
+{
+    if (!w)
+        return;
+    for (int p = 0; w->rings && p < w->cfg.n_inputs; p++)
+        kl_ring_fini(&w->rings[p]);
+    kl_free(w->rings);
+    for (size_t i = 0; i < w->n_chunks; i++) {
+        kl_free(w->chunks[i]->series);
+        kl_free(w->chunks[i]);
+    }
+    kl_free(w->chunks);
+    kl_free(w->free_slots);
+    kl_free(w->live);
+    kl_free(w->by_sym);
+    kl_snap_destroy(w->snap);
+    kl_free(w);
+}
+
+kl_ring_t *
+kl_worker_ring(kl_worker_t *w, int p)
+{
+    return &w->rings[p];
+}
+
+kl_wake_t *
+kl_worker_wake(kl_worker_t *w)
+{
+    return &w->wake;
+}
+
+int
+kl_worker_start(kl_worker_t *w)
+{
+    int rc = pthread_create(&w->thread, NULL, worker_main, w);
+    if (rc != 0)
+        return -rc;
+    w->started = 1;
+    if (w->cfg.cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(w->cfg.cpu, &set);
+        rc = pthread_setaffinity_np(w->thread, sizeof set, &set);
+        if (rc != 0)
+            kl_log(KL_LOG_WARN, "worker", "pin_failed", "worker=%d cpu=%d error=\"%s\" "
+                   "action=\"running unpinned\"", w->cfg.index, w->cfg.cpu, strerror(rc));
+    }
+    return 0;
+}
+
+void
+kl_worker_tick(kl_worker_t *w, int64_t now_ms)
+{
+    /* relaxed: the tick is a value, not a publication of other data. */
+    atomic_store_explicit(&w->tick_ms, now_ms, memory_order_relaxed);
+    kl_wake_notify(&w->wake);
+}
+
+void
+kl_worker_request_snapshot(kl_worker_t *w)
+{
+    atomic_store_explicit(&w->snap_req, 1, memory_order_relaxed);
+    kl_wake_notify(&w->wake);
+}
+
+int
+kl_worker_stop(kl_worker_t *w)
+{
+    if (!w->started)
+        return 0;
+    atomic_store_explicit(&w->stop, 1, memory_order_release);
+    kl_wake_notify(&w->wake);
+    pthread_join(w->thread, NULL);
+    w->started = 0;
+    return w->stop_status;
+}
+
+void
+kl_worker_stats(kl_worker_t *w, kl_worker_stats_t *out)
+{
+    uint64_t *dst = (uint64_t *)(void *)out;
+    for (size_t i = 0; i < sizeof w->pub.v / sizeof w->pub.v[0]; i++)
+        dst[i] = atomic_load_explicit(&w->pub.v[i], memory_order_relaxed);
+}
+
+int
+kl_worker_batch_pending(kl_worker_t *w, kl_snap_batch_t *batch)
+{
+    /* acquire: pairs with take_snapshot()'s release; the batch fields are complete. */
+    if (atomic_load_explicit(&w->handoff, memory_order_acquire) != HANDOFF_PENDING)
+        return 0;
+    *batch = w->batch;
+    return 1;
+}
+
+void
+kl_worker_batch_done(kl_worker_t *w, int ok)
+{
+    /* release: the persister is done reading the batch before the worker may reuse it. */
+    atomic_store_explicit(&w->handoff, ok ? HANDOFF_OK : HANDOFF_FAILED, memory_order_release);
+    kl_wake_notify(&w->wake);
+}

@@ -1,0 +1,82 @@
+/* A worker: one pinned thread that owns a partition of the symbols and everything about them:
+ * their kline series, the id -> slot map, the snapshot state. Everything reaches it through its
+ * input rings (one SPSC ring per producer), its tick/snapshot flags and the persister handoff.
+ *
+ * DESIGN. The loop drains each ring in batches, applies trades with kl_series_apply() and marks
+ * the slot dirty; klines that become final go straight into the snapshot's active buffer. A
+ * wall-clock tick (from the clock thread) runs kl_series_tick() over the live slots only. A
+ * snapshot request takes a snapshot when none is in flight and hands the frozen batch to the
+ * persister through a one-slot handoff (state PENDING -> OK/FAILED, release/acquire); the worker
+ * acks or merges back when the persister answers. Idle: spin, yield, then park on a futex.
+ * Stop: drain the rings, take a final snapshot, wait for its commit, exit.
+ *
+ * Slots live in chunks of KL_WORKER_CHUNK series (kl_series_size() stride) that are never moved,
+ * so growing is one allocation and never a pause; freed slots go to a free list for reuse, and
+ * only live slots are in the tick list. Symbol ids are dense and global (symreg), so the
+ * "hash" from id to slot is a direct index. */
+#ifndef KL_RUNTIME_WORKER_H
+#define KL_RUNTIME_WORKER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/kline.h"
+#include "runtime/ring.h"
+#include "runtime/snapshot.h"
+#include "runtime/symreg.h"
+#include "runtime/wake.h"
+
+#define KL_WORKER_CHUNK 256
+
+typedef struct kl_worker kl_worker_t;
+
+typedef struct kl_worker_cfg {
+    int index;
+    int cpu; /* -1: not pinned */
+    const kl_sched_t *sched_ms, *sched_us;
+    int n_inputs;         /* producer rings */
+    size_t ring_capacity; /* messages per ring, power of two */
+    kl_symreg_t *reg;
+    int wall_clock;       /* 1: ticks from the clock thread; 0: event time only */
+    kl_wake_t *persister_wake;
+} kl_worker_cfg_t;
+
+/* Counters, published by the worker once per batch (relaxed); read from any thread. */
+typedef struct kl_worker_stats {
+    uint64_t trades, applied, late, duplicates, too_late, stale, unknown_symbol;
+    uint64_t finals, snapshots, snapshot_rows, commit_ok, commit_failed;
+    uint64_t live_symbols, dirty, pending_rows, queue_depth, queue_waits;
+    uint64_t last_snapshot_us; /* time to take the last snapshot */
+} kl_worker_stats_t;
+
+/* Allocates a worker and its rings. Returns 0 and *out, or KL_ENOMEM / KL_EARG. Main thread. */
+int kl_worker_create(const kl_worker_cfg_t *cfg, kl_worker_t **out);
+void kl_worker_destroy(kl_worker_t *w);
+
+/* The ring producer p (0 <= p < n_inputs) pushes into; only that producer may push. */
+kl_ring_t *kl_worker_ring(kl_worker_t *w, int p);
+/* The worker's wakeup: producers call kl_wake_notify() on it after pushing. */
+kl_wake_t *kl_worker_wake(kl_worker_t *w);
+
+/* Starts the thread (named "kl-worker-N", pinned when cpu >= 0). Returns 0 or -errno. */
+int kl_worker_start(kl_worker_t *w);
+
+/* Any thread: the wall clock reached now_ms (the clock thread calls it once per second). */
+void kl_worker_tick(kl_worker_t *w, int64_t now_ms);
+/* Any thread: take a snapshot at the next opportunity. */
+void kl_worker_request_snapshot(kl_worker_t *w);
+
+/* Any thread, after every producer has stopped pushing: drain, final snapshot, commit, exit;
+ * returns when the thread has exited. Returns 0, or KL_ESTORE if the final snapshot could not
+ * be committed (the data is reported lost, loudly). */
+int kl_worker_stop(kl_worker_t *w);
+
+void kl_worker_stats(kl_worker_t *w, kl_worker_stats_t *out);
+
+/* Persister side of the handoff (persister thread only). Returns 1 and the frozen batch when one
+ * is pending; then kl_worker_batch_done() must be called with the commit's outcome. */
+int kl_worker_batch_pending(kl_worker_t *w, kl_snap_batch_t *batch);
+void kl_worker_batch_done(kl_worker_t *w, int ok);
+
+#endif
