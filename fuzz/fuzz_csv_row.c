@@ -266,7 +266,7 @@ fz_row(const char *line, size_t n, int layout)
         CHECK(dl == layout && hdr == 0);
     }
     /* Detection goes by shape, and the shape of a row that parses names its layout. */
-    if (n > 0 && line[0] >= '0' && line[0] <= '9') {
+    if (n > 0 && ((line[0] >= '0' && line[0] <= '9') || line[0] == '-')) {
         int dl = -1, hdr = -1;
         CHECK(kl_csv_detect(line, n, &dl, &hdr) == 0);
         CHECK(dl == layout && hdr == 0);
@@ -289,7 +289,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(layout >= KL_CSV_SPOT_AGG && layout <= KL_CSV_FUT_TRADES);
         CHECK(hdr == 0 || hdr == 1);
         CHECK(strcmp(kl_csv_layout_name(layout), "unknown") != 0);
-        CHECK(hdr == ((unsigned)(line[0] - '0') >= 10));
+        CHECK(hdr == ((unsigned)(line[0] - '0') >= 10 && line[0] != '-'));
     } else {
         CHECK(rc == KL_ELAYOUT && layout == -1 && hdr == -1);
     }

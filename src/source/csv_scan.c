@@ -139,7 +139,8 @@ kl_csv_detect(const char *line, size_t n, int *layout, int *is_header)
     /* The shape decides, not the values: a bad first row must still be rejected as a row,
      * with its line number, rather than sink the whole file. */
     int nf = split(line, n, f, len, 8);
-    int header = (unsigned)(line[0] - '0') >= 10;
+    /* A header starts with a name; a data row with a digit, or '-' (a bad row, rejected later). */
+    int header = (unsigned)(line[0] - '0') >= 10 && line[0] != '-';
     int lay;
     uint8_t b;
     switch (nf) {
@@ -162,14 +163,13 @@ kl_csv_detect(const char *line, size_t n, int *layout, int *is_header)
 }
 
 /* The careful parser: splits first, so that it can name the exact problem of a bad row. */
+/* line has no trailing '\r' any more: kl_csv_parse_row() removed one, and a second is data. */
 static int
 parse_row_checked(const char *line, size_t n, int layout, kl_trade_t *out)
 {
     const char *f[9];
     size_t len[9];
     int rc;
-    if (n > 0 && line[n - 1] == '\r')
-        n--;
     if (n > KL_CSV_LINE_MAX)
         return KL_ELINE;
     int want;

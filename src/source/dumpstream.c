@@ -104,7 +104,10 @@ kl_dumpstream_next(kl_dumpstream_t *ds, kl_trade_t *t, int strict)
         const char *le = nl ? nl : ds->end;
         size_t n = (size_t)(le - p);
         ds->p = le + 1;
-        ds->line++;
+        if (++ds->line == 1 && n >= 3 && memcmp(p, KL_UTF8_BOM, 3) == 0) {
+            p += 3;
+            n -= 3;
+        }
         if (n == 0 || (n == 1 && *p == '\r') || (ds->line == 1 && in->has_header))
             continue;
         ds->rows++;

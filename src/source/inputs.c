@@ -118,11 +118,15 @@ cmp_input(const void *a, const void *b)
 static int
 detect(kl_input_t *e, char *errmsg, size_t cap)
 {
-    char head[2 * KL_CSV_LINE_MAX + 4];
-    int n = kl_dump_head(e->path, head, sizeof head);
+    char buf[2 * KL_CSV_LINE_MAX + 8], *head = buf;
+    int n = kl_dump_head(e->path, buf, sizeof buf);
     if (n < 0) {
         snprintf(errmsg, cap, "%s: %s", e->path, kl_strerror(n));
         return n;
+    }
+    if (n >= 3 && memcmp(head, KL_UTF8_BOM, 3) == 0) { /* some tools write one */
+        head += 3;
+        n -= 3;
     }
     char *nl = memchr(head, '\n', (size_t)n);
     size_t l1 = nl ? (size_t)(nl - head) : (size_t)n;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define KL_SYMBOL_MAX 32
+#define KL_UTF8_BOM "\xEF\xBB\xBF" /* skipped at the start of a dump */
 
 typedef struct kl_input {
     char *path;

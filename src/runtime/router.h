@@ -1,0 +1,55 @@
+/* A router sends one source thread's trades to the workers that own their symbols. Each source
+ * thread owns one router and is producer number `producer` on every worker's rings, so each edge
+ * is SPSC. Symbol lookups hit a local cache (name -> id, worker) and go to the registry only on a
+ * miss; the cache is dropped when the registry's epoch moves (a symbol was removed). Workers are
+ * notified once per flush, not once per trade. Owner thread only. */
+#ifndef KL_RUNTIME_ROUTER_H
+#define KL_RUNTIME_ROUTER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kl/types.h"
+#include "runtime/symreg.h"
+#include "runtime/worker.h"
+
+#define KL_ROUTER_CACHE 4096 /* entries, power of two */
+
+typedef struct kl_route {
+    char name[KL_SYM_MAX];
+    uint32_t sym;
+    int worker; /* -1: empty */
+} kl_route_t;
+
+typedef struct kl_router {
+    kl_worker_t **workers;
+    int n_workers;
+    int producer;
+    kl_symreg_t *reg;
+    int auto_add; /* unknown symbols are added (no --symbols list) */
+    const _Atomic int *stop;
+    uint64_t epoch;
+    uint64_t notify; /* bit per worker pushed to since the last flush */
+    uint64_t routed, unknown;
+    kl_route_t *cache;
+} kl_router_t;
+
+/* Returns 0 or KL_ENOMEM. n_workers <= 64. */
+int kl_router_init(kl_router_t *rt, kl_worker_t **workers, int n_workers, int producer,
+                   kl_symreg_t *reg, int auto_add, const _Atomic int *stop);
+void kl_router_fini(kl_router_t *rt);
+
+/* Routes one validated trade of symbol (len bytes, [A-Z0-9]) in time unit unit_per_ms. Waits
+ * while the worker's ring is full. Returns 0; KL_EARG when the symbol is unknown and not added
+ * (counted in rt->unknown); KL_ESHUTDOWN when stopping. */
+int kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms,
+                    const kl_trade_t *t);
+
+/* Sends a control message (KL_MSG_ADD/REMOVE) for sym to worker w. */
+int kl_router_control(kl_router_t *rt, int w, const kl_msg_t *m);
+
+/* Wakes the workers that received messages since the last flush. */
+void kl_router_flush(kl_router_t *rt);
+
+#endif
