@@ -2,14 +2,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "replay/export.h"
 #include "replay/replay.h"
+#include "serve/service.h"
 
 static void
 usage(FILE *f)
 {
     fprintf(f, "usage: klined replay [--intervals LIST|all] [--tz +HH:MM] [--symbol SYM]\n"
                "                     [--strict] [--quiet] --out DIR FILE-OR-DIR...\n"
-               "       klined serve  (not built yet: see issue 3)\n");
+               "       klined serve [--config FILE] [flags]   (klined serve --help)\n"
+               "       klined export --store URL --out DIR [--symbols LIST] [--intervals LIST]\n");
 }
 
 int
@@ -21,11 +24,10 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "replay") == 0)
         return kl_replay_main(argc - 1, argv + 1);
-    if (strcmp(argv[1], "serve") == 0) {
-        fprintf(stderr, "klined serve: the service runtime is not built yet (issue 3); "
-                        "only `klined replay` works in this version\n");
-        return 2;
-    }
+    if (strcmp(argv[1], "export") == 0)
+        return kl_export_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0)
+        return kl_serve_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(stdout);
         return 0;

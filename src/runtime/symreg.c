@@ -146,7 +146,10 @@ kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms
     size_t slot = idx_find(r, name);
     int rc;
     if (r->idx[slot] != 0 && r->v[r->idx[slot] - 1].live) {
-        *out = r->v[r->idx[slot] - 1];
+        kl_syminfo_t *e = &r->v[r->idx[slot] - 1];
+        if (e->unit_per_ms == 0) /* configured ahead of its first trade: that trade decides */
+            e->unit_per_ms = unit_per_ms;
+        *out = *e;
         rc = 0;
     } else if (add) {
         rc = add_locked(r, name, unit_per_ms, out);

@@ -30,7 +30,8 @@ kl_symreg_t *kl_symreg_create(int n_workers);
 void kl_symreg_destroy(kl_symreg_t *r);
 
 /* Any thread. Finds name; when absent and `add` is set, adds it on the least-loaded worker with
- * the given unit. Returns 1 if it was added by this call, 0 if it existed (live), KL_EARG when
+ * the given unit. unit_per_ms 0 ("not known yet", for symbols configured before any trade) is
+ * replaced by the unit of the first lookup that gives one. Returns 1 if it was added by this call, 0 if it existed (live), KL_EARG when
  * absent and not added (or the name is invalid), KL_ENOMEM. Writes *out on 0/1. */
 int kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms,
                      kl_syminfo_t *out);

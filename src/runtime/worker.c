@@ -163,6 +163,8 @@ slot_add(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_per_ms)
     memset(m, 0, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", name);
     m->sym = sym;
+    if (unit_per_ms == 0)
+        unit_per_ms = 1; /* added ahead of any trade: live sources are in ms */
     m->unit_per_ms = (uint16_t)unit_per_ms;
     m->live = 1;
     m->live_pos = (uint32_t)w->n_live;

@@ -1,0 +1,445 @@
+/* Service assembly and lifecycle; see service.h for the start and stop orders. */
+#include "serve/service.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "engine/kline.h"
+#include "kl/err.h"
+#include "runtime/clock.h"
+#include "runtime/router.h"
+#include "runtime/worker.h"
+#include "source/source.h"
+#include "store/persister.h"
+#include "store/store.h"
+
+enum { PRODUCER_SOURCE, PRODUCER_ADMIN, N_PRODUCERS };
+
+struct kl_service {
+    const kl_config_t *cfg;
+    kl_store_t *store;
+    kl_symreg_t *reg;
+    kl_sched_t sched_ms, sched_us;
+    kl_worker_t **workers;
+    int n_workers;
+    kl_persister_t *persister;
+    kl_clock_t *clock;
+    kl_source_t *source;
+    pthread_t source_thread;
+    int source_started;
+    _Atomic int source_stop, source_done;
+    int source_status;
+    kl_router_t src_router;
+    pthread_mutex_t admin_mu;
+    kl_router_t admin_router;
+    _Atomic int admin_stop;
+};
+
+/* ---- stats ------------------------------------------------------------------------------ */
+
+void
+kl_service_log_stats(kl_service_t *svc)
+{
+    kl_worker_stats_t sum = {0}, w;
+    for (int i = 0; i < svc->n_workers; i++) {
+        kl_worker_stats(svc->workers[i], &w);
+        const uint64_t *a = (const uint64_t *)(const void *)&w;
+        uint64_t *s = (uint64_t *)(void *)&sum;
+        for (size_t k = 0; k < sizeof w / sizeof(uint64_t); k++)
+            s[k] = (&w.last_snapshot_us == &a[k]) ? (a[k] > s[k] ? a[k] : s[k]) : s[k] + a[k];
+    }
+    kl_persister_stats_t p;
+    kl_persister_stats(svc->persister, &p);
+    kl_source_stats_t src = {0};
+    if (svc->source)
+        kl_source_stats(svc->source, &src);
+    kl_log(KL_LOG_INFO, "stats", "stats",
+           "source_messages=%llu source_trades=%llu source_rejected=%llu worker_trades=%llu "
+           "applied=%llu late=%llu duplicates=%llu too_late=%llu stale=%llu unknown_symbol=%llu "
+           "symbols=%llu queue_depth=%llu queue_waits=%llu dirty=%llu pending_rows=%llu "
+           "snapshots=%llu snapshot_rows=%llu snapshot_us=%llu commits=%llu commit_failures=%llu "
+           "commit_us=%llu commit_max_us=%llu",
+           (unsigned long long)src.messages, (unsigned long long)src.trades,
+           (unsigned long long)src.rejected, (unsigned long long)sum.trades,
+           (unsigned long long)sum.applied, (unsigned long long)sum.late,
+           (unsigned long long)sum.duplicates, (unsigned long long)sum.too_late,
+           (unsigned long long)sum.stale, (unsigned long long)sum.unknown_symbol,
+           (unsigned long long)sum.live_symbols, (unsigned long long)sum.queue_depth,
+           (unsigned long long)sum.queue_waits, (unsigned long long)sum.dirty,
+           (unsigned long long)sum.pending_rows, (unsigned long long)sum.snapshots,
+           (unsigned long long)sum.snapshot_rows, (unsigned long long)sum.last_snapshot_us,
+           (unsigned long long)p.commits, (unsigned long long)p.failures,
+           (unsigned long long)p.last_commit_us, (unsigned long long)p.max_commit_us);
+}
+
+static void
+stats_cb(void *ctx)
+{
+    kl_service_log_stats(ctx);
+}
+
+/* ---- source thread ---------------------------------------------------------------------- */
+
+static void *
+source_main(void *arg)
+{
+    kl_service_t *svc = arg;
+    pthread_setname_np(pthread_self(), "kl-source");
+    svc->source_status = svc->source->ops->run(svc->source, &svc->src_router, &svc->source_stop);
+    /* release: source_status is visible to whoever sees source_done. */
+    atomic_store_explicit(&svc->source_done, 1, memory_order_release);
+    return NULL;
+}
+
+static int
+make_source(kl_service_t *svc, char *err, size_t cap)
+{
+    const kl_config_t *c = svc->cfg;
+    switch (c->source) {
+    case KL_CFG_SRC_REPLAY:
+        return kl_source_replay_create(c->replay_files, c->n_replay_files, c->pace, &svc->source,
+                                       err, cap);
+    case KL_CFG_SRC_LINES_STDIN:
+        return kl_source_lines_stdin_create(&svc->source, err, cap);
+    case KL_CFG_SRC_LINES_TCP:
+        return kl_source_lines_tcp_create(c->lines_host, c->lines_port, &svc->source, err, cap);
+    case KL_CFG_SRC_BINANCE:
+        snprintf(err, cap, "source binance: the live Binance feed is not built yet (issue 5); "
+                           "use --source replay:FILES or --source lines:stdin|tcp://127.0.0.1:PORT");
+        return KL_ECONFIG;
+    default:
+        snprintf(err, cap, "source kafka: not built yet (issue 7)");
+        return KL_ECONFIG;
+    }
+}
+
+/* ---- start/stop ------------------------------------------------------------------------- */
+
+static int
+ensure_parent_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return mkdir(dir, 0755) != 0 && errno != EEXIST ? -errno : 0;
+}
+
+static int
+build_scheds(kl_service_t *svc, char *err, size_t cap)
+{
+    kl_sched_cfg_t sc;
+    kl_sched_cfg_default(&sc);
+    sc.iv_mask = svc->cfg->intervals;
+    sc.tz_minutes = svc->cfg->tz_minutes;
+    sc.lateness_ms = svc->cfg->lateness_ms;
+    int rc = kl_sched_init(&svc->sched_ms, &sc);
+    sc.unit_per_ms = 1000;
+    if (rc == 0)
+        rc = kl_sched_init(&svc->sched_us, &sc);
+    if (rc != 0)
+        snprintf(err, cap, "config: intervals/tz/lateness-ms: %s (lateness-ms must not exceed "
+                           "the shortest enabled interval)", kl_strerror(rc));
+    return rc;
+}
+
+int
+kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t cap)
+{
+    kl_service_t *svc = kl_calloc(1, sizeof *svc);
+    if (!svc)
+        return KL_ENOMEM;
+    svc->cfg = cfg;
+    pthread_mutex_init(&svc->admin_mu, NULL);
+    int rc = build_scheds(svc, err, cap);
+    if (rc == 0 && cfg->store == KL_CFG_STORE_SQLITE && (rc = ensure_parent_dir(cfg->store_path)))
+        snprintf(err, cap, "store %s: cannot create its directory: %s", cfg->store_url,
+                 kl_strerror(rc));
+    if (rc == 0)
+        rc = kl_store_open(cfg->store_url, &svc->store, err, cap);
+    if (rc == 0 && !(svc->reg = kl_symreg_create(cfg->workers)))
+        rc = KL_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < cfg->n_symbols; i++) {
+        kl_syminfo_t info;
+        rc = kl_symreg_lookup(svc->reg, cfg->symbols[i].name, 1, 0, &info) < 0 ? KL_ENOMEM : 0;
+    }
+    if (rc == 0 && !(svc->persister = kl_persister_create(svc->store)))
+        rc = KL_ENOMEM;
+    if (rc == 0 && !(svc->workers = kl_calloc((size_t)cfg->workers, sizeof *svc->workers)))
+        rc = KL_ENOMEM;
+    int wall = cfg->clock_effective == KL_CFG_CLOCK_WALL;
+    for (int i = 0; rc == 0 && i < cfg->workers; i++) {
+        kl_worker_cfg_t wc = {
+            .index = i,
+            .cpu = cfg->n_cpus ? cfg->cpus[(size_t)i % cfg->n_cpus] : -1,
+            .sched_ms = &svc->sched_ms,
+            .sched_us = &svc->sched_us,
+            .n_inputs = N_PRODUCERS,
+            .ring_capacity = cfg->queue_capacity,
+            .reg = svc->reg,
+            .wall_clock = wall,
+            .persister_wake = kl_persister_wake(svc->persister),
+        };
+        rc = kl_worker_create(&wc, &svc->workers[i]);
+        if (rc == 0)
+            svc->n_workers++;
+    }
+    if (rc == 0)
+        rc = make_source(svc, err, cap);
+    int auto_add = cfg->n_symbols == 0;
+    if (rc == 0)
+        rc = kl_router_init(&svc->src_router, svc->workers, svc->n_workers, PRODUCER_SOURCE,
+                            svc->reg, auto_add, &svc->source_stop);
+    if (rc == 0)
+        rc = kl_router_init(&svc->admin_router, svc->workers, svc->n_workers, PRODUCER_ADMIN,
+                            svc->reg, 0, &svc->admin_stop);
+    if (rc != 0) {
+        if (!err[0])
+            snprintf(err, cap, "start: %s", kl_strerror(rc));
+        goto fail;
+    }
+    kl_persister_set_workers(svc->persister, svc->workers, svc->n_workers);
+    if ((rc = kl_persister_start(svc->persister)) != 0)
+        goto fail_threads;
+    for (int i = 0; i < svc->n_workers; i++)
+        if ((rc = kl_worker_start(svc->workers[i])) != 0)
+            goto fail_threads;
+    kl_clock_cfg_t cc = {
+        .workers = svc->workers,
+        .n_workers = svc->n_workers,
+        .wall = wall,
+        .persist_ms = cfg->persist_ms,
+        .stats_ms = (int64_t)cfg->stats_s * 1000,
+        .stats_fn = stats_cb,
+        .stats_ctx = svc,
+    };
+    if ((rc = kl_clock_start(&cc, &svc->clock)) != 0)
+        goto fail_threads;
+    if ((rc = pthread_create(&svc->source_thread, NULL, source_main, svc)) != 0) {
+        rc = -rc;
+        goto fail_threads;
+    }
+    svc->source_started = 1;
+    kl_log(KL_LOG_INFO, "serve", "started",
+           "source=%s store=%s workers=%d intervals=%d clock=%s persist_ms=%d symbols=%zu",
+           svc->source->ops->name, cfg->store_url, svc->n_workers, svc->sched_ms.n,
+           wall ? "wall" : "event", cfg->persist_ms, cfg->n_symbols);
+    *out = svc;
+    return 0;
+
+fail_threads:
+    snprintf(err, cap, "start: cannot start threads: %s", kl_strerror(rc));
+    kl_service_stop(svc);
+    return rc;
+fail:
+    kl_service_stop(svc);
+    return rc;
+}
+
+int
+kl_service_source_done(kl_service_t *svc)
+{
+    return atomic_load_explicit(&svc->source_done, memory_order_acquire);
+}
+
+int
+kl_service_stop(kl_service_t *svc)
+{
+    int status = 0;
+    /* 1. No new input. */
+    atomic_store_explicit(&svc->source_stop, 1, memory_order_relaxed);
+    atomic_store_explicit(&svc->admin_stop, 1, memory_order_relaxed);
+    if (svc->source_started) {
+        pthread_join(svc->source_thread, NULL);
+        if (svc->source_status < 0)
+            status = 1;
+    }
+    /* 2. No more ticks or snapshot requests. */
+    kl_clock_stop(svc->clock);
+    /* 3. Workers drain, take their final snapshot and wait for its commit. */
+    for (int i = 0; i < svc->n_workers; i++)
+        if (kl_worker_stop(svc->workers[i]) != 0)
+            status = 1;
+    if (svc->persister && svc->n_workers)
+        kl_service_log_stats(svc);
+    /* 4. The persister has answered everything; close the store. */
+    if (svc->persister)
+        kl_persister_stop(svc->persister);
+    if (svc->source)
+        svc->source->ops->destroy(svc->source);
+    kl_router_fini(&svc->src_router);
+    kl_router_fini(&svc->admin_router);
+    for (int i = 0; i < svc->n_workers; i++)
+        kl_worker_destroy(svc->workers[i]);
+    kl_free(svc->workers);
+    kl_persister_destroy(svc->persister);
+    kl_symreg_destroy(svc->reg);
+    if (svc->store)
+        kl_store_close(svc->store);
+    pthread_mutex_destroy(&svc->admin_mu);
+    kl_free(svc);
+    return status;
+}
+
+/* ---- admin ------------------------------------------------------------------------------ */
+
+static int
+admin_send(kl_service_t *svc, int worker, const kl_msg_t *m)
+{
+    pthread_mutex_lock(&svc->admin_mu); /* the admin ring has one producer at a time */
+    int rc = kl_router_control(&svc->admin_router, worker, m);
+    kl_router_flush(&svc->admin_router);
+    pthread_mutex_unlock(&svc->admin_mu);
+    return rc;
+}
+
+int
+kl_service_add_symbol(kl_service_t *svc, const char *name)
+{
+    kl_syminfo_t info;
+    int rc = kl_symreg_lookup(svc->reg, name, 1, 0, &info);
+    if (rc != 1)
+        return rc < 0 ? rc : KL_EARG;
+    kl_msg_t m = {.type = KL_MSG_ADD, .sym = info.id};
+    snprintf(m.u.add.name, sizeof m.u.add.name, "%s", info.name);
+    m.u.add.unit_per_ms = info.unit_per_ms;
+    kl_log(KL_LOG_INFO, "admin", "symbol_added", "symbol=%s worker=%d", name, info.worker);
+    return admin_send(svc, info.worker, &m);
+}
+
+int
+kl_service_remove_symbol(kl_service_t *svc, const char *name)
+{
+    kl_syminfo_t info;
+    int rc = kl_symreg_remove(svc->reg, name, &info);
+    if (rc != 0)
+        return rc;
+    kl_msg_t m = {.type = KL_MSG_REMOVE, .sym = info.id};
+    rc = admin_send(svc, info.worker, &m);
+    if (rc == 0)
+        kl_service_snapshot(svc); /* persist its final klines now, not at the next period */
+    return rc;
+}
+
+size_t
+kl_service_list_symbols(kl_service_t *svc, kl_syminfo_t *out, size_t max)
+{
+    return kl_symreg_list(svc->reg, out, max);
+}
+
+void
+kl_service_snapshot(kl_service_t *svc)
+{
+    for (int i = 0; i < svc->n_workers; i++)
+        kl_worker_request_snapshot(svc->workers[i]);
+}
+
+void
+kl_service_reload(kl_service_t *svc, const kl_config_t *fresh)
+{
+    if (fresh->n_symbols == 0) {
+        kl_log(KL_LOG_INFO, "serve", "reload", "symbols=unrestricted action=\"nothing removed\"");
+        return;
+    }
+    size_t n = kl_symreg_list(svc->reg, NULL, 0);
+    kl_syminfo_t *cur = kl_calloc(n ? n : 1, sizeof *cur);
+    if (!cur) {
+        kl_log(KL_LOG_ERROR, "serve", "reload_failed", "reason=\"out of memory\"");
+        return;
+    }
+    n = kl_symreg_list(svc->reg, cur, n);
+    int added = 0, removed = 0;
+    for (size_t i = 0; i < fresh->n_symbols; i++)
+        added += kl_service_add_symbol(svc, fresh->symbols[i].name) == 0;
+    for (size_t i = 0; i < n; i++) {
+        int keep = 0;
+        for (size_t j = 0; j < fresh->n_symbols && !keep; j++)
+            keep = strcmp(cur[i].name, fresh->symbols[j].name) == 0;
+        if (!keep)
+            removed += kl_service_remove_symbol(svc, cur[i].name) == 0;
+    }
+    kl_free(cur);
+    kl_log(KL_LOG_INFO, "serve", "reload", "symbols=%zu added=%d removed=%d "
+           "note=\"only the symbol list is reloaded; other keys need a restart\"",
+           fresh->n_symbols, added, removed);
+}
+
+/* ---- klined serve ----------------------------------------------------------------------- */
+
+int
+kl_serve_main(int argc, char **argv)
+{
+    kl_config_t cfg;
+    kl_config_defaults(&cfg);
+    char err[1024] = "";
+    if (kl_config_parse(&cfg, argc, argv, err, sizeof err) != 0) {
+        fprintf(stderr, "klined serve: %s\n", err);
+        return 2;
+    }
+    if (cfg.help) {
+        kl_config_usage(stdout);
+        kl_config_free(&cfg);
+        return 0;
+    }
+    kl_log_set_level((int)cfg.log_level);
+    /* Signals go to this thread only: block them before any thread starts (threads inherit). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    kl_service_t *svc;
+    if (kl_service_start(&cfg, &svc, err, sizeof err) != 0) {
+        fprintf(stderr, "klined serve: %s\n", err);
+        kl_config_free(&cfg);
+        return 1;
+    }
+    const char *why = "signal";
+    for (;;) {
+        struct timespec ts = {0, 100 * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            why = sig == SIGINT ? "SIGINT" : "SIGTERM";
+            break;
+        }
+        if (sig == SIGHUP) {
+            kl_config_t fresh;
+            kl_config_defaults(&fresh);
+            if (kl_config_parse(&fresh, argc, argv, err, sizeof err) == 0)
+                kl_service_reload(svc, &fresh);
+            else
+                kl_log(KL_LOG_ERROR, "serve", "reload_failed", "error=\"%s\" action=\"kept "
+                       "the running configuration\"", err);
+            kl_config_free(&fresh);
+        }
+        if (cfg.exit_on_eof && kl_service_source_done(svc)) {
+            why = "end of input";
+            break;
+        }
+    }
+    kl_log(KL_LOG_INFO, "serve", "stopping", "reason=\"%s\"", why);
+    int status = kl_service_stop(svc);
+    kl_log(KL_LOG_INFO, "serve", "stopped", "status=%d", status);
+    kl_config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,54 @@
+/* The running service: the store, the symbol registry, the workers, the persister, the clock and
+ * the source, started and stopped in a documented order, plus the internal admin API that the
+ * HTTP admin endpoints will call.
+ *
+ * Start order: store (schema) -> registry (configured symbols) -> workers -> persister -> clock
+ * -> source. Stop order (SIGINT/SIGTERM, or the end of a finite source with --exit-on-eof):
+ * 1. stop the source and join its thread, so nothing new is accepted;
+ * 2. stop the clock;
+ * 3. stop each worker: it drains its rings, takes a final snapshot and waits for its commit;
+ * 4. stop the persister (every batch answered), close the store.
+ * Everything accepted before step 1 is therefore committed, or the failure is logged. */
+#ifndef KL_SERVE_SERVICE_H
+#define KL_SERVE_SERVICE_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "runtime/symreg.h"
+
+typedef struct kl_service kl_service_t;
+
+/* Builds and starts everything from cfg (which must outlive the service). Returns 0 and *out,
+ * or a negative error with a message in err. Main thread. */
+int kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t cap);
+
+/* 1 once a finite source has reached its end. Any thread. */
+int kl_service_source_done(kl_service_t *svc);
+
+/* Ordered shutdown (see above) and free. Returns 0, or non-zero if the source failed or a final
+ * commit could not be made. Main thread. */
+int kl_service_stop(kl_service_t *svc);
+
+/* Admin API. Any thread (serialised internally); none is on the hot path.
+ * add: registers name ([A-Z0-9], 1..31) on the least-loaded worker; 0, or KL_EARG (invalid or
+ *      already served).
+ * remove: finalizes and persists the symbol's klines, then frees its slot; 0 or KL_EARG.
+ * list: copies up to max served symbols sorted by name; returns how many are served.
+ * snapshot: asks every worker for a snapshot now. */
+int kl_service_add_symbol(kl_service_t *svc, const char *name);
+int kl_service_remove_symbol(kl_service_t *svc, const char *name);
+size_t kl_service_list_symbols(kl_service_t *svc, kl_syminfo_t *out, size_t max);
+void kl_service_snapshot(kl_service_t *svc);
+
+/* Applies a reloaded config's symbol list: adds the new ones, removes the ones no longer
+ * listed. Other keys need a restart (logged). Main thread. */
+void kl_service_reload(kl_service_t *svc, const kl_config_t *fresh);
+
+/* Logs one stats line (also called by the clock every stats period). */
+void kl_service_log_stats(kl_service_t *svc);
+
+/* `klined serve`: config, signals, start, wait, stop. Returns the exit status. */
+int kl_serve_main(int argc, char **argv);
+
+#endif

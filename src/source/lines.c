@@ -1,0 +1,252 @@
+/* Lines source: one Binance trade/aggTrade event per line, from stdin or from any number of TCP
+ * clients of a 127.0.0.1 listener, multiplexed with poll() on the source thread. Each line is
+ * parsed by kl_trade_json_parse(), validated and routed; a bad line is counted and logged
+ * (rate-limited) and skipped. Lines longer than KL_TRADE_JSON_MAX are rejected and skipped up to
+ * their newline, so one bad client cannot wedge the reader. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "engine/kline.h"
+#include "kl/err.h"
+#include "source/source.h"
+#include "source/trade_json.h"
+
+#define MAX_CONNS 64
+#define BUFSZ (64 * 1024)
+
+typedef struct conn {
+    int fd;
+    size_t len;    /* bytes buffered */
+    int discarding; /* inside an over-long line */
+    uint64_t line;
+    char *buf;
+} conn_t;
+
+typedef struct lines_src {
+    kl_source_t base;
+    int listen_fd; /* -1 for stdin */
+    char label[64];
+    conn_t conns[MAX_CONNS];
+    int n_conns;
+    kl_ratelimit_t rl;
+} lines_src_t;
+
+static void
+reject(lines_src_t *l, const conn_t *c, int err, const char *line, size_t n)
+{
+    atomic_fetch_add_explicit(&l->base.rejected, 1, memory_order_relaxed);
+    uint64_t supp;
+    if (kl_ratelimit_ok(&l->rl, 1000, &supp))
+        kl_log(KL_LOG_WARN, "lines", "line_rejected",
+               "source=%s fd=%d line=%llu error=\"%s\" text=\"%.*s\" action=skipped suppressed=%llu",
+               l->label, c->fd, (unsigned long long)c->line, kl_strerror(err),
+               (int)(n > 100 ? 100 : n), line, (unsigned long long)supp);
+}
+
+static void
+handle_line(lines_src_t *l, conn_t *c, kl_router_t *rt, const char *line, size_t n)
+{
+    c->line++;
+    while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' '))
+        n--;
+    if (n == 0)
+        return;
+    atomic_fetch_add_explicit(&l->base.messages, 1, memory_order_relaxed);
+    kl_trade_msg_t m;
+    int rc = kl_trade_json_parse(line, n, &m);
+    if (rc == KL_EJSON_EVENT) {
+        atomic_fetch_add_explicit(&l->base.skipped_events, 1, memory_order_relaxed);
+        return;
+    }
+    if (rc == 0)
+        rc = kl_trade_validate(&m.t, 1);
+    if (rc == 0) {
+        rc = kl_router_trade(rt, m.symbol, strlen(m.symbol), 1, &m.t);
+        if (rc == KL_ESHUTDOWN)
+            return;
+        if (rc == KL_EARG) {
+            reject(l, c, KL_EARG, m.symbol, strlen(m.symbol)); /* unknown symbol */
+            return;
+        }
+    }
+    if (rc != 0)
+        reject(l, c, rc, line, n);
+    else
+        atomic_fetch_add_explicit(&l->base.trades, 1, memory_order_relaxed);
+}
+
+/* Reads what fd has and handles its complete lines. Returns 0, or 1 at EOF / error. */
+static int
+pump(lines_src_t *l, conn_t *c, kl_router_t *rt)
+{
+    ssize_t r = read(c->fd, c->buf + c->len, BUFSZ - c->len);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (r <= 0) {
+        if (c->len > 0 && !c->discarding) /* a last line without newline */
+            handle_line(l, c, rt, c->buf, c->len);
+        return 1;
+    }
+    c->len += (size_t)r;
+    size_t start = 0;
+    for (;;) {
+        char *nl = memchr(c->buf + start, '\n', c->len - start);
+        if (!nl)
+            break;
+        size_t end = (size_t)(nl - c->buf);
+        if (c->discarding)
+            c->discarding = 0, c->line++;
+        else
+            handle_line(l, c, rt, c->buf + start, end - start);
+        start = end + 1;
+    }
+    memmove(c->buf, c->buf + start, c->len - start);
+    c->len -= start;
+    if (c->len > KL_TRADE_JSON_MAX) {
+        if (!c->discarding)
+            reject(l, c, KL_ELINE, c->buf, c->len);
+        c->discarding = 1;
+        c->len = 0;
+    }
+    kl_router_flush(rt);
+    return 0;
+}
+
+static void
+conn_close(lines_src_t *l, int i)
+{
+    if (l->listen_fd >= 0)
+        close(l->conns[i].fd);
+    kl_free(l->conns[i].buf);
+    l->conns[i] = l->conns[--l->n_conns];
+}
+
+static int
+conn_add(lines_src_t *l, int fd)
+{
+    if (l->n_conns == MAX_CONNS)
+        return KL_EFULL;
+    char *buf = kl_alloc(BUFSZ);
+    if (!buf)
+        return KL_ENOMEM;
+    conn_t *c = &l->conns[l->n_conns++];
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    c->buf = buf;
+    return 0;
+}
+
+static int
+lines_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
+{
+    lines_src_t *l = (lines_src_t *)src;
+    struct pollfd pfd[MAX_CONNS + 1];
+    while (!atomic_load_explicit(stop, memory_order_relaxed)) {
+        int n = 0;
+        if (l->listen_fd >= 0)
+            pfd[n++] = (struct pollfd){.fd = l->listen_fd, .events = POLLIN};
+        int base = n;
+        for (int i = 0; i < l->n_conns; i++)
+            pfd[n++] = (struct pollfd){.fd = l->conns[i].fd, .events = POLLIN};
+        if (l->listen_fd < 0 && l->n_conns == 0)
+            break; /* stdin ended */
+        int r = poll(pfd, (nfds_t)n, 200);
+        if (r < 0 && errno != EINTR) {
+            kl_log(KL_LOG_ERROR, "lines", "poll_failed", "source=%s error=\"%s\"", l->label,
+                   strerror(errno));
+            return -errno;
+        }
+        if (r <= 0)
+            continue;
+        if (l->listen_fd >= 0 && (pfd[0].revents & POLLIN)) {
+            int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0 && conn_add(l, fd) != 0) {
+                kl_log(KL_LOG_WARN, "lines", "client_refused", "source=%s reason=\"%d clients "
+                       "connected\"", l->label, MAX_CONNS);
+                close(fd);
+            }
+        }
+        for (int i = l->n_conns - 1; i >= 0; i--) {
+            if (base + i >= n || !(pfd[base + i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (pump(l, &l->conns[i], rt))
+                conn_close(l, i);
+        }
+    }
+    kl_router_flush(rt);
+    return 0;
+}
+
+static void
+lines_destroy(kl_source_t *src)
+{
+    lines_src_t *l = (lines_src_t *)src;
+    while (l->n_conns > 0)
+        conn_close(l, l->n_conns - 1);
+    if (l->listen_fd >= 0)
+        close(l->listen_fd);
+    kl_free(l);
+}
+
+static const kl_source_ops_t lines_ops = {"lines", lines_run, lines_destroy};
+
+int
+kl_source_lines_stdin_create(kl_source_t **out, char *err, size_t cap)
+{
+    lines_src_t *l = kl_calloc(1, sizeof *l);
+    if (!l || conn_add(l, STDIN_FILENO) != 0) {
+        kl_free(l);
+        snprintf(err, cap, "lines source: out of memory");
+        return KL_ENOMEM;
+    }
+    l->base.ops = &lines_ops;
+    l->base.finite = 1;
+    l->listen_fd = -1;
+    snprintf(l->label, sizeof l->label, "stdin");
+    *out = &l->base;
+    return 0;
+}
+
+int
+kl_source_lines_tcp_create(const char *host, uint16_t port, kl_source_t **out, char *err,
+                           size_t cap)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    /* Loopback only: the lines source has no authentication. */
+    if (strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0) {
+        snprintf(err, cap, "lines source: host %s: only 127.0.0.1 or localhost", host);
+        return KL_EARG;
+    }
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        snprintf(err, cap, "lines source: listen on 127.0.0.1:%u: %s", port, strerror(e));
+        return -e;
+    }
+    lines_src_t *l = kl_calloc(1, sizeof *l);
+    if (!l) {
+        close(fd);
+        snprintf(err, cap, "lines source: out of memory");
+        return KL_ENOMEM;
+    }
+    l->base.ops = &lines_ops;
+    l->base.finite = 0;
+    l->listen_fd = fd;
+    snprintf(l->label, sizeof l->label, "tcp://127.0.0.1:%u", port);
+    *out = &l->base;
+    return 0;
+}

@@ -1,0 +1,46 @@
+/* The source interface: something that produces trades on its own thread and hands them to a
+ * router. Replay and lines sources implement it now; the live Binance feed and Kafka drop in
+ * behind the same three calls. */
+#ifndef KL_SOURCE_SOURCE_H
+#define KL_SOURCE_SOURCE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "runtime/router.h"
+
+typedef struct kl_source kl_source_t;
+
+typedef struct kl_source_stats {
+    uint64_t messages, trades, rejected, skipped_events, unknown_symbols;
+} kl_source_stats_t;
+
+typedef struct kl_source_ops {
+    const char *name;
+    /* Runs on the source thread until the input ends (returns 0), *stop is set (returns 0) or a
+     * fatal error (returns < 0, already logged). Pushes trades through rt and flushes it. */
+    int (*run)(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop);
+    void (*destroy)(kl_source_t *src);
+} kl_source_ops_t;
+
+struct kl_source {
+    const kl_source_ops_t *ops;
+    int finite; /* ends by itself: replay, lines on stdin */
+    /* counters, written by the source thread (relaxed), read by stats */
+    _Atomic uint64_t messages, trades, rejected, skipped_events;
+};
+
+/* Replay of dump files (klined replay's inputs), interleaved across symbols in time order.
+ * pace 0: full speed; pace X: X times real time. Returns 0 and *out, or an error with err set. */
+int kl_source_replay_create(const char *const *files, size_t n, double pace, kl_source_t **out,
+                            char *err, size_t cap);
+
+/* One Binance trade/aggTrade event JSON per line, from stdin (fd 0) or from TCP clients of a
+ * listener on host:port (127.0.0.1 only). */
+int kl_source_lines_stdin_create(kl_source_t **out, char *err, size_t cap);
+int kl_source_lines_tcp_create(const char *host, uint16_t port, kl_source_t **out, char *err,
+                               size_t cap);
+
+void kl_source_stats(kl_source_t *src, kl_source_stats_t *out);
+
+#endif
