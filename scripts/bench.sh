@@ -24,7 +24,10 @@ echo "klined $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%
 
 echo "== build (Release, $B)"
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DKL_BENCH=ON >/dev/null
-cmake --build "$B" -j2 --target klined bench_kline gen_dump >/dev/null
+cmake --build "$B" -j2 --target klined bench_kline gen_dump bench_snapshot >/dev/null
+for t in bench_store bench_trade_json; do # optional: built when their sources exist
+    cmake --build "$B" -j2 --target "$t" >/dev/null 2>&1 || true
+done
 if [ ! -d bench/peers/node_modules/@duckdb/node-api ]; then
     npm ci --prefix bench/peers --no-audit --no-fund >/dev/null
 fi
@@ -91,6 +94,30 @@ echo "== peers on the first $SLICE rows ($RUNS runs each, best kept)"
 best_of duckdb duckdb_replay
 DUCK_THREADS=$(sed -n 's/.*(threads=\([0-9]*\)).*/\1/p' "$TMP/duckdb.txt" | head -1)
 best_of pandas pandas_replay
+
+echo "== klined serve end to end (replay source, 2 workers, SQLite persistence on, 16 intervals)"
+# serve_once: one run over the slice; prints "<rows> <seconds>" (wall time of the whole process,
+# start-up and the final commit included).
+serve_once() {
+    rm -rf "$TMP/serve"
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$B/klined" serve --source "replay:$SL" --store "sqlite:$TMP/serve/k.db" --workers 2 \
+        --exit-on-eof --stats-s 0 --log-level warn >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    awk -v n="$SLICE" -v a="$t0" -v b="$t1" 'BEGIN { print n, b - a }'
+}
+best_of serve serve_once
+echo "== snapshot cost against dirty symbols (O(dirty))"
+"$B/bench/bench_snapshot"
+if [ -x "$B/bench/bench_store" ]; then
+    echo "== SQLite: persisting 80,000 dirty klines (5,000 symbols x 16 intervals)"
+    "$B/bench/bench_store"
+fi
+if [ -x "$B/bench/bench_trade_json" ]; then
+    echo "== exchange JSON parsing (one I/O thread)"
+    "$B/bench/bench_trade_json"
+fi
 
 echo "== output check (peers vs klined on the slice, all 16 files byte for byte)"
 for peer in duckdb pandas; do
