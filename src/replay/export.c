@@ -143,7 +143,7 @@ kl_export_main(int argc, char **argv)
     e.iv_mask = KL_IV_ALL;
     const char *url = NULL;
     int rc = 2;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--store") == 0 && val) {
             url = val;
@@ -163,7 +163,6 @@ kl_export_main(int argc, char **argv)
             usage();
             goto out;
         }
-        i++;
     }
     if (!url || !e.out_dir) {
         usage();
