@@ -13,7 +13,7 @@ stage() { printf '\n=== %s ===\n' "$*"; }
 stage "fuzz: short libFuzzer runs (${fuzz_seconds}s per target)"
 if command -v clang >/dev/null 2>&1; then
     if CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DKL_FUZZ=ON -DKL_BENCH=OFF >/dev/null &&
-        cmake --build build-fuzz -j"$jobs" >/dev/null; then
+        cmake --build build-fuzz -j"$jobs" --target fuzzers >/dev/null; then
         for bin in build-fuzz/fuzz/fuzz_*; do
             [ -x "$bin" ] || continue
             name=$(basename "$bin"); corpus=fuzz/corpus/${name#fuzz_}
