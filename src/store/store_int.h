@@ -1,0 +1,16 @@
+/* Private to src/store/: the backends' vtables and the checks kl_store_commit() makes before
+ * any backend sees a batch, so every backend rejects the same inputs the same way. */
+#ifndef KL_STORE_STORE_INT_H
+#define KL_STORE_STORE_INT_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+extern const kl_store_ops_t kl_store_sqlite_ops;
+
+/* Writes a message into err (cap bytes; err may be NULL or cap 0) with snprintf semantics. */
+void kl_store_errf(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
