@@ -1,0 +1,89 @@
+/* Write-ahead log: one append-only log per worker, made of segment files, holding every message
+ * the worker applies, so that recovery = last checkpoint + the records after it. The record
+ * format is documented byte by byte at the top of wal.c. Payloads are opaque here: the worker
+ * encodes trades and commands (walrec.h).
+ *
+ * Threads: a kl_wal_t (writer) belongs to its worker thread. kl_wal_replay() and the tools run
+ * before the workers start (or on a copy), never concurrently with a writer of the same log.
+ *
+ * Durability: kl_wal_commit() writes everything appended since the last commit with one
+ * write(2) (group commit) and applies the fsync policy. A write or fsync failure is sticky:
+ * every later call fails with the same error, and the caller must stop taking work (an fsync
+ * that failed once cannot be trusted again). */
+#ifndef KL_WAL_WAL_H
+#define KL_WAL_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum kl_wal_fsync { KL_WAL_FSYNC_ALWAYS, KL_WAL_FSYNC_EVERYSEC, KL_WAL_FSYNC_NO };
+
+typedef struct kl_wal_cfg {
+    int fsync;               /* enum kl_wal_fsync */
+    uint64_t segment_bytes;  /* rotate after a segment reaches this size (default 64 MiB) */
+} kl_wal_cfg_t;
+
+typedef struct kl_wal kl_wal_t;
+
+/* Opens (creating dir/ if needed) the log of worker `worker` in dir for appending: a new segment
+ * whose first record will get sequence number next_seq (> every seq already in the log; the
+ * caller gets it from kl_wal_replay). Fsyncs the directory after creating the segment.
+ * Returns 0 and *out, or -errno / KL_ENOMEM. */
+int kl_wal_open(const char *dir, int worker, const kl_wal_cfg_t *cfg, uint64_t next_seq,
+                kl_wal_t **out);
+
+/* Appends one record to the in-memory group buffer (no syscall). Returns its sequence number
+ * (>= 1) via *seq, and 0; or KL_ENOMEM, or the sticky error. len <= KL_WAL_PAYLOAD_MAX. */
+#define KL_WAL_PAYLOAD_MAX 4096
+int kl_wal_append(kl_wal_t *w, uint16_t type, const void *payload, uint32_t len, uint64_t *seq);
+
+/* Writes the group buffer with one write(2) (rotating to a new segment first when the current
+ * one is full) and fsyncs per policy: always = every commit; everysec = when the last fsync is
+ * at least 1 s old (so at most ~1 s of records can be lost to a power cut, none to a crash of
+ * the process); no = never. Returns 0 or the sticky error (-errno). */
+int kl_wal_commit(kl_wal_t *w);
+
+/* Sequence number of the last record committed (written), 0 if none. */
+uint64_t kl_wal_committed_seq(const kl_wal_t *w);
+
+/* Deletes every segment whose records all have seq <= upto (a checkpoint covers them). Never
+ * deletes the segment being written. Returns the number deleted, or -errno. */
+int kl_wal_release(kl_wal_t *w, uint64_t upto);
+
+/* Bytes written since open (statistics). */
+uint64_t kl_wal_bytes(const kl_wal_t *w);
+
+/* Closes, after a final kl_wal_commit() and fsync (unless policy no). Returns its status. */
+int kl_wal_close(kl_wal_t *w);
+
+/* ---- reading --------------------------------------------------------------------------- */
+
+/* Called for each valid record with seq > after, in order. A non-zero return stops the replay
+ * and is returned. payload is valid only during the call. */
+typedef int (*kl_wal_record_fn)(void *ctx, uint64_t seq, uint16_t type, const void *payload,
+                                uint32_t len);
+
+typedef struct kl_wal_scan_stats {
+    uint64_t segments, records, bytes;
+    uint64_t last_seq;      /* last valid record's seq (0 if none) */
+    int damaged;            /* a torn or corrupt record was found */
+    char damage_file[256];  /* where: segment file name and byte offset */
+    uint64_t damage_offset;
+    uint64_t cut_bytes;     /* bytes removed by repair (0 when not repairing) */
+} kl_wal_scan_stats_t;
+
+/* Reads worker `worker`'s log in dir in order and calls fn for records with seq > after. At the
+ * first record that is torn (short) or corrupt (bad CRC, bad header, seq not increasing by 1),
+ * it stops: everything before it is the valid prefix. With repair, it then truncates that
+ * segment to the valid prefix and deletes every later segment (logging what it cut), so the
+ * log is exactly the valid prefix; without repair (verify, dump) it changes nothing.
+ * A missing directory is an empty log. Returns 0 (damage is reported in *st, not as an error),
+ * fn's non-zero value, or -errno. */
+int kl_wal_scan(const char *dir, int worker, uint64_t after, int repair, kl_wal_record_fn fn,
+                void *ctx, kl_wal_scan_stats_t *st);
+
+/* CRC-32C (Castagnoli), hardware-accelerated when the CPU has SSE4.2. crc is the running value
+ * (0 to start). */
+uint32_t kl_crc32c(uint32_t crc, const void *data, size_t n);
+
+#endif
