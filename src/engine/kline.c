@@ -1,14 +1,13 @@
 /* Kline update, merge and rollover for one symbol (see kline.h for the segment design). Every
  * function here is pure over the series it is given; the only way out is the emit callback. */
 #include "engine/kline.h"
+#include "engine/kline_int.h"
 
 #include <string.h>
 
 #include "kl/err.h"
 
 #define IDWIN_MASK ((uint64_t)KL_IDWIN_BITS - 1)
-#define CUR(s, i) (&(s)->st[(i)])
-#define PREV(s, i) (&(s)->st[(s)->sched->n + (i)])
 
 size_t
 kl_series_size(const kl_sched_t *sched)
@@ -131,9 +130,8 @@ agg_add(kl_agg_t *a, const kl_trade_t *t)
     k->trades += t->last_id - t->first_id + 1;
 }
 
-/* dst += src; src has at least one trade. dst keeps its open/close times. */
-static void
-agg_merge(kl_agg_t *dst, const kl_agg_t *src)
+void
+kl_agg_merge(kl_agg_t *dst, const kl_agg_t *src)
 {
     kl_kline_t *d = &dst->k;
     const kl_kline_t *s = &src->k;
@@ -259,9 +257,9 @@ roll_to(kl_series_t *s, int64_t t, kl_emit_fn emit, void *ctx)
 {
     const int n = s->sched->n;
     if (s->seg.k.trades != 0) {
-        agg_merge(CUR(s, 0), &s->seg);
+        kl_agg_merge(CUR(s, 0), &s->seg);
         if (n > 1)
-            agg_merge(&s->acc, &s->seg);
+            kl_agg_merge(&s->acc, &s->seg);
     }
     /* Shortest first: klines leave in ascending interval order within one rollover. */
     if (t > CUR(s, 0)->k.close_time)
@@ -270,7 +268,7 @@ roll_to(kl_series_t *s, int64_t t, kl_emit_fn emit, void *ctx)
         for (int i = 1; i < n; i++) {
             kl_agg_t *cur = CUR(s, i);
             if (s->acc.k.trades != 0)
-                agg_merge(cur, &s->acc);
+                kl_agg_merge(cur, &s->acc);
             if (t > cur->k.close_time)
                 iv_roll(s, i, t, emit, ctx);
         }
@@ -421,9 +419,9 @@ kl_series_get(const kl_series_t *s, int iv, kl_kline_t *out)
     int p = s->sched->pos[iv];
     kl_agg_t a = *CUR(s, p);
     if (p > 0 && s->acc.k.trades != 0)
-        agg_merge(&a, &s->acc);
+        kl_agg_merge(&a, &s->acc);
     if (s->seg.k.trades != 0)
-        agg_merge(&a, &s->seg);
+        kl_agg_merge(&a, &s->seg);
     *out = a.k;
     return 0;
 }

@@ -140,4 +140,22 @@ void kl_series_tick(kl_series_t *s, int64_t now, kl_emit_fn emit, void *ctx);
  * not enabled or the series has no trade yet. */
 int kl_series_get(const kl_series_t *s, int iv, kl_kline_t *out);
 
+/* ---- state for checkpoints -------------------------------------------------------------- */
+
+/* Largest state blob of a series (16 intervals, with previous klines). */
+#define KL_SERIES_STATE_MAX 6400
+
+/* Serialises s into buf (cap >= KL_SERIES_STATE_MAX bytes) in the documented, versioned,
+ * little-endian layout of kline_state.c: the klines with the segment and the coarse
+ * accumulator merged in (an equivalent, canonical form), the previous klines, the watermark, the
+ * duplicate window and the segment bounds. Everything a restarted process needs to continue
+ * exactly as this one would. Returns the length, or 0 if the series has no trade yet. Pure. */
+size_t kl_series_export(const kl_series_t *s, void *buf, size_t cap);
+
+/* Rebuilds a series from a blob into storage of kl_series_size(sched) bytes. The blob must come
+ * from a series with the same intervals, unit and lateness (a changed configuration cannot
+ * continue a series). Returns 0, or KL_EARG (malformed, truncated or incompatible). */
+int kl_series_import(kl_series_t *s, const kl_sched_t *sched, void *user, const void *buf,
+                     size_t len);
+
 #endif
