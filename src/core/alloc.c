@@ -1,12 +1,13 @@
-/* Counting allocator over malloc. Each block carries a 16-byte header holding its size, so
- * kl_free can keep the live-byte count exact without malloc_usable_size. */
+/* Counting allocator over aligned_alloc. Each block carries a 64-byte header holding its size,
+ * so kl_free can keep the live-byte count exact without malloc_usable_size, and every payload
+ * is cache-line aligned: rings, wakeups and workers have _Alignas(64) members. */
 #include "core/alloc.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define HDR 16 /* keeps the payload 16-byte aligned for __int128 */
+#define HDR 64 /* keeps the payload 64-byte aligned */
 
 static _Atomic int64_t live_bytes;
 static _Atomic int64_t fail_countdown;
@@ -20,7 +21,8 @@ kl_alloc(size_t n)
         return NULL;
     if (n > SIZE_MAX - HDR)
         return NULL;
-    unsigned char *p = malloc(n + HDR);
+    size_t total = (n + HDR + 63) & ~(size_t)63;
+    unsigned char *p = total >= n ? aligned_alloc(64, total) : NULL;
     if (!p)
         return NULL;
     memcpy(p, &n, sizeof n);

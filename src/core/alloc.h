@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Like malloc/calloc/free. kl_alloc returns NULL on failure (or injected failure). */
+/* Like malloc/calloc/free, but every block is 64-byte aligned. kl_alloc returns NULL on failure
+ * (or injected failure). */
 void *kl_alloc(size_t n);
 void *kl_calloc(size_t n, size_t size);
 void kl_free(void *p);
