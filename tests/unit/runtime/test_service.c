@@ -1,0 +1,748 @@
+/* End-to-end tests of the running service (kl_service_start .. kl_service_stop) with real
+ * threads, a real SQLite store and real sources. The replay scenario checks that every row the
+ * service commits equals what a single-threaded kl_series_t produces from the same trades (SPEC
+ * §1: serve --source replay gives the klines of klined replay). The lines scenarios drive the
+ * TCP lines source by hand to check symbols added and removed at runtime, with and without a
+ * configured symbol list. Progress is observed through the store itself (a second connection
+ * polled every 10 ms, for up to 20 s per condition); nothing is asserted on timing. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/alloc.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "engine/kline.h"
+#include "kl/err.h"
+#include "serve/service.h"
+#include "store/store.h"
+
+#define T0 1704153600000LL /* 2024-01-02T00:00:00Z */
+#define WAIT_MS 20000
+#define POLL_MS 10
+
+/* ---- kline lists: the reference's and the store's, in the same shape -------------------- */
+
+typedef struct klist {
+    kl_kline_t *k;
+    uint8_t *final;
+    size_t n, cap;
+} klist_t;
+
+/* Appends, or replaces the last entry when it has the same open time (a correction or the
+ * latest state of the same kline: the store keeps one row per open time too). */
+static void
+klist_put(klist_t *l, const kl_kline_t *k, int final)
+{
+    if (l->n > 0 && l->k[l->n - 1].open_time == k->open_time) {
+        l->k[l->n - 1] = *k;
+        l->final[l->n - 1] = (uint8_t)final;
+        return;
+    }
+    assert_true(l->n == 0 || l->k[l->n - 1].open_time < k->open_time);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->k = realloc(l->k, l->cap * sizeof *l->k);
+        l->final = realloc(l->final, l->cap);
+        assert_non_null(l->k);
+        assert_non_null(l->final);
+    }
+    l->k[l->n] = *k;
+    l->final[l->n++] = (uint8_t)final;
+}
+
+static void
+klist_free(klist_t *l)
+{
+    free(l->k);
+    free(l->final);
+    memset(l, 0, sizeof *l);
+}
+
+/* One symbol's reference: its series and what it emitted, per interval. */
+typedef struct ref {
+    const char *symbol;
+    kl_sched_t sched;
+    kl_series_t series;
+    klist_t iv[KL_IV_COUNT];
+} ref_t;
+
+static void
+ref_emit(void *ctx, const kl_series_t *s, int iv, const kl_kline_t *k, unsigned flags)
+{
+    (void)s;
+    (void)flags;
+    ref_t *r = ctx;
+    klist_put(&r->iv[iv], k, 1);
+}
+
+/* Same schedule as the service builds from cfg (service.c build_scheds). */
+static void
+ref_init(ref_t *r, const char *symbol, const kl_config_t *cfg)
+{
+    memset(r, 0, sizeof *r);
+    r->symbol = symbol;
+    kl_sched_cfg_t sc;
+    kl_sched_cfg_default(&sc);
+    sc.iv_mask = cfg->intervals;
+    sc.tz_minutes = cfg->tz_minutes;
+    sc.lateness_ms = cfg->lateness_ms;
+    assert_int_equal(kl_sched_init(&r->sched, &sc), 0);
+    kl_series_init(&r->series, &r->sched, r);
+}
+
+static void
+ref_apply(ref_t *r, const kl_trade_t *t)
+{
+    assert_int_equal(kl_trade_validate(t, 1), 0);
+    (void)kl_series_apply(&r->series, t, ref_emit, r);
+}
+
+/* The live klines join the lists as the store holds them at stop: not final, unless the symbol
+ * was removed (then its current klines were finalized). */
+static void
+ref_finish(ref_t *r, int removed)
+{
+    for (int i = 0; i < r->sched.n; i++) {
+        int iv = r->sched.spec[i].iv;
+        kl_kline_t k;
+        if (kl_series_get(&r->series, iv, &k) == 0)
+            klist_put(&r->iv[iv], &k, removed);
+    }
+}
+
+static void
+ref_free(ref_t *r)
+{
+    for (int i = 0; i < KL_IV_COUNT; i++)
+        klist_free(&r->iv[i]);
+}
+
+/* ---- the store, read through a second connection --------------------------------------- */
+
+typedef struct scan_ctx {
+    klist_t *l;
+    int bad_unit;
+} scan_ctx_t;
+
+static int
+scan_row(void *ctx, const kl_store_row_t *row)
+{
+    scan_ctx_t *c = ctx;
+    c->bad_unit += row->unit_per_ms != 1;
+    if (c->l->n > 0 && c->l->k[c->l->n - 1].open_time >= row->k.open_time)
+        return 1; /* not ascending, or a duplicate key */
+    klist_put(c->l, &row->k, row->is_final);
+    return 0;
+}
+
+static void
+store_read(kl_store_t *st, const char *symbol, int iv, klist_t *out)
+{
+    memset(out, 0, sizeof *out);
+    scan_ctx_t c = {out, 0};
+    assert_int_equal(kl_store_scan(st, symbol, iv, scan_row, &c), 0);
+    assert_int_equal(c.bad_unit, 0);
+}
+
+static int
+store_collect_symbol(void *ctx, const char *symbol)
+{
+    char *buf = ctx;
+    strcat(buf, symbol);
+    strcat(buf, ",");
+    return 0;
+}
+
+static void
+store_symbols(kl_store_t *st, char *buf)
+{
+    buf[0] = '\0';
+    assert_int_equal(kl_store_symbols(st, store_collect_symbol, buf), 0);
+}
+
+/* Σ trades of symbol's 1m rows: how many raw trades the store holds for it. */
+static int64_t
+store_trades(kl_store_t *st, const char *symbol)
+{
+    klist_t l;
+    store_read(st, symbol, KL_IV_1M, &l);
+    int64_t n = 0;
+    for (size_t i = 0; i < l.n; i++)
+        n += l.k[i].trades;
+    klist_free(&l);
+    return n;
+}
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Polls until symbol has want trades in the store; returns what it last saw. */
+static int64_t
+wait_store_trades(kl_store_t *st, const char *symbol, int64_t want)
+{
+    int64_t n = -1;
+    for (int waited = 0; waited < WAIT_MS; waited += POLL_MS) {
+        n = store_trades(st, symbol);
+        if (n == want)
+            break;
+        sleep_ms(POLL_MS);
+    }
+    return n;
+}
+
+static const char *
+field_diff(const kl_kline_t *a, const kl_kline_t *b)
+{
+    if (a->open_time != b->open_time)
+        return "open_time";
+    if (a->close_time != b->close_time)
+        return "close_time";
+    if (a->open != b->open)
+        return "open";
+    if (a->high != b->high)
+        return "high";
+    if (a->low != b->low)
+        return "low";
+    if (a->close != b->close)
+        return "close";
+    if (a->volume != b->volume)
+        return "volume";
+    if (a->quote != b->quote)
+        return "quote";
+    if (a->taker_base != b->taker_base)
+        return "taker_base";
+    if (a->taker_quote != b->taker_quote)
+        return "taker_quote";
+    if (a->trades != b->trades)
+        return "trades";
+    if (a->first_id != b->first_id)
+        return "first_id";
+    if (a->last_id != b->last_id)
+        return "last_id";
+    return NULL;
+}
+
+/* Every interval of the reference equals the store's rows, field by field, final flag too.
+ * Returns the number of rows compared. */
+static size_t
+compare_with_store(kl_store_t *st, ref_t *r)
+{
+    size_t rows = 0;
+    for (int i = 0; i < r->sched.n; i++) {
+        int iv = r->sched.spec[i].iv;
+        klist_t got;
+        store_read(st, r->symbol, iv, &got);
+        const klist_t *want = &r->iv[iv];
+        if (got.n != want->n)
+            fail_msg("%s %s: store has %zu rows, reference %zu (first open times %lld / %lld)",
+                     r->symbol, kl_iv_name(iv), got.n, want->n,
+                     got.n ? (long long)got.k[0].open_time : -1LL,
+                     want->n ? (long long)want->k[0].open_time : -1LL);
+        for (size_t j = 0; j < got.n; j++) {
+            const char *f = field_diff(&got.k[j], &want->k[j]);
+            if (f)
+                fail_msg("%s %s row %zu (open %lld): field %s differs (store trades %lld, "
+                         "reference trades %lld)",
+                         r->symbol, kl_iv_name(iv), j, (long long)want->k[j].open_time, f,
+                         (long long)got.k[j].trades, (long long)want->k[j].trades);
+            if (got.final[j] != want->final[j])
+                fail_msg("%s %s row %zu (open %lld): store final=%d, reference final=%d",
+                         r->symbol, kl_iv_name(iv), j, (long long)want->k[j].open_time,
+                         got.final[j], want->final[j]);
+        }
+        rows += got.n;
+        klist_free(&got);
+    }
+    return rows;
+}
+
+/* ---- temp dirs, config, service ----------------------------------------------------------- */
+
+static char tmpdir[64];
+
+static int
+setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/kl_test_service_XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    kl_log_set_level(KL_LOG_WARN);
+    return 0;
+}
+
+static int
+teardown_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static kl_service_t *
+start_service(kl_config_t *cfg, const char *text)
+{
+    char err[1024] = "";
+    kl_config_defaults(cfg);
+    if (kl_config_load_text(cfg, text, "test.ini", err, sizeof err) != 0)
+        fail_msg("config: %s", err);
+    kl_service_t *svc = NULL;
+    if (kl_service_start(cfg, &svc, err, sizeof err) != 0)
+        fail_msg("start: %s", err);
+    assert_non_null(svc);
+    return svc;
+}
+
+static kl_store_t *
+open_store(const char *db)
+{
+    char url[256], err[512] = "";
+    snprintf(url, sizeof url, "sqlite:%s", db);
+    kl_store_t *st = NULL;
+    if (kl_store_open(url, &st, err, sizeof err) != 0)
+        fail_msg("store: %s", err);
+    return st;
+}
+
+/* ---- scenario 1: replay of generated dumps vs the reference ------------------------------ */
+
+static uint64_t rng_state;
+
+static uint32_t
+rng(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+static void
+fmt_dec(char *buf, size_t cap, int64_t v)
+{
+    snprintf(buf, cap, "%lld.%08lld", (long long)(v / 100000000), (long long)(v % 100000000));
+}
+
+#define N_REPLAY_SYMS 3
+#define TRADES_PER_SYM 4000
+
+/* Writes one symbol's aggTrades dump (spot layout, no header) and feeds the same trades to the
+ * reference. About two hours of trades, with a 17-minute and a 3-minute gap (hole klines), runs
+ * of equal timestamps, and a few aggregated trades spanning several raw ids. */
+static int64_t
+write_dump(const char *path, ref_t *r, int sym)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    rng_state = 0x9e3779b97f4a7c15ULL * (uint64_t)(sym + 1);
+    int64_t t = T0 + sym * 137;
+    int64_t id = 1000000 * (sym + 1), raw = 5000000 * (sym + 1);
+    int64_t price = (100 + 37 * sym) * 100000000LL + 12345678;
+    int64_t n_raw = 0;
+    int64_t gap1 = T0 + (20 + 11 * sym) * 60000LL, gap2 = T0 + (80 + 7 * sym) * 60000LL + 1234;
+    for (int i = 0; i < TRADES_PER_SYM; i++) {
+        uint32_t x = rng();
+        t += x % 10 == 0 ? 0 : (int64_t)(rng() % 3500);
+        if (t >= gap1 && t < gap1 + 17 * 60000LL)
+            t = gap1 + 17 * 60000LL + (int64_t)(rng() % 1000);
+        if (t >= gap2 && t < gap2 + 3 * 60000LL)
+            t = gap2 + 3 * 60000LL;
+        price += (int64_t)(rng() % 2000001) - 1000000;
+        if (price < 100000000)
+            price = 100000000;
+        kl_trade_t tr = {
+            .ts = t,
+            .id = id++,
+            .first_id = raw,
+            .last_id = raw + (rng() % 7 == 0 ? (int64_t)(rng() % 5) : 0),
+            .price = price,
+            .qty = 1 + (int64_t)(rng() % 300000000),
+            .buyer_maker = (uint8_t)(rng() & 1),
+        };
+        raw = tr.last_id + 1;
+        n_raw += tr.last_id - tr.first_id + 1;
+        char p[32], q[32];
+        fmt_dec(p, sizeof p, tr.price);
+        fmt_dec(q, sizeof q, tr.qty);
+        fprintf(f, "%lld,%s,%s,%lld,%lld,%lld,%s,True\n", (long long)tr.id, p, q,
+                (long long)tr.first_id, (long long)tr.last_id, (long long)tr.ts,
+                tr.buyer_maker ? "True" : "False");
+        ref_apply(r, &tr);
+    }
+    assert_int_equal(fclose(f), 0);
+    return n_raw;
+}
+
+static void
+replay_matches_single_threaded_reference(void **state)
+{
+    (void)state;
+    static const char *syms[N_REPLAY_SYMS] = {"AUSDT", "BUSDT", "CUSDT"};
+    static ref_t refs[N_REPLAY_SYMS];
+    kl_config_t defaults;
+    kl_config_defaults(&defaults);
+    char files[N_REPLAY_SYMS][160], text[2048], db[128];
+    int64_t raw_trades[N_REPLAY_SYMS];
+    for (int s = 0; s < N_REPLAY_SYMS; s++) {
+        ref_init(&refs[s], syms[s], &defaults);
+        snprintf(files[s], sizeof files[s], "%s/%s-aggTrades-2024-01-02.csv", tmpdir, syms[s]);
+        raw_trades[s] = write_dump(files[s], &refs[s], s);
+        assert_true(raw_trades[s] > TRADES_PER_SYM);
+        ref_finish(&refs[s], 0);
+    }
+    snprintf(db, sizeof db, "%s/replay.db", tmpdir);
+    /* A small queue so that the source meets backpressure, and two workers. */
+    snprintf(text, sizeof text,
+             "source = replay:%s,%s,%s\nstore = sqlite:%s\nwal-dir = %s/wal\nworkers = 2\n"
+             "persist-ms = 50\nclock = event\nstats-s = 0\nqueue-capacity = 1024\n"
+             "log-level = warn\n",
+             files[0], files[1], files[2], db, tmpdir);
+    kl_config_t cfg;
+    kl_service_t *svc = start_service(&cfg, text);
+    int done = 0;
+    for (int waited = 0; waited < WAIT_MS && !done; waited += POLL_MS) {
+        done = kl_service_source_done(svc);
+        if (!done)
+            sleep_ms(POLL_MS);
+    }
+    assert_true(done);
+    kl_syminfo_t list[8];
+    assert_int_equal(kl_service_list_symbols(svc, list, 8), N_REPLAY_SYMS);
+    for (int s = 0; s < N_REPLAY_SYMS; s++)
+        assert_string_equal(list[s].name, syms[s]);
+    assert_int_equal(kl_service_stop(svc), 0);
+    kl_config_free(&cfg);
+
+    kl_store_t *st = open_store(db);
+    char symbols[256];
+    store_symbols(st, symbols);
+    assert_string_equal(symbols, "AUSDT,BUSDT,CUSDT,");
+    size_t rows = 0;
+    for (int s = 0; s < N_REPLAY_SYMS; s++) {
+        assert_int_equal(store_trades(st, syms[s]), raw_trades[s]);
+        rows += compare_with_store(st, &refs[s]);
+        ref_free(&refs[s]);
+    }
+    /* About 2 h of 1s klines (hole klines included) per symbol, plus the longer intervals. */
+    assert_true(rows > 3 * 7000);
+    kl_store_close(st);
+}
+
+/* ---- scenarios 2 and 3: the TCP lines source and runtime symbols ------------------------- */
+
+static uint16_t
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static int
+connect_client(uint16_t port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int waited = 0; waited < WAIT_MS; waited += POLL_MS) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+            return fd;
+        close(fd);
+        sleep_ms(POLL_MS);
+    }
+    fail_msg("cannot connect to the lines source on port %u", port);
+    return -1;
+}
+
+/* A client feeding trade lines, and the reference of each symbol it feeds. */
+typedef struct feed {
+    int fd;
+    int64_t next_id[8];
+} feed_t;
+
+static void
+send_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        assert_true(w > 0);
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Sends one aggTrade line of symbol (index k for its id sequence) and applies it to r (when
+ * not NULL: a trade that should count). */
+static void
+send_trade(feed_t *fd, int k, const char *symbol, int64_t ts, int64_t price, int64_t qty, int m,
+           ref_t *r)
+{
+    kl_trade_t t = {
+        .ts = ts,
+        .id = fd->next_id[k],
+        .first_id = fd->next_id[k] * 10,
+        .last_id = fd->next_id[k] * 10,
+        .price = price,
+        .qty = qty,
+        .buyer_maker = (uint8_t)m,
+    };
+    fd->next_id[k]++;
+    char p[32], q[32], line[512];
+    fmt_dec(p, sizeof p, price);
+    fmt_dec(q, sizeof q, qty);
+    int n = snprintf(line, sizeof line,
+                     "{\"e\":\"aggTrade\",\"E\":%lld,\"s\":\"%s\",\"a\":%lld,\"p\":\"%s\","
+                     "\"q\":\"%s\",\"f\":%lld,\"l\":%lld,\"T\":%lld,\"m\":%s}\n",
+                     (long long)ts + 5, symbol, (long long)t.id, p, q, (long long)t.first_id,
+                     (long long)t.last_id, (long long)ts, m ? "true" : "false");
+    send_all(fd->fd, line, (size_t)n);
+    if (r)
+        ref_apply(r, &t);
+}
+
+/* Sends n trades of symbol from ts0, one every step ms, prices walking from price0. */
+static void
+send_run(feed_t *f, int k, const char *symbol, int n, int64_t ts0, int64_t step, int64_t price0,
+         ref_t *r)
+{
+    for (int i = 0; i < n; i++)
+        send_trade(f, k, symbol, ts0 + i * step, price0 + (i % 7) * 1234567 - (i % 3) * 999,
+                   100000 + i * 7, i % 3 == 0, r);
+}
+
+static void
+list_is(kl_service_t *svc, const char *want)
+{
+    kl_syminfo_t l[16];
+    size_t n = kl_service_list_symbols(svc, l, 16);
+    char got[256] = "";
+    for (size_t i = 0; i < n && i < 16; i++) {
+        strcat(got, l[i].name);
+        strcat(got, ",");
+    }
+    assert_string_equal(got, want);
+}
+
+/* Every row of symbol, all intervals, is final. */
+static void
+all_final(kl_store_t *st, const char *symbol, const kl_config_t *cfg)
+{
+    for (int iv = 0; iv < KL_IV_COUNT; iv++) {
+        if (!(cfg->intervals & (1u << iv)))
+            continue;
+        klist_t l;
+        store_read(st, symbol, iv, &l);
+        assert_true(l.n > 0);
+        for (size_t i = 0; i < l.n; i++)
+            if (!l.final[i])
+                fail_msg("%s %s open %lld: not final after removal", symbol, kl_iv_name(iv),
+                         (long long)l.k[i].open_time);
+        klist_free(&l);
+    }
+}
+
+static void
+configured_symbols_add_and_remove_at_runtime(void **state)
+{
+    (void)state;
+    kl_config_t cfg;
+    char text[1024], db[128];
+    snprintf(db, sizeof db, "%s/lines.db", tmpdir);
+    uint16_t port = free_port();
+    snprintf(text, sizeof text,
+             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal\n"
+             "workers = 2\npersist-ms = 50\nclock = event\nstats-s = 0\n"
+             "symbols = AUSDT,BUSDT\nlog-level = error\n",
+             port, db, tmpdir);
+    kl_service_t *svc = start_service(&cfg, text);
+    static ref_t ra, rb, rc;
+    ref_init(&ra, "AUSDT", &cfg);
+    ref_init(&rb, "BUSDT", &cfg);
+    ref_init(&rc, "CUSDT", &cfg);
+    list_is(svc, "AUSDT,BUSDT,");
+    feed_t f = {.fd = connect_client(port), .next_id = {1, 1, 1}};
+    kl_store_t *st = open_store(db);
+
+    /* A and B over five minutes; C is not configured yet: refused. */
+    send_run(&f, 0, "AUSDT", 300, T0 + 100, 1000, 150000000, &ra);
+    send_run(&f, 1, "BUSDT", 240, T0 + 200, 1250, 2500000000LL, &rb);
+    send_run(&f, 2, "CUSDT", 5, T0 + 300, 1000, 700000000, NULL);
+    assert_int_equal(wait_store_trades(st, "AUSDT", 300), 300);
+    assert_int_equal(wait_store_trades(st, "BUSDT", 240), 240);
+    assert_int_equal(store_trades(st, "CUSDT"), 0);
+
+    /* Add C: accepted from now on. Adding a served or invalid name is refused. */
+    assert_int_equal(kl_service_add_symbol(svc, "CUSDT"), 0);
+    assert_int_equal(kl_service_add_symbol(svc, "CUSDT"), KL_EARG);
+    assert_int_equal(kl_service_add_symbol(svc, "AUSDT"), KL_EARG);
+    assert_int_equal(kl_service_add_symbol(svc, "c-usdt"), KL_EARG);
+    list_is(svc, "AUSDT,BUSDT,CUSDT,");
+    send_run(&f, 2, "CUSDT", 90, T0 + 240000, 2000, 700000000, &rc);
+    assert_int_equal(wait_store_trades(st, "CUSDT", 90), 90);
+
+    /* Remove B: its klines are finalized and persisted; later B trades are refused. */
+    assert_int_equal(kl_service_remove_symbol(svc, "BUSDT"), 0);
+    assert_int_equal(kl_service_remove_symbol(svc, "BUSDT"), KL_EARG);
+    assert_int_equal(kl_service_remove_symbol(svc, "ZZZ"), KL_EARG);
+    list_is(svc, "AUSDT,CUSDT,");
+    send_run(&f, 1, "BUSDT", 50, T0 + 290000, 100, 9999900000000LL, NULL); /* same minute too */
+    send_run(&f, 1, "BUSDT", 50, T0 + 600000, 100, 9999900000000LL, NULL);
+    /* Then more A and C, behind the B lines on the same connection. */
+    send_run(&f, 0, "AUSDT", 120, T0 + 400100, 1000, 150000000, &ra);
+    send_run(&f, 2, "CUSDT", 30, T0 + 420000, 3000, 700000000, &rc);
+    assert_int_equal(wait_store_trades(st, "AUSDT", 420), 420);
+    assert_int_equal(wait_store_trades(st, "CUSDT", 120), 120);
+    close(f.fd);
+    assert_int_equal(kl_service_stop(svc), 0);
+
+    char symbols[256];
+    store_symbols(st, symbols);
+    assert_string_equal(symbols, "AUSDT,BUSDT,CUSDT,");
+    assert_int_equal(store_trades(st, "BUSDT"), 240);
+    all_final(st, "BUSDT", &cfg);
+    ref_finish(&ra, 0);
+    ref_finish(&rb, 1);
+    ref_finish(&rc, 0);
+    /* B exactly as the reference had it at removal: no later trade reached it. */
+    compare_with_store(st, &rb);
+    compare_with_store(st, &ra);
+    compare_with_store(st, &rc);
+    klist_t c1m;
+    store_read(st, "CUSDT", KL_IV_1M, &c1m);
+    assert_true(c1m.n > 0);
+    assert_int_equal(c1m.k[0].open_time, T0 + 240000); /* the refused C trades left nothing */
+    klist_free(&c1m);
+    ref_free(&ra);
+    ref_free(&rb);
+    ref_free(&rc);
+    kl_store_close(st);
+    kl_config_free(&cfg);
+}
+
+static void
+unlisted_symbols_are_added_automatically(void **state)
+{
+    (void)state;
+    kl_config_t cfg;
+    char text[1024], db[128];
+    snprintf(db, sizeof db, "%s/auto.db", tmpdir);
+    uint16_t port = free_port();
+    snprintf(text, sizeof text,
+             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal\n"
+             "workers = 2\npersist-ms = 50\nclock = event\nstats-s = 0\nlog-level = error\n",
+             port, db, tmpdir);
+    kl_service_t *svc = start_service(&cfg, text);
+    static ref_t rx, ry;
+    ref_init(&rx, "XUSDT", &cfg);
+    ref_init(&ry, "YUSDT", &cfg);
+    list_is(svc, "");
+    feed_t f = {.fd = connect_client(port), .next_id = {1, 1}};
+    kl_store_t *st = open_store(db);
+    send_run(&f, 0, "XUSDT", 200, T0 + 10, 900, 42000000000LL, &rx);
+    send_run(&f, 1, "YUSDT", 100, T0 + 20, 1700, 300000000, &ry);
+    assert_int_equal(wait_store_trades(st, "XUSDT", 200), 200);
+    assert_int_equal(wait_store_trades(st, "YUSDT", 100), 100);
+    list_is(svc, "XUSDT,YUSDT,");
+    /* The admin API still works on an unrestricted service. */
+    assert_int_equal(kl_service_add_symbol(svc, "ZUSDT"), 0);
+    list_is(svc, "XUSDT,YUSDT,ZUSDT,");
+    close(f.fd);
+    assert_int_equal(kl_service_stop(svc), 0);
+    char symbols[256];
+    store_symbols(st, symbols);
+    assert_string_equal(symbols, "XUSDT,YUSDT,"); /* Z had no trade: no kline */
+    ref_finish(&rx, 0);
+    ref_finish(&ry, 0);
+    compare_with_store(st, &rx);
+    compare_with_store(st, &ry);
+    ref_free(&rx);
+    ref_free(&ry);
+    kl_store_close(st);
+    kl_config_free(&cfg);
+}
+
+/* Without a symbol list, a trade of a symbol that was just removed adds it again (a new id, a
+ * fresh series). That new series must not overwrite the removed symbol's final klines: its
+ * first kline has the same open time as the last final one, and the store upserts by (symbol,
+ * interval, open time). Whatever the service does with such a trade, the delisted klines that
+ * were persisted as final must stay as they were. */
+static void
+removed_symbol_finals_survive_a_later_trade(void **state)
+{
+    (void)state;
+    kl_config_t cfg;
+    char text[1024], db[128];
+    snprintf(db, sizeof db, "%s/auto2.db", tmpdir);
+    uint16_t port = free_port();
+    snprintf(text, sizeof text,
+             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal\n"
+             "workers = 1\npersist-ms = 50\nclock = event\nstats-s = 0\nintervals = 1m,1h\n"
+             "log-level = error\n",
+             port, db, tmpdir);
+    kl_service_t *svc = start_service(&cfg, text);
+    static ref_t rx;
+    ref_init(&rx, "XUSDT", &cfg);
+    feed_t f = {.fd = connect_client(port), .next_id = {1, 1}};
+    kl_store_t *st = open_store(db);
+    send_run(&f, 0, "XUSDT", 100, T0 + 10, 1000, 42000000000LL, &rx); /* 00:00:00 .. 00:01:39 */
+    assert_int_equal(wait_store_trades(st, "XUSDT", 100), 100);
+    assert_int_equal(kl_service_remove_symbol(svc, "XUSDT"), 0);
+    ref_finish(&rx, 1);
+    /* Wait for the removal's final rows (the last 1m kline, 00:01, becomes final). */
+    int finals = 0;
+    for (int waited = 0; waited < WAIT_MS && !finals; waited += POLL_MS) {
+        klist_t l;
+        store_read(st, "XUSDT", KL_IV_1H, &l);
+        finals = l.n == 1 && l.final[0];
+        klist_free(&l);
+        if (!finals)
+            sleep_ms(POLL_MS);
+    }
+    assert_true(finals);
+    /* One more X trade inside the same minute and hour, then Y as a marker behind it. */
+    send_trade(&f, 0, "XUSDT", T0 + 100500, 41000000000LL, 5000000, 0, NULL);
+    send_run(&f, 1, "YUSDT", 3, T0 + 200000, 1000, 300000000, NULL);
+    assert_int_equal(wait_store_trades(st, "YUSDT", 3), 3);
+    close(f.fd);
+    assert_int_equal(kl_service_stop(svc), 0);
+    compare_with_store(st, &rx);
+    ref_free(&rx);
+    kl_store_close(st);
+    kl_config_free(&cfg);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(replay_matches_single_threaded_reference),
+        cmocka_unit_test(configured_symbols_add_and_remove_at_runtime),
+        cmocka_unit_test(unlisted_symbols_are_added_automatically),
+        cmocka_unit_test(removed_symbol_finals_survive_a_later_trade),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}

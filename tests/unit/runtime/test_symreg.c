@@ -1,0 +1,407 @@
+/* Symbol registry tests: the name -> (id, worker, unit) contract that sources, workers and the
+ * admin API rely on. Ids are dense and never reused (so a stale router cache can only misroute to
+ * a worker that drops the trade), new symbols go to the least-loaded worker, removals move the
+ * epoch, bad names are refused, and two threads racing to add the same names agree on one id per
+ * name. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kl/err.h"
+#include "runtime/symreg.h"
+
+/* How many symbols are live. Asks with a real (unused) buffer: the NULL form service.c uses is
+ * tested on its own, last, in count_with_null_buffer. */
+static size_t
+n_live(kl_symreg_t *r)
+{
+    kl_syminfo_t dummy;
+    return kl_symreg_list(r, &dummy, 0);
+}
+
+static void
+add_lookup_remove(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(2);
+    assert_non_null(r);
+    kl_syminfo_t a, b, x;
+    memset(&x, 0x5a, sizeof x);
+    /* Absent and not added: refused, *out untouched. */
+    assert_int_equal(kl_symreg_lookup(r, "BTCUSDT", 0, 1, &x), KL_EARG);
+    assert_int_equal((unsigned char)x.name[0], 0x5a);
+    assert_int_equal(kl_symreg_lookup(r, "BTCUSDT", 1, 1, &a), 1);
+    assert_string_equal(a.name, "BTCUSDT");
+    assert_int_equal(a.id, 0);
+    assert_int_equal(a.worker, 0);
+    assert_int_equal(a.unit_per_ms, 1);
+    assert_int_equal(a.live, 1);
+    /* Found again, with or without add. */
+    assert_int_equal(kl_symreg_lookup(r, "BTCUSDT", 1, 1, &b), 0);
+    assert_int_equal(b.id, 0);
+    assert_int_equal(kl_symreg_lookup(r, "BTCUSDT", 0, 1, &b), 0);
+    assert_int_equal(b.id, 0);
+    assert_int_equal(kl_symreg_lookup(r, "ETHUSDT", 1, 1000, &b), 1);
+    assert_int_equal(b.id, 1);
+    assert_int_equal(b.worker, 1);
+    assert_int_equal(b.unit_per_ms, 1000);
+    assert_int_equal(kl_symreg_get(r, 1, &x), 0);
+    assert_string_equal(x.name, "ETHUSDT");
+    assert_int_equal(x.live, 1);
+    assert_int_equal(kl_symreg_get(r, 2, &x), KL_EARG);
+    /* Remove. */
+    assert_int_equal(kl_symreg_remove(r, "BTCUSDT", &x), 0);
+    assert_int_equal(x.id, 0);
+    assert_int_equal(x.worker, 0);
+    assert_int_equal(x.live, 0);
+    assert_int_equal(kl_symreg_lookup(r, "BTCUSDT", 0, 1, &x), KL_EARG);
+    assert_int_equal(kl_symreg_remove(r, "BTCUSDT", &x), KL_EARG);
+    assert_int_equal(kl_symreg_remove(r, "NOPE", &x), KL_EARG);
+    /* The removed id stays readable, marked not live. */
+    assert_int_equal(kl_symreg_get(r, 0, &x), 0);
+    assert_string_equal(x.name, "BTCUSDT");
+    assert_int_equal(x.live, 0);
+    kl_symreg_destroy(r);
+}
+
+static void
+ids_never_reused(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(1);
+    assert_non_null(r);
+    kl_syminfo_t x;
+    uint32_t last = 0;
+    for (int round = 0; round < 50; round++) {
+        assert_int_equal(kl_symreg_lookup(r, "AAA", 1, 1, &x), 1);
+        assert_int_equal(x.id, (uint32_t)round);
+        assert_true(round == 0 || x.id > last);
+        last = x.id;
+        assert_int_equal(kl_symreg_remove(r, "AAA", &x), 0);
+        assert_int_equal(x.id, last);
+    }
+    /* Every old id is still AAA, removed; the re-added one is live and found by name. */
+    for (uint32_t id = 0; id < 50; id++) {
+        assert_int_equal(kl_symreg_get(r, id, &x), 0);
+        assert_string_equal(x.name, "AAA");
+        assert_int_equal(x.live, 0);
+    }
+    assert_int_equal(kl_symreg_lookup(r, "AAA", 1, 1, &x), 1);
+    assert_int_equal(x.id, 50);
+    assert_int_equal(kl_symreg_lookup(r, "AAA", 0, 1, &x), 0);
+    assert_int_equal(x.id, 50);
+    assert_int_equal(n_live(r), 1);
+    kl_symreg_destroy(r);
+}
+
+static void
+least_loaded_worker(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(3);
+    assert_non_null(r);
+    int load[3] = {0, 0, 0};
+    char name[16];
+    kl_syminfo_t x;
+    for (int i = 0; i < 9; i++) {
+        snprintf(name, sizeof name, "S%d", i);
+        assert_int_equal(kl_symreg_lookup(r, name, 1, 1, &x), 1);
+        assert_true(x.worker >= 0 && x.worker < 3);
+        load[x.worker]++;
+    }
+    assert_int_equal(load[0], 3);
+    assert_int_equal(load[1], 3);
+    assert_int_equal(load[2], 3);
+    /* Free one symbol of worker 1: the next symbol goes there. */
+    int victim = -1;
+    for (uint32_t id = 0; id < 9 && victim < 0; id++) {
+        assert_int_equal(kl_symreg_get(r, id, &x), 0);
+        if (x.worker == 1)
+            victim = (int)id;
+    }
+    assert_true(victim >= 0);
+    assert_int_equal(kl_symreg_get(r, (uint32_t)victim, &x), 0);
+    assert_int_equal(kl_symreg_remove(r, x.name, &x), 0);
+    assert_int_equal(kl_symreg_lookup(r, "NEW1", 1, 1, &x), 1);
+    assert_int_equal(x.worker, 1);
+    /* Balanced again: the next three go one to each worker. */
+    int seen[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "T%d", i);
+        assert_int_equal(kl_symreg_lookup(r, name, 1, 1, &x), 1);
+        seen[x.worker]++;
+    }
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(seen[1], 1);
+    assert_int_equal(seen[2], 1);
+    /* Remove two from worker 2: both following adds go to worker 2. */
+    int removed = 0;
+    for (uint32_t id = 0; removed < 2; id++) {
+        assert_int_equal(kl_symreg_get(r, id, &x), 0);
+        if (x.worker == 2 && x.live) {
+            assert_int_equal(kl_symreg_remove(r, x.name, &x), 0);
+            removed++;
+        }
+    }
+    assert_int_equal(kl_symreg_lookup(r, "U1", 1, 1, &x), 1);
+    assert_int_equal(x.worker, 2);
+    assert_int_equal(kl_symreg_lookup(r, "U2", 1, 1, &x), 1);
+    assert_int_equal(x.worker, 2);
+    kl_symreg_destroy(r);
+}
+
+static void
+epoch_moves_on_remove_only(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(2);
+    assert_non_null(r);
+    kl_syminfo_t x;
+    uint64_t e0 = kl_symreg_epoch(r);
+    assert_int_equal(kl_symreg_lookup(r, "AUSDT", 1, 1, &x), 1);
+    assert_int_equal(kl_symreg_lookup(r, "BUSDT", 1, 1, &x), 1);
+    assert_int_equal(kl_symreg_lookup(r, "AUSDT", 0, 1, &x), 0);
+    assert_int_equal(kl_symreg_epoch(r), e0); /* adds keep caches valid */
+    assert_int_equal(kl_symreg_remove(r, "AUSDT", &x), 0);
+    uint64_t e1 = kl_symreg_epoch(r);
+    assert_true(e1 != e0);
+    /* A failed remove changes nothing. */
+    assert_int_equal(kl_symreg_remove(r, "AUSDT", &x), KL_EARG);
+    assert_int_equal(kl_symreg_remove(r, "bad", &x), KL_EARG);
+    assert_int_equal(kl_symreg_epoch(r), e1);
+    assert_int_equal(kl_symreg_remove(r, "BUSDT", &x), 0);
+    assert_true(kl_symreg_epoch(r) != e1);
+    kl_symreg_destroy(r);
+}
+
+static void
+invalid_names_rejected(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(1);
+    assert_non_null(r);
+    kl_syminfo_t x;
+    const char *bad[] = {"",        "btcusdt", "BTC/USDT", "BTC-USDT", "BTC USDT", "BTCUSDT\n",
+                         "BTCÜSDT", "_",       "A.B",
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345" /* 32 bytes */};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(kl_symreg_lookup(r, bad[i], 1, 1, &x), KL_EARG);
+        assert_int_equal(kl_symreg_remove(r, bad[i], &x), KL_EARG);
+    }
+    assert_int_equal(n_live(r), 0);
+    /* 31 bytes of [A-Z0-9] is the longest valid name; digits only is valid. */
+    assert_int_equal(kl_symreg_lookup(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234", 1, 1, &x), 1);
+    assert_string_equal(x.name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234");
+    assert_int_equal(kl_symreg_lookup(r, "1000", 1, 1, &x), 1);
+    assert_int_equal(n_live(r), 2);
+    kl_symreg_destroy(r);
+}
+
+static void
+unit_zero_replaced_by_first_known(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(1);
+    assert_non_null(r);
+    kl_syminfo_t x;
+    /* Configured ahead of any trade: unit unknown. */
+    assert_int_equal(kl_symreg_lookup(r, "XUSDT", 1, 0, &x), 1);
+    assert_int_equal(x.unit_per_ms, 0);
+    /* A lookup that does not know the unit either leaves it unknown. */
+    assert_int_equal(kl_symreg_lookup(r, "XUSDT", 0, 0, &x), 0);
+    assert_int_equal(x.unit_per_ms, 0);
+    /* The first trade decides, and the answer already says so. */
+    assert_int_equal(kl_symreg_lookup(r, "XUSDT", 0, 1000, &x), 0);
+    assert_int_equal(x.unit_per_ms, 1000);
+    /* Later lookups do not change it. */
+    assert_int_equal(kl_symreg_lookup(r, "XUSDT", 1, 1, &x), 0);
+    assert_int_equal(x.unit_per_ms, 1000);
+    assert_int_equal(kl_symreg_get(r, x.id, &x), 0);
+    assert_int_equal(x.unit_per_ms, 1000);
+    /* A known unit at add time is kept. */
+    assert_int_equal(kl_symreg_lookup(r, "YUSDT", 1, 1, &x), 1);
+    assert_int_equal(kl_symreg_lookup(r, "YUSDT", 0, 1000, &x), 0);
+    assert_int_equal(x.unit_per_ms, 1);
+    kl_symreg_destroy(r);
+}
+
+static void
+list_sorted_live_only(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(4);
+    assert_non_null(r);
+    const char *names[] = {"XRPUSDT", "BTCUSDT", "ETHBTC", "AAVEUSDT", "ZECUSDT", "BNBUSDT"};
+    kl_syminfo_t x, out[8];
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(kl_symreg_lookup(r, names[i], 1, 1, &x), 1);
+    assert_int_equal(kl_symreg_remove(r, "ETHBTC", &x), 0);
+    memset(out, 0, sizeof out);
+    assert_int_equal(kl_symreg_list(r, out, 8), 5);
+    const char *want[] = {"AAVEUSDT", "BNBUSDT", "BTCUSDT", "XRPUSDT", "ZECUSDT"};
+    for (size_t i = 0; i < 5; i++) {
+        assert_string_equal(out[i].name, want[i]);
+        assert_int_equal(out[i].live, 1);
+    }
+    assert_string_equal(out[5].name, ""); /* nothing past the count */
+    /* A short buffer: the full count comes back, at most max entries are written, sorted. */
+    memset(out, 0, sizeof out);
+    assert_int_equal(kl_symreg_list(r, out, 3), 5);
+    assert_string_equal(out[3].name, "");
+    for (size_t i = 0; i + 1 < 3; i++)
+        assert_true(strcmp(out[i].name, out[i + 1].name) < 0);
+    assert_int_equal(n_live(r), 5);
+    kl_symreg_destroy(r);
+}
+
+static void
+many_symbols_index_grows(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(7);
+    assert_non_null(r);
+    char name[16];
+    kl_syminfo_t x;
+    const int n = 5000;
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "SYM%dUSDT", i);
+        assert_int_equal(kl_symreg_lookup(r, name, 1, 1, &x), 1);
+        assert_int_equal(x.id, (uint32_t)i);
+    }
+    for (int i = 0; i < n; i += 2) {
+        snprintf(name, sizeof name, "SYM%dUSDT", i);
+        assert_int_equal(kl_symreg_remove(r, name, &x), 0);
+    }
+    int load[7] = {0};
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "SYM%dUSDT", i);
+        int rc = kl_symreg_lookup(r, name, 0, 1, &x);
+        if (i % 2) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(x.id, (uint32_t)i);
+            assert_string_equal(x.name, name);
+            load[x.worker]++;
+        } else {
+            assert_int_equal(rc, KL_EARG);
+        }
+    }
+    assert_int_equal(n_live(r), (size_t)n / 2);
+    /* Adds keep the workers within one symbol of each other; removals may unbalance them. */
+    int total = 0;
+    for (int w = 0; w < 7; w++)
+        total += load[w];
+    assert_int_equal(total, n / 2);
+    kl_symreg_destroy(r);
+}
+
+/* ---- two threads adding the same names --------------------------------------------------- */
+
+#define RACE_NAMES 3000
+
+typedef struct racer {
+    kl_symreg_t *r;
+    int reverse;
+    uint32_t id[RACE_NAMES];
+    int added[RACE_NAMES];
+    int errors;
+} racer_t;
+
+static void *
+racer_main(void *arg)
+{
+    racer_t *t = arg;
+    char name[16];
+    for (int k = 0; k < RACE_NAMES; k++) {
+        int i = t->reverse ? RACE_NAMES - 1 - k : k;
+        snprintf(name, sizeof name, "R%dX", i);
+        kl_syminfo_t x;
+        /* A lookup that only reads, then one that may add, as a router does on a miss. */
+        int rc0 = kl_symreg_lookup(t->r, name, 0, 1, &x);
+        int rc = kl_symreg_lookup(t->r, name, 1, 1, &x);
+        if ((rc0 != 0 && rc0 != KL_EARG) || (rc != 0 && rc != 1) || strcmp(x.name, name) != 0) {
+            t->errors++;
+            continue;
+        }
+        t->id[i] = x.id;
+        t->added[i] = rc == 1;
+        if (k % 97 == 0) {
+            kl_syminfo_t tmp[4];
+            (void)kl_symreg_list(t->r, tmp, 4);
+            (void)kl_symreg_epoch(t->r);
+        }
+    }
+    return NULL;
+}
+
+static void
+concurrent_add_one_id_per_name(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(3);
+    assert_non_null(r);
+    static racer_t a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.r = b.r = r;
+    b.reverse = 1;
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, racer_main, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, racer_main, &b), 0);
+    assert_int_equal(pthread_join(ta, NULL), 0);
+    assert_int_equal(pthread_join(tb, NULL), 0);
+    assert_int_equal(a.errors, 0);
+    assert_int_equal(b.errors, 0);
+    static unsigned char seen[RACE_NAMES];
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < RACE_NAMES; i++) {
+        assert_int_equal(a.id[i], b.id[i]);
+        assert_int_equal(a.added[i] + b.added[i], 1); /* exactly one thread added it */
+        assert_true(a.id[i] < RACE_NAMES);
+        assert_int_equal(seen[a.id[i]], 0); /* no two names share an id */
+        seen[a.id[i]] = 1;
+    }
+    assert_int_equal(n_live(r), RACE_NAMES);
+    kl_syminfo_t x;
+    assert_int_equal(kl_symreg_get(r, RACE_NAMES, &x), KL_EARG);
+    kl_symreg_destroy(r);
+}
+
+/* kl_service_reload() asks for the count with kl_symreg_list(reg, NULL, 0). That must work: it
+ * must not hand NULL to qsort() (undefined even for 0 elements; UBSan stops the program). Kept
+ * last so that an abort here does not hide the other tests. */
+static void
+count_with_null_buffer(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(2);
+    assert_non_null(r);
+    kl_syminfo_t x;
+    assert_int_equal(kl_symreg_lookup(r, "AUSDT", 1, 1, &x), 1);
+    assert_int_equal(kl_symreg_lookup(r, "BUSDT", 1, 1, &x), 1);
+    assert_int_equal(kl_symreg_list(r, NULL, 0), 2);
+    kl_symreg_destroy(r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(add_lookup_remove),
+        cmocka_unit_test(ids_never_reused),
+        cmocka_unit_test(least_loaded_worker),
+        cmocka_unit_test(epoch_moves_on_remove_only),
+        cmocka_unit_test(invalid_names_rejected),
+        cmocka_unit_test(unit_zero_replaced_by_first_known),
+        cmocka_unit_test(list_sorted_live_only),
+        cmocka_unit_test(many_symbols_index_grows),
+        cmocka_unit_test(concurrent_add_one_id_per_name),
+        cmocka_unit_test(count_with_null_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
