@@ -50,7 +50,8 @@ kl_ring_push(kl_ring_t *r, const kl_msg_t *m, const _Atomic int *stop)
 {
     if (kl_ring_try_push(r, m) == 0)
         return 0;
-    r->waits++;
+    /* relaxed: a statistic, read by the stats line from another thread. */
+    atomic_fetch_add_explicit(&r->waits, 1, memory_order_relaxed);
     for (unsigned spins = 0;; spins++) {
         if (kl_ring_try_push(r, m) == 0)
             return 0;

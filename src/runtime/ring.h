@@ -41,7 +41,7 @@ _Static_assert(sizeof(kl_msg_t) == 64, "one message per cache line");
 typedef struct kl_ring {
     _Alignas(64) _Atomic uint64_t head; /* next slot the producer writes */
     uint64_t tail_cache;                /* producer's view of tail */
-    uint64_t waits;                     /* producer: times it found the ring full */
+    _Atomic uint64_t waits;             /* producer: times it found the ring full (stats) */
     _Alignas(64) _Atomic uint64_t tail; /* next slot the consumer reads */
     uint64_t head_cache;                /* consumer's view of head */
     _Alignas(64) uint64_t mask;

@@ -74,7 +74,8 @@ lookup(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms)
     memcpy(name, symbol, len);
     name[len] = '\0';
     kl_syminfo_t info;
-    if (kl_symreg_lookup(rt->reg, name, rt->auto_add, unit_per_ms, &info) < 0)
+    if (kl_symreg_lookup(rt->reg, name, rt->auto_add ? KL_SYMREG_AUTO : KL_SYMREG_FIND,
+                         unit_per_ms, &info) < 0)
         return NULL;
     /* Insert; a full probe run evicts its first entry (the registry stays authoritative). */
     i = hash_name(symbol, len) & mask;

@@ -27,7 +27,7 @@ typedef struct kl_router {
     int n_workers;
     int producer;
     kl_symreg_t *reg;
-    int auto_add; /* unknown symbols are added (no --symbols list) */
+    int auto_add; /* unknown symbols are added (no --symbols list); removed ones are not */
     const _Atomic int *stop;
     uint64_t epoch;
     uint64_t notify; /* bit per worker pushed to since the last flush */

@@ -108,11 +108,15 @@ kl_snap_grow(kl_snap_t *s, size_t n_slots)
         return KL_ENOMEM;
     }
     size_t ow = (s->n_slots + 63) / 64;
-    memcpy(nd.bits, d.bits, ow * sizeof *d.bits);
-    memcpy(nd.list, d.list, d.n * sizeof *d.list);
+    if (ow) {
+        memcpy(nd.bits, d.bits, ow * sizeof *d.bits);
+        memcpy(nf.bits, f.bits, ow * sizeof *f.bits);
+    }
+    if (d.n)
+        memcpy(nd.list, d.list, d.n * sizeof *d.list);
     nd.n = d.n;
-    memcpy(nf.bits, f.bits, ow * sizeof *f.bits);
-    memcpy(nf.list, f.list, f.n * sizeof *f.list);
+    if (f.n)
+        memcpy(nf.list, f.list, f.n * sizeof *f.list);
     nf.n = f.n;
     kl_free(d.bits);
     kl_free(d.list);
@@ -203,7 +207,8 @@ kl_snap_fail(kl_snap_t *s)
             frozen->rows[k++] = frozen->rows[i];
     if (rowbuf_reserve(frozen, k + act->n) != 0)
         return KL_ENOMEM;
-    memcpy(frozen->rows + k, act->rows, act->n * sizeof *act->rows);
+    if (act->n)
+        memcpy(frozen->rows + k, act->rows, act->n * sizeof *act->rows);
     frozen->n = k + act->n;
     act->n = 0;
     s->active ^= 1;

@@ -151,7 +151,7 @@ kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms
             e->unit_per_ms = unit_per_ms;
         *out = *e;
         rc = 0;
-    } else if (add) {
+    } else if (add == KL_SYMREG_ADD || (add == KL_SYMREG_AUTO && r->idx[slot] == 0)) {
         rc = add_locked(r, name, unit_per_ms, out);
     } else {
         rc = KL_EARG;
@@ -213,7 +213,8 @@ kl_symreg_list(kl_symreg_t *r, kl_syminfo_t *out, size_t max)
         live++;
     }
     pthread_mutex_unlock(&r->mu);
-    qsort(out, live < max ? live : max, sizeof *out, cmp_name);
+    if (out && max)
+        qsort(out, live < max ? live : max, sizeof *out, cmp_name);
     return live;
 }
 

@@ -29,7 +29,14 @@ typedef struct kl_symreg kl_symreg_t;
 kl_symreg_t *kl_symreg_create(int n_workers);
 void kl_symreg_destroy(kl_symreg_t *r);
 
-/* Any thread. Finds name; when absent and `add` is set, adds it on the least-loaded worker with
+enum kl_symreg_add {
+    KL_SYMREG_FIND = 0, /* never add */
+    KL_SYMREG_AUTO = 1, /* add an unknown name, but not one that was removed (a delisting stays
+                           in force until an explicit add) */
+    KL_SYMREG_ADD = 2,  /* add, also a removed name (admin add, config reload) */
+};
+
+/* Any thread. Finds name; when absent, adds it per `add` on the least-loaded worker with
  * the given unit. unit_per_ms 0 ("not known yet", for symbols configured before any trade) is
  * replaced by the unit of the first lookup that gives one. Returns 1 if it was added by this call, 0 if it existed (live), KL_EARG when
  * absent and not added (or the name is invalid), KL_ENOMEM. Writes *out on 0/1. */

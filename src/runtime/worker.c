@@ -117,8 +117,10 @@ grow_chunks(kl_worker_t *w)
         return KL_ENOMEM;
     }
     c->series = series;
-    memcpy(nf, w->free_slots, w->n_free * sizeof *nf);
-    memcpy(nl, w->live, w->n_live * sizeof *nl);
+    if (w->n_free) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(nf, w->free_slots, w->n_free * sizeof *nf);
+    if (w->n_live)
+        memcpy(nl, w->live, w->n_live * sizeof *nl);
     kl_free(w->free_slots);
     kl_free(w->live);
     w->free_slots = nf;
@@ -371,7 +373,7 @@ publish_stats(kl_worker_t *w)
     uint64_t depth = 0, waits = 0;
     for (int p = 0; p < w->cfg.n_inputs; p++) {
         depth += kl_ring_depth(&w->rings[p]);
-        waits += w->rings[p].waits; /* racy read of a producer counter: a stats figure */
+        waits += atomic_load_explicit(&w->rings[p].waits, memory_order_relaxed);
     }
     w->local.queue_depth = depth;
     w->local.queue_waits = waits;

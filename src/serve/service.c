@@ -179,7 +179,9 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
         rc = KL_ENOMEM;
     for (size_t i = 0; rc == 0 && i < cfg->n_symbols; i++) {
         kl_syminfo_t info;
-        rc = kl_symreg_lookup(svc->reg, cfg->symbols[i].name, 1, 0, &info) < 0 ? KL_ENOMEM : 0;
+        rc = kl_symreg_lookup(svc->reg, cfg->symbols[i].name, KL_SYMREG_ADD, 0, &info) < 0
+                 ? KL_ENOMEM
+                 : 0;
     }
     if (rc == 0 && !(svc->persister = kl_persister_create(svc->store)))
         rc = KL_ENOMEM;
@@ -315,7 +317,7 @@ int
 kl_service_add_symbol(kl_service_t *svc, const char *name)
 {
     kl_syminfo_t info;
-    int rc = kl_symreg_lookup(svc->reg, name, 1, 0, &info);
+    int rc = kl_symreg_lookup(svc->reg, name, KL_SYMREG_ADD, 0, &info);
     if (rc != 1)
         return rc < 0 ? rc : KL_EARG;
     kl_msg_t m = {.type = KL_MSG_ADD, .sym = info.id};

@@ -79,7 +79,8 @@ ids_never_reused(void **state)
     kl_syminfo_t x;
     uint32_t last = 0;
     for (int round = 0; round < 50; round++) {
-        assert_int_equal(kl_symreg_lookup(r, "AAA", 1, 1, &x), 1);
+        /* An explicit add brings a removed name back; auto-add would not (below). */
+        assert_int_equal(kl_symreg_lookup(r, "AAA", KL_SYMREG_ADD, 1, &x), 1);
         assert_int_equal(x.id, (uint32_t)round);
         assert_true(round == 0 || x.id > last);
         last = x.id;
@@ -92,7 +93,8 @@ ids_never_reused(void **state)
         assert_string_equal(x.name, "AAA");
         assert_int_equal(x.live, 0);
     }
-    assert_int_equal(kl_symreg_lookup(r, "AAA", 1, 1, &x), 1);
+    assert_int_equal(kl_symreg_lookup(r, "AAA", KL_SYMREG_AUTO, 1, &x), KL_EARG);
+    assert_int_equal(kl_symreg_lookup(r, "AAA", KL_SYMREG_ADD, 1, &x), 1);
     assert_int_equal(x.id, 50);
     assert_int_equal(kl_symreg_lookup(r, "AAA", 0, 1, &x), 0);
     assert_int_equal(x.id, 50);
