@@ -51,6 +51,18 @@ kl_service_log_stats(kl_service_t *svc)
     kl_worker_stats_t sum = {0}, w;
     for (int i = 0; i < svc->n_workers; i++) {
         kl_worker_stats(svc->workers[i], &w);
+        if (svc->n_workers > 1) /* per thread, then the totals below */
+            kl_log(KL_LOG_INFO, "stats", "worker_stats",
+                   "worker=%d trades=%llu applied=%llu duplicates=%llu too_late=%llu "
+                   "symbols=%llu queue_depth=%llu queue_waits=%llu dirty=%llu pending_rows=%llu "
+                   "snapshots=%llu snapshot_us=%llu commits=%llu commit_failures=%llu",
+                   i, (unsigned long long)w.trades, (unsigned long long)w.applied,
+                   (unsigned long long)w.duplicates, (unsigned long long)w.too_late,
+                   (unsigned long long)w.live_symbols, (unsigned long long)w.queue_depth,
+                   (unsigned long long)w.queue_waits, (unsigned long long)w.dirty,
+                   (unsigned long long)w.pending_rows, (unsigned long long)w.snapshots,
+                   (unsigned long long)w.last_snapshot_us, (unsigned long long)w.commit_ok,
+                   (unsigned long long)w.commit_failed);
         const uint64_t *a = (const uint64_t *)(const void *)&w;
         uint64_t *s = (uint64_t *)(void *)&sum;
         for (size_t k = 0; k < sizeof w / sizeof(uint64_t); k++)
