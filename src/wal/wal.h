@@ -3,7 +3,7 @@
  * format is documented byte by byte at the top of wal.c. Payloads are opaque here: the worker
  * encodes trades and commands (walrec.h).
  *
- * Threads: a kl_wal_t (writer) belongs to its worker thread. kl_wal_replay() and the tools run
+ * Threads: a kl_wal_t (writer) belongs to its worker thread. kl_wal_scan() and the tools run
  * before the workers start (or on a copy), never concurrently with a writer of the same log.
  *
  * Durability: kl_wal_commit() writes everything appended since the last commit with one
@@ -27,13 +27,17 @@ typedef struct kl_wal kl_wal_t;
 
 /* Opens (creating dir/ if needed) the log of worker `worker` in dir for appending: a new segment
  * whose first record will get sequence number next_seq (> every seq already in the log; the
- * caller gets it from kl_wal_replay). Fsyncs the directory after creating the segment.
- * Returns 0 and *out, or -errno / KL_ENOMEM. */
+ * caller gets it as kl_wal_scan's last_seq + 1). Fsyncs the directory after creating the
+ * segment. A segment already named next_seq that holds no record is replaced; KL_EARG if a
+ * segment starts past next_seq, -EEXIST if the one named next_seq holds records. cfg NULL =
+ * everysec, 64 MiB. Returns 0 and *out, or -errno / KL_EARG / KL_ENOMEM. */
 int kl_wal_open(const char *dir, int worker, const kl_wal_cfg_t *cfg, uint64_t next_seq,
                 kl_wal_t **out);
 
-/* Appends one record to the in-memory group buffer (no syscall). Returns its sequence number
- * (>= 1) via *seq, and 0; or KL_ENOMEM, or the sticky error. len <= KL_WAL_PAYLOAD_MAX. */
+/* Appends one record to the in-memory group buffer (no syscall; the buffer only grows when a
+ * group is larger than every earlier one). Returns its sequence number (>= 1) via *seq (may be
+ * NULL), and 0; or KL_EARG (len > KL_WAL_PAYLOAD_MAX), KL_ENOMEM (nothing appended, not
+ * sticky), or the sticky error. */
 #define KL_WAL_PAYLOAD_MAX 4096
 int kl_wal_append(kl_wal_t *w, uint16_t type, const void *payload, uint32_t len, uint64_t *seq);
 
@@ -43,7 +47,8 @@ int kl_wal_append(kl_wal_t *w, uint16_t type, const void *payload, uint32_t len,
  * the process); no = never. Returns 0 or the sticky error (-errno). */
 int kl_wal_commit(kl_wal_t *w);
 
-/* Sequence number of the last record committed (written), 0 if none. */
+/* Sequence number of the last record committed (written to the log): next_seq - 1 right after
+ * open (those records are already in the log), 0 for a log that never held one. */
 uint64_t kl_wal_committed_seq(const kl_wal_t *w);
 
 /* Deletes every segment whose records all have seq <= upto (a checkpoint covers them). Never
@@ -65,7 +70,9 @@ typedef int (*kl_wal_record_fn)(void *ctx, uint64_t seq, uint16_t type, const vo
 
 typedef struct kl_wal_scan_stats {
     uint64_t segments, records, bytes;
-    uint64_t last_seq;      /* last valid record's seq (0 if none) */
+    uint64_t last_seq;      /* last valid record's seq; when the valid log holds no record but
+                               a segment header, that segment's first seq - 1; 0 for an empty
+                               log. So last_seq + 1 is always the next_seq for kl_wal_open. */
     int damaged;            /* a torn or corrupt record was found */
     char damage_file[256];  /* where: segment file name and byte offset */
     uint64_t damage_offset;
@@ -77,8 +84,9 @@ typedef struct kl_wal_scan_stats {
  * it stops: everything before it is the valid prefix. With repair, it then truncates that
  * segment to the valid prefix and deletes every later segment (logging what it cut), so the
  * log is exactly the valid prefix; without repair (verify, dump) it changes nothing.
- * A missing directory is an empty log. Returns 0 (damage is reported in *st, not as an error),
- * fn's non-zero value, or -errno. */
+ * A missing directory is an empty log. fn may be NULL (verify only); *st (may be NULL) is
+ * filled in every case. A non-zero return of fn stops the scan before any repair. Returns 0
+ * (damage is reported in *st, not as an error), fn's non-zero value, or -errno / KL_ENOMEM. */
 int kl_wal_scan(const char *dir, int worker, uint64_t after, int repair, kl_wal_record_fn fn,
                 void *ctx, kl_wal_scan_stats_t *st);
 
