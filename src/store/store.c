@@ -31,10 +31,8 @@ kl_store_open(const char *url, kl_store_t **out, char *err, size_t cap)
     }
     if (strncmp(url, "sqlite:", 7) == 0)
         return kl_store_sqlite_ops.open(url, out, err, cap);
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        kl_store_errf(err, cap, "postgres store: not built yet (issue 4)");
-        return KL_ESTORE;
-    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return kl_store_pg_ops.open(url, out, err, cap);
     kl_store_errf(err, cap,
                   "store URL '%s': unknown scheme (allowed: sqlite:PATH, postgres://..., "
                   "postgresql://...)",

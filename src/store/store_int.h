@@ -8,6 +8,7 @@
 #include "store/store.h"
 
 extern const kl_store_ops_t kl_store_sqlite_ops;
+extern const kl_store_ops_t kl_store_pg_ops;
 
 /* Writes a message into err (cap bytes; err may be NULL or cap 0) with snprintf semantics. */
 void kl_store_errf(char *err, size_t cap, const char *fmt, ...)
