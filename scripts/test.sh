@@ -10,6 +10,15 @@ status=0
 
 stage() { printf '\n=== %s ===\n' "$*"; }
 
+stage "PostgreSQL for the store tests (a throwaway server, stopped on exit)"
+if scripts/pg.sh start; then
+    KL_PG_URL=$(scripts/pg.sh url)
+    export KL_PG_URL
+else
+    echo "pg.sh start failed: the PostgreSQL tests will fail"; status=1
+fi
+trap 'scripts/pg.sh stop >/dev/null 2>&1 || true' EXIT
+
 stage "fuzz: short libFuzzer runs (${fuzz_seconds}s per target)"
 if command -v clang >/dev/null 2>&1; then
     if CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DKL_FUZZ=ON -DKL_BENCH=OFF >/dev/null &&

@@ -1,6 +1,7 @@
 /* Dirty set and double buffer; see snapshot.h for the design and its guarantees. */
 #include "runtime/snapshot.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -10,6 +11,15 @@ typedef struct rowbuf {
     kl_store_row_t *rows;
     size_t n, cap;
 } rowbuf_t;
+
+/* States: fixed entries pointing into a byte arena (offsets, so the arena may move). */
+typedef struct statebuf {
+    kl_store_state_t *v;
+    size_t *off;
+    size_t n, cap;
+    uint8_t *bytes;
+    size_t used, bytes_cap;
+} statebuf_t;
 
 typedef struct dirtyset {
     uint64_t *bits;
@@ -21,6 +31,7 @@ struct kl_snap {
     size_t n_slots;
     dirtyset_t dirty, flight;
     rowbuf_t buf[2];
+    statebuf_t sb[2];
     int active;
     int in_flight;
 };
@@ -66,6 +77,75 @@ rowbuf_reserve(rowbuf_t *b, size_t need)
     return 0;
 }
 
+static void
+statebuf_free(statebuf_t *b)
+{
+    kl_free(b->v);
+    kl_free(b->off);
+    kl_free(b->bytes);
+    memset(b, 0, sizeof *b);
+}
+
+static int
+statebuf_add(statebuf_t *b, const char *symbol, const void *blob, size_t len)
+{
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 256;
+        kl_store_state_t *nv = kl_alloc(ncap * sizeof *nv);
+        size_t *no = nv ? kl_alloc(ncap * sizeof *no) : NULL;
+        if (!no) {
+            kl_free(nv);
+            return KL_ENOMEM;
+        }
+        if (b->n) {
+            memcpy(nv, b->v, b->n * sizeof *nv);
+            memcpy(no, b->off, b->n * sizeof *no);
+        }
+        kl_free(b->v);
+        kl_free(b->off);
+        b->v = nv;
+        b->off = no;
+        b->cap = ncap;
+    }
+    if (b->used + len > b->bytes_cap) {
+        size_t ncap = b->bytes_cap ? b->bytes_cap : 65536;
+        while (ncap < b->used + len)
+            ncap *= 2;
+        uint8_t *nb = kl_alloc(ncap);
+        if (!nb)
+            return KL_ENOMEM;
+        if (b->used)
+            memcpy(nb, b->bytes, b->used);
+        kl_free(b->bytes);
+        b->bytes = nb;
+        b->bytes_cap = ncap;
+    }
+    kl_store_state_t *e = &b->v[b->n];
+    memset(e->symbol, 0, sizeof e->symbol);
+    snprintf(e->symbol, sizeof e->symbol, "%s", symbol);
+    e->len = (uint32_t)len;
+    e->blob = NULL;
+    b->off[b->n++] = b->used;
+    if (len)
+        memcpy(b->bytes + b->used, blob, len);
+    b->used += len;
+    return 0;
+}
+
+/* Points every entry at its bytes (done when freezing: the arena no longer moves). */
+static void
+statebuf_fix(statebuf_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        b->v[i].blob = b->v[i].len ? b->bytes + b->off[i] : NULL;
+}
+
+int
+kl_snap_add_state(kl_snap_t *s, const char *symbol, const void *blob, size_t len)
+{
+    return statebuf_add(&s->sb[s->active], symbol, blob, len);
+}
+
 kl_snap_t *
 kl_snap_create(size_t n_slots)
 {
@@ -91,6 +171,8 @@ kl_snap_destroy(kl_snap_t *s)
     kl_free(s->flight.list);
     kl_free(s->buf[0].rows);
     kl_free(s->buf[1].rows);
+    statebuf_free(&s->sb[0]);
+    statebuf_free(&s->sb[1]);
     kl_free(s);
 }
 
@@ -155,14 +237,20 @@ kl_snap_take(kl_snap_t *s, kl_snap_fill_fn fill, void *ctx, kl_snap_batch_t *bat
     if (s->in_flight)
         return KL_EFULL;
     rowbuf_t *b = &s->buf[s->active];
-    size_t n_before = b->n;
+    statebuf_t *sb = &s->sb[s->active];
+    size_t n_before = b->n, ns_before = sb->n, used_before = sb->used;
     for (size_t i = 0; i < s->dirty.n; i++) {
         int rc = fill(ctx, s, s->dirty.list[i]);
         if (rc != 0) {
             b->n = n_before; /* undo: the dirty set still holds every slot */
+            sb->n = ns_before;
+            sb->used = used_before;
             return rc;
         }
     }
+    statebuf_fix(sb);
+    batch->states = sb->v;
+    batch->n_states = sb->n;
     /* The dirty set becomes the in-flight set; the (empty) in-flight set becomes the new dirty
      * set. */
     dirtyset_t t = s->flight;
@@ -190,6 +278,8 @@ kl_snap_ack(kl_snap_t *s)
         return;
     dirty_clear(&s->flight);
     s->buf[s->active ^ 1].n = 0;
+    s->sb[s->active ^ 1].n = 0;
+    s->sb[s->active ^ 1].used = 0;
     s->in_flight = 0;
 }
 
@@ -199,24 +289,44 @@ kl_snap_fail(kl_snap_t *s)
     if (!s->in_flight)
         return 0;
     rowbuf_t *frozen = &s->buf[s->active ^ 1], *act = &s->buf[s->active];
-    /* Keep the frozen batch's final rows (current rows are re-read from the dirty slots), then
-     * the newer active rows after them: the frozen buffer becomes the active one. */
+    statebuf_t *fs = &s->sb[s->active ^ 1], *as = &s->sb[s->active];
+    /* Everything that can fail first, so a failure changes nothing. States: the frozen batch's
+     * removals, then the active ones; exported states are dropped (their slots are dirty again
+     * and are exported afresh). */
+    statebuf_t merged = {0};
+    for (size_t i = 0; i < fs->n; i++)
+        if (fs->v[i].len == 0 && statebuf_add(&merged, fs->v[i].symbol, NULL, 0) != 0)
+            goto nomem;
+    for (size_t i = 0; i < as->n; i++)
+        if (statebuf_add(&merged, as->v[i].symbol, as->bytes + as->off[i], as->v[i].len) != 0)
+            goto nomem;
     size_t k = 0;
+    for (size_t i = 0; i < frozen->n; i++)
+        k += frozen->rows[i].is_final;
+    if (rowbuf_reserve(frozen, k + act->n) != 0)
+        goto nomem;
+    /* Rows: the frozen batch's final rows (current rows are re-read from the dirty slots), then
+     * the newer active rows; the frozen buffer becomes the active one. */
+    k = 0;
     for (size_t i = 0; i < frozen->n; i++)
         if (frozen->rows[i].is_final)
             frozen->rows[k++] = frozen->rows[i];
-    if (rowbuf_reserve(frozen, k + act->n) != 0)
-        return KL_ENOMEM;
     if (act->n)
         memcpy(frozen->rows + k, act->rows, act->n * sizeof *act->rows);
     frozen->n = k + act->n;
     act->n = 0;
+    statebuf_free(fs);
+    statebuf_free(as);
+    *fs = merged;
     s->active ^= 1;
     for (size_t i = 0; i < s->flight.n; i++)
         kl_snap_mark(s, s->flight.list[i]);
     dirty_clear(&s->flight);
     s->in_flight = 0;
     return 0;
+nomem:
+    statebuf_free(&merged);
+    return KL_ENOMEM;
 }
 
 int

@@ -9,7 +9,9 @@
  * active buffer for the persister and moves the dirty set to "in flight". Only kl_snap_ack()
  * releases it. kl_snap_fail() merges it back: the slots become dirty again (their newest state
  * is copied at the next take) and the frozen buffer's final rows go back in front of the active
- * buffer's, so an older final row can never overwrite a correction. One batch is in flight at a
+ * buffer's, so an older final row can never overwrite a correction. Engine states travel with
+ * the rows (a checkpoint); on failure they are dropped, except removals, since the dirty slots
+ * are exported again at the next take. One batch is in flight at a
  * time; a failed or slow store therefore delays checkpoints but never drops a row. */
 #ifndef KL_RUNTIME_SNAPSHOT_H
 #define KL_RUNTIME_SNAPSHOT_H
@@ -25,6 +27,8 @@ typedef struct kl_snap kl_snap_t;
 typedef struct kl_snap_batch {
     const kl_store_row_t *rows;
     size_t n;
+    const kl_store_state_t *states; /* engine state of each dirty symbol; len 0 = removed */
+    size_t n_states;
 } kl_snap_batch_t;
 
 /* Creates the state for up to n_slots slots. NULL on allocation failure. */
@@ -40,6 +44,10 @@ void kl_snap_mark(kl_snap_t *s, uint32_t slot);
 /* Appends a final kline (or any row that must be written as is). The buffer grows by doubling
  * when full, at rollover only, never per trade. Returns 0 or KL_ENOMEM. */
 int kl_snap_add_row(kl_snap_t *s, const kl_store_row_t *row);
+
+/* Appends a symbol's engine state blob (copied), or a removal (blob NULL, len 0), to the
+ * active batch. Grows like kl_snap_add_row(). Returns 0 or KL_ENOMEM. */
+int kl_snap_add_state(kl_snap_t *s, const char *symbol, const void *blob, size_t len);
 
 /* Called by kl_snap_take() for each dirty slot: appends that slot's current rows with
  * kl_snap_add_row(). A freed slot appends nothing. */

@@ -101,6 +101,45 @@ kl_store_commit(kl_store_t *st, const kl_store_row_t *rows, size_t n, const kl_s
 }
 
 int
+kl_store_commit_batch(kl_store_t *st, const kl_store_batch_t *b, char *err, size_t cap)
+{
+    if (!st || !b) {
+        kl_store_errf(err, cap, "store commit: no store or batch");
+        return KL_EARG;
+    }
+    if (b->n_states > 0 && !st->ops->commit_batch) {
+        kl_store_errf(err, cap, "store commit: the %s store keeps no engine states",
+                      st->ops->scheme);
+        return KL_EARG;
+    }
+    int rc = check_batch(b->rows, b->n_rows, b->kv, b->n_kv, err, cap);
+    if (rc < 0)
+        return rc;
+    if ((b->n_states > 0 && !b->states)) {
+        kl_store_errf(err, cap, "store commit: NULL states with a non-zero count");
+        return KL_EARG;
+    }
+    for (size_t i = 0; i < b->n_states; i++) {
+        size_t len = strnlen(b->states[i].symbol, KL_STORE_SYMBOL_MAX);
+        if (len == 0 || len == KL_STORE_SYMBOL_MAX || (b->states[i].len && !b->states[i].blob)) {
+            kl_store_errf(err, cap, "store commit: state %zu: bad symbol or NULL blob", i);
+            return KL_EARG;
+        }
+    }
+    if (!st->ops->commit_batch)
+        return st->ops->commit(st, b->rows, b->n_rows, b->kv, b->n_kv, err, cap);
+    return st->ops->commit_batch(st, b, err, cap);
+}
+
+int
+kl_store_states(kl_store_t *st, kl_store_state_fn fn, void *ctx)
+{
+    if (!st || !fn || !st->ops->states)
+        return KL_EARG;
+    return st->ops->states(st, fn, ctx);
+}
+
+int
 kl_store_scan(kl_store_t *st, const char *symbol, int iv, kl_store_row_fn fn, void *ctx)
 {
     if (!st || !symbol || !fn || iv < 0 || iv >= KL_IV_COUNT)

@@ -30,11 +30,32 @@ typedef struct kl_store_row {
     kl_kline_t k;
 } kl_store_row_t;
 
+/* A symbol's engine state (kl_series_export blob) stored with the rows, so that a checkpoint can
+ * be continued exactly; len 0 (blob NULL) deletes the symbol's state (removed symbol). */
+typedef struct kl_store_state {
+    char symbol[KL_STORE_SYMBOL_MAX];
+    const void *blob;
+    uint32_t len;
+} kl_store_state_t;
+
 /* A named integer stored in the same transaction as the rows (checkpoints, offsets). */
 typedef struct kl_store_kv {
     const char *key;
     int64_t value;
 } kl_store_kv_t;
+
+/* Everything one checkpoint writes, in one transaction. */
+typedef struct kl_store_batch {
+    const kl_store_row_t *rows;
+    size_t n_rows;
+    const kl_store_state_t *states;
+    size_t n_states;
+    const kl_store_kv_t *kv;
+    size_t n_kv;
+} kl_store_batch_t;
+
+/* Called once per stored engine state by kl_store_states(); blob valid only during the call. */
+typedef int (*kl_store_state_fn)(void *ctx, const char *symbol, const void *blob, size_t len);
 
 /* Called once per row by the scan functions; a non-zero return stops the scan and is returned.
  * row is valid only during the call. */
@@ -50,6 +71,9 @@ typedef struct kl_store_ops {
     int (*symbols)(kl_store_t *st, kl_store_symbol_fn fn, void *ctx);
     int (*get_kv)(kl_store_t *st, const char *key, int64_t *value);
     void (*close)(kl_store_t *st);
+    /* Backends with engine states (checkpoints): one transaction for rows, states and kv. */
+    int (*commit_batch)(kl_store_t *st, const kl_store_batch_t *b, char *err, size_t cap);
+    int (*states)(kl_store_t *st, kl_store_state_fn fn, void *ctx);
 } kl_store_ops_t;
 
 struct kl_store {
@@ -65,6 +89,14 @@ int kl_store_open(const char *url, kl_store_t **out, char *err, size_t cap);
  * with err filled; on failure nothing of the call is visible in the store. */
 int kl_store_commit(kl_store_t *st, const kl_store_row_t *rows, size_t n, const kl_store_kv_t *kv,
                     size_t n_kv, char *err, size_t cap);
+
+/* kl_store_commit() with engine states: rows, states and kv in one transaction. Returns 0,
+ * KL_EARG (invalid batch, or a backend without states given states), or a store error. */
+int kl_store_commit_batch(kl_store_t *st, const kl_store_batch_t *b, char *err, size_t cap);
+
+/* Calls fn for every stored engine state, in symbol order. Returns 0, fn's value, or an error
+ * (KL_EARG from a backend without states). */
+int kl_store_states(kl_store_t *st, kl_store_state_fn fn, void *ctx);
 
 /* Calls fn for every row of (symbol, iv) in ascending open_time. Returns 0, fn's non-zero
  * value, or a negative store error. */

@@ -45,6 +45,7 @@ typedef struct sq_store {
     kl_store_t base; /* first: kl_store_t * and sq_store * convert both ways */
     sqlite3 *db;
     sqlite3_stmt *upsert, *put_kv, *get_kv, *scan, *symbols, *begin, *commit, *rollback;
+    sqlite3_stmt *put_state, *del_state, *states;
     unsigned in_scan : 1, in_symbols : 1; /* a callback must not restart its own statement */
     char *path;
     /* Bound with SQLITE_STATIC: they live as long as the statement, so a later step or a trace
@@ -72,7 +73,9 @@ static const char SQL_SCHEMA[] =
     " taker_base TEXT NOT NULL, taker_quote TEXT NOT NULL,"
     " first_id INTEGER NOT NULL, last_id INTEGER NOT NULL, is_final INTEGER NOT NULL,"
     " PRIMARY KEY(symbol, interval, open_time)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS series_state(symbol TEXT PRIMARY KEY NOT NULL,"
+    " state BLOB NOT NULL) WITHOUT ROWID;";
 
 /* The upsert is INSERT OR REPLACE rather than INSERT ... ON CONFLICT DO UPDATE SET (every
  * column): the same result here, since a row is always replaced whole and the table has no
@@ -123,8 +126,9 @@ static void
 sq_close(kl_store_t *base)
 {
     sq_store *st = (sq_store *)base;
-    sqlite3_stmt *all[] = {st->upsert, st->put_kv, st->get_kv, st->scan,
-                           st->symbols, st->begin, st->commit, st->rollback};
+    sqlite3_stmt *all[] = {st->upsert,  st->put_kv,   st->get_kv,    st->scan,
+                           st->symbols, st->begin,    st->commit,    st->rollback,
+                           st->put_state, st->del_state, st->states};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]); /* NULL is a no-op */
     /* _v2 so that a statement we forgot can never leave the file open behind our back. */
@@ -259,7 +263,13 @@ sq_open(const char *url, kl_store_t **out, char *err, size_t cap)
                          &st->symbols, err, cap)) < 0 ||
         (rc = sq_prepare(st, "BEGIN IMMEDIATE", &st->begin, err, cap)) < 0 ||
         (rc = sq_prepare(st, "COMMIT", &st->commit, err, cap)) < 0 ||
-        (rc = sq_prepare(st, "ROLLBACK", &st->rollback, err, cap)) < 0)
+        (rc = sq_prepare(st, "ROLLBACK", &st->rollback, err, cap)) < 0 ||
+        (rc = sq_prepare(st, "INSERT OR REPLACE INTO series_state(symbol, state) VALUES(?1, ?2)",
+                         &st->put_state, err, cap)) < 0 ||
+        (rc = sq_prepare(st, "DELETE FROM series_state WHERE symbol = ?1", &st->del_state, err,
+                         cap)) < 0 ||
+        (rc = sq_prepare(st, "SELECT symbol, state FROM series_state ORDER BY symbol",
+                         &st->states, err, cap)) < 0)
         goto fail;
     *out = &st->base;
     return 0;
@@ -317,10 +327,45 @@ sq_bind_row(sq_store *st, const kl_store_row_t *r)
 }
 
 static int
+sq_put_states(sq_store *st, const kl_store_state_t *v, size_t n, char *what, size_t wcap)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *s = v[i].len ? st->put_state : st->del_state;
+        int rc = sqlite3_bind_text(s, 1, v[i].symbol, -1, SQLITE_STATIC);
+        if (v[i].len)
+            rc |= sqlite3_bind_blob(s, 2, v[i].blob, (int)v[i].len, SQLITE_STATIC);
+        if (rc != SQLITE_OK || sq_step_done(s) != 0) {
+            snprintf(what, wcap, "%s state of %s", v[i].len ? "store" : "delete", v[i].symbol);
+            sqlite3_clear_bindings(s);
+            return -1;
+        }
+        sqlite3_clear_bindings(s);
+    }
+    return 0;
+}
+
+static int sq_commit_all(sq_store *st, const kl_store_row_t *rows, size_t n,
+                         const kl_store_state_t *states, size_t n_states,
+                         const kl_store_kv_t *kv, size_t n_kv, char *err, size_t cap);
+
+static int
 sq_commit(kl_store_t *base, const kl_store_row_t *rows, size_t n, const kl_store_kv_t *kv,
           size_t n_kv, char *err, size_t cap)
 {
-    sq_store *st = (sq_store *)base;
+    return sq_commit_all((sq_store *)base, rows, n, NULL, 0, kv, n_kv, err, cap);
+}
+
+static int
+sq_commit_batch(kl_store_t *base, const kl_store_batch_t *b, char *err, size_t cap)
+{
+    return sq_commit_all((sq_store *)base, b->rows, b->n_rows, b->states, b->n_states, b->kv,
+                         b->n_kv, err, cap);
+}
+
+static int
+sq_commit_all(sq_store *st, const kl_store_row_t *rows, size_t n, const kl_store_state_t *states,
+              size_t n_states, const kl_store_kv_t *kv, size_t n_kv, char *err, size_t cap)
+{
     if (st->in_scan || st->in_symbols) {
         kl_store_errf(err, cap, "sqlite store %s: commit called from a scan callback", st->path);
         return KL_EARG;
@@ -335,6 +380,8 @@ sq_commit(kl_store_t *base, const kl_store_row_t *rows, size_t n, const kl_store
             goto fail;
         }
     }
+    if (sq_put_states(st, states, n_states, what, sizeof what) != 0)
+        goto fail;
     for (size_t i = 0; i < n_kv; i++) {
         if (sqlite3_bind_text(st->put_kv, 1, kv[i].key, -1, SQLITE_STATIC) != SQLITE_OK ||
             sqlite3_bind_int64(st->put_kv, 2, kv[i].value) != SQLITE_OK ||
@@ -505,6 +552,32 @@ sq_get_kv(kl_store_t *base, const char *key, int64_t *value)
     return rc;
 }
 
+static int
+sq_states(kl_store_t *base, kl_store_state_fn fn, void *ctx)
+{
+    sq_store *st = (sq_store *)base;
+    sqlite3_stmt *s = st->states;
+    int rc;
+    for (;;) {
+        int step = sqlite3_step(s);
+        if (step == SQLITE_DONE) {
+            rc = 0;
+            break;
+        }
+        if (step != SQLITE_ROW || sqlite3_column_type(s, 0) != SQLITE_TEXT ||
+            sqlite3_column_type(s, 1) != SQLITE_BLOB) {
+            rc = KL_ESTORE;
+            break;
+        }
+        const void *blob = sqlite3_column_blob(s, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        if ((rc = fn(ctx, (const char *)sqlite3_column_text(s, 0), blob, len)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
 const kl_store_ops_t kl_store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -513,4 +586,6 @@ const kl_store_ops_t kl_store_sqlite_ops = {
     .symbols = sq_symbols,
     .get_kv = sq_get_kv,
     .close = sq_close,
+    .commit_batch = sq_commit_batch,
+    .states = sq_states,
 };
