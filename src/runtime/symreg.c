@@ -129,6 +129,7 @@ add_locked(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_syminfo_t 
     e->worker = best;
     e->unit_per_ms = unit_per_ms;
     e->live = 1;
+    e->resume_id = INT64_MIN;
     r->n++;
     r->load[best]++;
     r->idx[slot] = e->id + 1;
@@ -216,6 +217,32 @@ kl_symreg_list(kl_symreg_t *r, kl_syminfo_t *out, size_t max)
     if (out && max)
         qsort(out, live < max ? live : max, sizeof *out, cmp_name);
     return live;
+}
+
+void
+kl_symreg_set_resume(kl_symreg_t *r, const char *name, int64_t id)
+{
+    if (!valid_name(name))
+        return;
+    pthread_mutex_lock(&r->mu);
+    size_t slot = idx_find(r, name);
+    if (r->idx[slot] != 0)
+        r->v[r->idx[slot] - 1].resume_id = id;
+    pthread_mutex_unlock(&r->mu);
+}
+
+int64_t
+kl_symreg_resume(kl_symreg_t *r, const char *name)
+{
+    int64_t id = INT64_MIN;
+    if (!valid_name(name))
+        return id;
+    pthread_mutex_lock(&r->mu);
+    size_t slot = idx_find(r, name);
+    if (r->idx[slot] != 0 && r->v[r->idx[slot] - 1].live)
+        id = r->v[r->idx[slot] - 1].resume_id;
+    pthread_mutex_unlock(&r->mu);
+    return id;
 }
 
 uint64_t

@@ -21,6 +21,7 @@ typedef struct kl_syminfo {
     int worker;
     uint32_t unit_per_ms;
     int live;
+    int64_t resume_id; /* INT64_MIN: none */
 } kl_syminfo_t;
 
 typedef struct kl_symreg kl_symreg_t;
@@ -52,6 +53,11 @@ int kl_symreg_remove(kl_symreg_t *r, const char *name, kl_syminfo_t *out);
 
 /* Any thread. Copies up to max live symbols, sorted by name; returns how many there are. */
 size_t kl_symreg_list(kl_symreg_t *r, kl_syminfo_t *out, size_t max);
+
+/* Recovery: the highest trade id already applied to name (sources resume after it), or
+ * INT64_MIN when unknown. Any thread. */
+void kl_symreg_set_resume(kl_symreg_t *r, const char *name, int64_t id);
+int64_t kl_symreg_resume(kl_symreg_t *r, const char *name);
 
 /* Changes whenever a symbol is removed: routers drop their caches when it moves. */
 uint64_t kl_symreg_epoch(kl_symreg_t *r);

@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "kl/err.h"
+#include "wal/walrec.h"
 
 #define BATCH 256
 #define PARK_MS 100
@@ -66,6 +67,9 @@ struct kl_worker {
     } pub;
     kl_ratelimit_t rl_emit;
     int stop_status;
+    _Atomic int failed;
+    uint64_t batch_seq; /* WAL seq the in-flight batch covers */
+    kl_msg_t *pass;     /* one pass's messages: BATCH per input ring */
 };
 
 /* ---- slots ----------------------------------------------------------------------------- */
@@ -238,7 +242,10 @@ fill_slot(void *ctx, kl_snap_t *snap, uint32_t slot)
         if (rc != 0)
             return rc;
     }
-    return 0;
+    /* The engine state goes with the rows: the checkpoint a restart continues from. */
+    uint8_t blob[KL_SERIES_STATE_MAX];
+    size_t len = kl_series_export(s, blob, sizeof blob);
+    return len ? kl_snap_add_state(snap, m->name, blob, len) : 0;
 }
 
 /* Removal: the symbol's current klines become final rows, then the slot is free. */
@@ -259,6 +266,9 @@ slot_remove(kl_worker_t *w, uint32_t sym)
             kl_log(KL_LOG_ERROR, "worker", "final_kline_lost",
                    "worker=%d symbol=%s reason=\"out of memory on removal\"", w->cfg.index, m->name);
     }
+    if (kl_snap_add_state(w->snap, m->name, NULL, 0) != 0)
+        kl_log(KL_LOG_ERROR, "worker", "state_removal_lost",
+               "worker=%d symbol=%s reason=\"out of memory\"", w->cfg.index, m->name);
     /* Swap-remove from the live list so the clock loop never visits freed slots. */
     uint32_t last = w->live[--w->n_live];
     w->live[m->live_pos] = last;
@@ -308,7 +318,12 @@ do_tick(kl_worker_t *w, int64_t now_ms)
 {
     for (size_t i = 0; i < w->n_live; i++) {
         kl_series_t *s = series_of(w, w->live[i]);
+        int64_t seg_end = s->seg_end;
         kl_series_tick(s, now_ms * s->sched->unit_per_ms, on_emit, w);
+        /* With a lateness window the watermark a tick moves decides future trades: checkpoint
+         * it. Without one, a restarted series repeats the same rollover on its next trade. */
+        if (s->seg_end != seg_end && s->sched->lateness > 0)
+            kl_snap_mark(w->snap, w->live[i]);
     }
 }
 
@@ -325,12 +340,13 @@ take_snapshot(kl_worker_t *w)
     w->local.last_snapshot_us =
         (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
     w->local.snapshots++;
-    if (batch.n == 0) {
+    if (batch.n == 0 && batch.n_states == 0) {
         kl_snap_ack(w->snap);
         return 0;
     }
     w->local.snapshot_rows += batch.n;
     w->batch = batch;
+    w->batch_seq = w->cfg.wal ? kl_wal_committed_seq(w->cfg.wal) : 0;
     /* release: the batch fields are visible to the persister before it sees PENDING. */
     atomic_store_explicit(&w->handoff, HANDOFF_PENDING, memory_order_release);
     kl_wake_notify(w->cfg.persister_wake);
@@ -345,6 +361,10 @@ check_handoff(kl_worker_t *w)
     int st = atomic_load_explicit(&w->handoff, memory_order_acquire);
     if (st == HANDOFF_OK) {
         kl_snap_ack(w->snap);
+        if (w->cfg.wal && kl_wal_release(w->cfg.wal, w->batch_seq) < 0)
+            kl_log(KL_LOG_WARN, "worker", "wal_release_failed",
+                   "worker=%d upto=%llu action=\"segments kept, retried at the next checkpoint\"",
+                   w->cfg.index, (unsigned long long)w->batch_seq);
         w->local.commit_ok++;
         w->consecutive_failures = 0;
         atomic_store_explicit(&w->handoff, HANDOFF_IDLE, memory_order_relaxed);
@@ -402,6 +422,81 @@ has_work(void *ctx)
            atomic_load_explicit(&w->stop, memory_order_relaxed);
 }
 
+/* Encodes message m for the WAL; returns the payload length, or 0 when it is not logged (a
+ * trade for a symbol this worker does not hold is dropped, so it need not be replayed). */
+static size_t
+encode_msg(kl_worker_t *w, const kl_msg_t *m, uint8_t *out)
+{
+    kl_walrec_t r;
+    memset(&r, 0, sizeof r);
+    int64_t slot;
+    switch (m->type) {
+    case KL_MSG_TRADE:
+        if ((slot = slot_find(w, m->sym)) < 0)
+            return 0;
+        r.type = KL_WALREC_TRADE;
+        r.trade = m->u.trade;
+        r.unit_per_ms = meta_of(w, (uint32_t)slot)->unit_per_ms;
+        memcpy(r.name, meta_of(w, (uint32_t)slot)->name, sizeof r.name);
+        break;
+    case KL_MSG_ADD:
+        r.type = KL_WALREC_ADD;
+        r.unit_per_ms = m->u.add.unit_per_ms ? m->u.add.unit_per_ms : 1;
+        memcpy(r.name, m->u.add.name, sizeof r.name - 1);
+        break;
+    case KL_MSG_REMOVE:
+        if (m->sym >= w->by_sym_cap || w->by_sym[m->sym] == 0)
+            return 0;
+        r.type = KL_WALREC_REMOVE;
+        memcpy(r.name, meta_of(w, w->by_sym[m->sym] - 1)->name, sizeof r.name);
+        break;
+    default:
+        return 0;
+    }
+    return kl_walrec_encode(&r, out);
+}
+
+static void
+wal_fatal(kl_worker_t *w, int rc)
+{
+    atomic_store_explicit(&w->failed, 1, memory_order_relaxed);
+    kl_log(KL_LOG_ERROR, "worker", "wal_failed",
+           "worker=%d error=\"%s\" action=\"stopped taking work; the service shuts down\"",
+           w->cfg.index, kl_strerror(rc));
+}
+
+/* Logs the pass's messages (and its tick) and commits them with one write. Returns 0, or -1
+ * after a WAL failure (nothing of the pass may then be applied). */
+static int
+log_pass(kl_worker_t *w, const kl_msg_t *m, size_t n, int64_t tick_ms)
+{
+    if (!w->cfg.wal)
+        return 0;
+    uint8_t rec[KL_WALREC_MAX];
+    uint64_t seq;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t len = encode_msg(w, &m[i], rec);
+        if (len)
+            rc = kl_wal_append(w->cfg.wal, (uint16_t)m[i].type == KL_MSG_TRADE ? KL_WALREC_TRADE
+                               : m[i].type == KL_MSG_ADD                       ? KL_WALREC_ADD
+                                                                               : KL_WALREC_REMOVE,
+                               rec, (uint32_t)len, &seq);
+    }
+    if (rc == 0 && tick_ms) {
+        kl_walrec_t r = {.type = KL_WALREC_TICK, .now_ms = tick_ms};
+        size_t len = kl_walrec_encode(&r, rec);
+        rc = kl_wal_append(w->cfg.wal, KL_WALREC_TICK, rec, (uint32_t)len, &seq);
+    }
+    if (rc == 0)
+        rc = kl_wal_commit(w->cfg.wal);
+    if (rc != 0) {
+        wal_fatal(w, rc);
+        return -1;
+    }
+    return 0;
+}
+
 /* At stop: 1 when everything is committed and the thread may exit, -1 when it gives up. */
 static int
 stop_step(kl_worker_t *w, int idle_handoff)
@@ -430,18 +525,23 @@ worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "kl-worker-%d", w->cfg.index);
     pthread_setname_np(pthread_self(), name);
-    kl_msg_t buf[BATCH];
+    kl_msg_t *buf = w->pass;
     kl_idle_t idle = {0};
     for (;;) {
         int work = 0;
-        for (int p = 0; p < w->cfg.n_inputs; p++) {
-            size_t n = kl_ring_pop(&w->rings[p], buf, BATCH);
-            for (size_t i = 0; i < n; i++)
-                handle(w, &buf[i]);
-            work += (int)n;
-        }
+        size_t n = 0;
+        if (!atomic_load_explicit(&w->failed, memory_order_relaxed))
+            for (int p = 0; p < w->cfg.n_inputs; p++)
+                n += kl_ring_pop(&w->rings[p], buf + n, BATCH);
         int64_t t = atomic_load_explicit(&w->tick_ms, memory_order_relaxed);
-        if (w->cfg.wall_clock && t != w->last_tick_ms) {
+        int tick = w->cfg.wall_clock && t != w->last_tick_ms && !w->failed;
+        /* Write-ahead: the whole pass is logged with one write before any of it is applied. */
+        if ((n || tick) && log_pass(w, buf, n, tick ? t : 0) != 0)
+            n = 0, tick = 0;
+        for (size_t i = 0; i < n; i++)
+            handle(w, &buf[i]);
+        work += (int)n;
+        if (tick) {
             w->last_tick_ms = t;
             do_tick(w, t);
             work++;
@@ -486,7 +586,8 @@ kl_worker_create(const kl_worker_cfg_t *cfg, kl_worker_t **out)
     w->stride = ((sz_ms > sz_us ? sz_ms : sz_us) + a - 1) / a * a;
     w->rings = kl_calloc((size_t)cfg->n_inputs, sizeof *w->rings);
     w->snap = kl_snap_create(0);
-    int rc = (!w->rings || !w->snap) ? KL_ENOMEM : 0;
+    w->pass = kl_alloc((size_t)cfg->n_inputs * BATCH * sizeof *w->pass);
+    int rc = (!w->rings || !w->snap || !w->pass) ? KL_ENOMEM : 0;
     for (int p = 0; rc == 0 && p < cfg->n_inputs; p++)
         rc = kl_ring_init(&w->rings[p], cfg->ring_capacity);
     if (rc != 0) {
@@ -514,6 +615,7 @@ kl_worker_destroy(kl_worker_t *w)
     kl_free(w->live);
     kl_free(w->by_sym);
     kl_snap_destroy(w->snap);
+    kl_free(w->pass);
     kl_free(w);
 }
 
@@ -584,13 +686,83 @@ kl_worker_stats(kl_worker_t *w, kl_worker_stats_t *out)
 }
 
 int
-kl_worker_batch_pending(kl_worker_t *w, kl_snap_batch_t *batch)
+kl_worker_batch_pending(kl_worker_t *w, kl_snap_batch_t *batch, uint64_t *wal_seq, int *index)
 {
     /* acquire: pairs with take_snapshot()'s release; the batch fields are complete. */
     if (atomic_load_explicit(&w->handoff, memory_order_acquire) != HANDOFF_PENDING)
         return 0;
     *batch = w->batch;
+    *wal_seq = w->batch_seq;
+    *index = w->cfg.index;
     return 1;
+}
+
+void
+kl_worker_set_wal(kl_worker_t *w, kl_wal_t *wal)
+{
+    w->cfg.wal = wal;
+}
+
+int
+kl_worker_failed(kl_worker_t *w)
+{
+    return atomic_load_explicit(&w->failed, memory_order_relaxed);
+}
+
+void
+kl_worker_wal_key(int index, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "wal.w%d", index);
+}
+
+int
+kl_worker_adopt(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_per_ms,
+                const void *blob, size_t len, int dirty)
+{
+    int64_t slot = slot_add(w, sym, name, unit_per_ms);
+    if (slot < 0)
+        return KL_ENOMEM;
+    kl_series_t *s = series_of(w, (uint32_t)slot);
+    int rc = kl_series_import(s, s->sched, meta_of(w, (uint32_t)slot), blob, len);
+    if (rc != 0) {
+        kl_series_init(s, s->sched, meta_of(w, (uint32_t)slot));
+        return rc;
+    }
+    if (dirty)
+        kl_snap_mark(w->snap, (uint32_t)slot);
+    return 0;
+}
+
+void
+kl_worker_replay(kl_worker_t *w, const kl_msg_t *m)
+{
+    handle(w, m);
+}
+
+void
+kl_worker_replay_tick(kl_worker_t *w, uint32_t sym, int64_t now_ms)
+{
+    if (sym >= w->by_sym_cap || w->by_sym[sym] == 0)
+        return;
+    uint32_t slot = w->by_sym[sym] - 1;
+    kl_series_t *s = series_of(w, slot);
+    kl_series_tick(s, now_ms * s->sched->unit_per_ms, on_emit, w);
+    kl_snap_mark(w->snap, slot);
+}
+
+int
+kl_worker_checkpoint_take(kl_worker_t *w, kl_snap_batch_t *batch)
+{
+    return kl_snap_take(w->snap, fill_slot, w, batch);
+}
+
+void
+kl_worker_checkpoint_done(kl_worker_t *w, int ok)
+{
+    if (ok)
+        kl_snap_ack(w->snap);
+    else
+        kl_snap_fail(w->snap);
 }
 
 void

@@ -10,6 +10,13 @@
  * acks or merges back when the persister answers. Idle: spin, yield, then park on a futex.
  * Stop: drain the rings, take a final snapshot, wait for its commit, exit.
  *
+ * Durability: each pass first logs every message it popped (and each tick) to the WAL and
+ * commits the group with one write(2), then applies them. A snapshot therefore reflects exactly
+ * the records up to the WAL's committed sequence number, which it carries as its checkpoint
+ * ("wal.w<N>") together with the engine state of every dirty symbol; once the store confirms
+ * it, the WAL segments it covers are deleted. A WAL write failure is fatal to the worker: it
+ * stops taking messages (its producers then wait) and reports itself failed.
+ *
  * Slots live in chunks of KL_WORKER_CHUNK series (kl_series_size() stride) that are never moved,
  * so growing is one allocation and never a pause; freed slots go to a free list for reuse, and
  * only live slots are in the tick list. Symbol ids are dense and global (symreg), so the
@@ -26,6 +33,7 @@
 #include "runtime/snapshot.h"
 #include "runtime/symreg.h"
 #include "runtime/wake.h"
+#include "wal/wal.h"
 
 #define KL_WORKER_CHUNK 256
 
@@ -40,6 +48,7 @@ typedef struct kl_worker_cfg {
     kl_symreg_t *reg;
     int wall_clock;       /* 1: ticks from the clock thread; 0: event time only */
     kl_wake_t *persister_wake;
+    kl_wal_t *wal;        /* the worker's write-ahead log (owned by the caller); NULL: none */
 } kl_worker_cfg_t;
 
 /* Counters, published by the worker once per batch (relaxed); read from any thread. */
@@ -74,9 +83,36 @@ int kl_worker_stop(kl_worker_t *w);
 
 void kl_worker_stats(kl_worker_t *w, kl_worker_stats_t *out);
 
+/* Gives the worker its WAL writer (before kl_worker_start; the caller keeps ownership). */
+void kl_worker_set_wal(kl_worker_t *w, kl_wal_t *wal);
+
+/* 1 when the worker hit a fatal error (WAL write) and stopped taking work. Any thread. */
+int kl_worker_failed(kl_worker_t *w);
+
+/* Recovery, before kl_worker_start (main thread): adopts a series for symbol `name` (global id
+ * sym, unit) from a state blob; dirty marks it for the next snapshot. Returns 0 or an error. */
+int kl_worker_adopt(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_per_ms,
+                    const void *blob, size_t len, int dirty);
+
+/* Recovery, before kl_worker_start: applies one message as the running worker would, without
+ * logging it (it comes from a WAL). */
+void kl_worker_replay(kl_worker_t *w, const kl_msg_t *m);
+/* Recovery, before kl_worker_start: a logged wall-clock tick, for symbol sym only. */
+void kl_worker_replay_tick(kl_worker_t *w, uint32_t sym, int64_t now_ms);
+
+/* Recovery, before kl_worker_start: takes a snapshot now and returns its batch (rows, states)
+ * for the caller to commit itself; then kl_worker_checkpoint_done(). */
+int kl_worker_checkpoint_take(kl_worker_t *w, kl_snap_batch_t *batch);
+void kl_worker_checkpoint_done(kl_worker_t *w, int ok);
+
+/* The checkpoint key of worker index i in the store's meta table: "wal.w<i>". */
+void kl_worker_wal_key(int index, char *buf, size_t cap);
+
 /* Persister side of the handoff (persister thread only). Returns 1 and the frozen batch when one
- * is pending; then kl_worker_batch_done() must be called with the commit's outcome. */
-int kl_worker_batch_pending(kl_worker_t *w, kl_snap_batch_t *batch);
+ * is pending, with the WAL sequence it covers in *wal_seq (and the worker's index in *index);
+ * then kl_worker_batch_done() must be called with the commit's outcome. */
+int kl_worker_batch_pending(kl_worker_t *w, kl_snap_batch_t *batch, uint64_t *wal_seq,
+                            int *index);
 void kl_worker_batch_done(kl_worker_t *w, int ok);
 
 #endif

@@ -17,6 +17,7 @@
 #include "runtime/clock.h"
 #include "runtime/router.h"
 #include "runtime/worker.h"
+#include "serve/recover.h"
 #include "source/source.h"
 #include "store/persister.h"
 #include "store/store.h"
@@ -29,6 +30,7 @@ struct kl_service {
     kl_symreg_t *reg;
     kl_sched_t sched_ms, sched_us;
     kl_worker_t **workers;
+    kl_wal_t **wals;
     int n_workers;
     kl_persister_t *persister;
     kl_clock_t *clock;
@@ -111,14 +113,20 @@ source_main(void *arg)
     return NULL;
 }
 
+static int64_t
+resume_id(void *ctx, const char *symbol)
+{
+    return kl_symreg_resume(ctx, symbol);
+}
+
 static int
 make_source(kl_service_t *svc, char *err, size_t cap)
 {
     const kl_config_t *c = svc->cfg;
     switch (c->source) {
     case KL_CFG_SRC_REPLAY:
-        return kl_source_replay_create(c->replay_files, c->n_replay_files, c->pace, &svc->source,
-                                       err, cap);
+        return kl_source_replay_create(c->replay_files, c->n_replay_files, c->pace, resume_id,
+                                       svc->reg, &svc->source, err, cap);
     case KL_CFG_SRC_LINES_STDIN:
         return kl_source_lines_stdin_create(&svc->source, err, cap);
     case KL_CFG_SRC_LINES_TCP:
@@ -173,6 +181,42 @@ build_scheds(kl_service_t *svc, char *err, size_t cap)
     return rc;
 }
 
+/* Recovery (recover.h), then a WAL writer per worker continuing each log's numbering. */
+static int
+recover_and_open_wals(kl_service_t *svc, char *err, size_t cap)
+{
+    const kl_config_t *cfg = svc->cfg;
+    kl_recover_result_t *res = kl_calloc(1, sizeof *res);
+    if (!res)
+        return KL_ENOMEM;
+    int rc = kl_recover(cfg->wal_dir, svc->store, svc->reg, svc->workers, svc->n_workers, res,
+                        err, cap);
+    if (rc == 0)
+        kl_log(KL_LOG_INFO, "recover", "done",
+               "states=%llu records=%llu trades=%llu ticks=%llu damaged_logs=%llu cut_bytes=%llu",
+               (unsigned long long)res->states, (unsigned long long)res->records,
+               (unsigned long long)res->trades, (unsigned long long)res->ticks,
+               (unsigned long long)res->damaged_logs, (unsigned long long)res->cut_bytes);
+    if (rc == 0 && !(svc->wals = kl_calloc((size_t)svc->n_workers, sizeof *svc->wals)))
+        rc = KL_ENOMEM;
+    kl_wal_cfg_t wc = {
+        .fsync = cfg->fsync == KL_CFG_FSYNC_ALWAYS     ? KL_WAL_FSYNC_ALWAYS
+                 : cfg->fsync == KL_CFG_FSYNC_EVERYSEC ? KL_WAL_FSYNC_EVERYSEC
+                                                       : KL_WAL_FSYNC_NO,
+        .segment_bytes = 64u << 20,
+    };
+    for (int i = 0; rc == 0 && i < svc->n_workers; i++) {
+        rc = kl_wal_open(cfg->wal_dir, i, &wc, res->next_seq[i], &svc->wals[i]);
+        if (rc != 0)
+            snprintf(err, cap, "wal-dir %s: cannot open the log of worker %d: %s", cfg->wal_dir,
+                     i, kl_strerror(rc));
+        else
+            kl_worker_set_wal(svc->workers[i], svc->wals[i]);
+    }
+    kl_free(res);
+    return rc;
+}
+
 int
 kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t cap)
 {
@@ -216,6 +260,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
         if (rc == 0)
             svc->n_workers++;
     }
+    if (rc == 0)
+        rc = recover_and_open_wals(svc, err, cap);
     if (rc == 0)
         rc = make_source(svc, err, cap);
     int auto_add = cfg->n_symbols == 0;
@@ -275,6 +321,15 @@ kl_service_source_done(kl_service_t *svc)
 }
 
 int
+kl_service_failed(kl_service_t *svc)
+{
+    for (int i = 0; i < svc->n_workers; i++)
+        if (kl_worker_failed(svc->workers[i]))
+            return 1;
+    return 0;
+}
+
+int
 kl_service_stop(kl_service_t *svc)
 {
     int status = 0;
@@ -301,8 +356,12 @@ kl_service_stop(kl_service_t *svc)
         svc->source->ops->destroy(svc->source);
     kl_router_fini(&svc->src_router);
     kl_router_fini(&svc->admin_router);
-    for (int i = 0; i < svc->n_workers; i++)
+    for (int i = 0; i < svc->n_workers; i++) {
         kl_worker_destroy(svc->workers[i]);
+        if (svc->wals && svc->wals[i] && kl_wal_close(svc->wals[i]) != 0)
+            status = 1;
+    }
+    kl_free(svc->wals);
     kl_free(svc->workers);
     kl_persister_destroy(svc->persister);
     kl_symreg_destroy(svc->reg);
@@ -429,6 +488,7 @@ kl_serve_main(int argc, char **argv)
         return 1;
     }
     const char *why = "signal";
+    int failed = 0;
     for (;;) {
         struct timespec ts = {0, 100 * 1000000L};
         int sig = sigtimedwait(&set, NULL, &ts);
@@ -450,9 +510,14 @@ kl_serve_main(int argc, char **argv)
             why = "end of input";
             break;
         }
+        if (kl_service_failed(svc)) {
+            why = "a worker failed (see its error): no durability, so no more work";
+            failed = 1;
+            break;
+        }
     }
     kl_log(KL_LOG_INFO, "serve", "stopping", "reason=\"%s\"", why);
-    int status = kl_service_stop(svc);
+    int status = kl_service_stop(svc) || failed;
     kl_log(KL_LOG_INFO, "serve", "stopped", "status=%d", status);
     kl_config_free(&cfg);
     return status;

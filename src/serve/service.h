@@ -2,8 +2,8 @@
  * the source, started and stopped in a documented order, plus the internal admin API that the
  * HTTP admin endpoints will call.
  *
- * Start order: store (schema) -> registry (configured symbols) -> workers -> persister -> clock
- * -> source. Stop order (SIGINT/SIGTERM, or the end of a finite source with --exit-on-eof):
+ * Start order: store (schema) -> registry (configured symbols) -> workers -> recovery (states
+ * from the store + WAL replay, recover.h) -> WAL writers -> persister -> clock -> source. Stop order (SIGINT/SIGTERM, or the end of a finite source with --exit-on-eof):
  * 1. stop the source and join its thread, so nothing new is accepted;
  * 2. stop the clock;
  * 3. stop each worker: it drains its rings, takes a final snapshot and waits for its commit;
@@ -25,6 +25,9 @@ int kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size
 
 /* 1 once a finite source has reached its end. Any thread. */
 int kl_service_source_done(kl_service_t *svc);
+
+/* 1 when a worker stopped on a fatal error (a WAL write failed). Any thread. */
+int kl_service_failed(kl_service_t *svc);
 
 /* Ordered shutdown (see above) and free. Returns 0, or non-zero if the source failed or a final
  * commit could not be made. Main thread. */

@@ -18,6 +18,7 @@ typedef struct stream {
     size_t symlen;
     kl_trade_t next;
     int64_t key_us; /* next.ts in us, to order ms and us series together */
+    int64_t resume_id; /* trades with id <= this were applied before a restart */
 } stream_t;
 
 typedef struct replay_src {
@@ -86,9 +87,11 @@ heap_up(replay_src_t *r, size_t i)
 
 /* Loads the stream's next trade. Returns 1, 0 at its end, < 0 on a read error. */
 static int
-advance(stream_t *s)
+advance(replay_src_t *r, stream_t *s)
 {
-    int rc = kl_dumpstream_next(&s->ds, &s->next, 0);
+    int rc;
+    while ((rc = kl_dumpstream_next(&s->ds, &s->next, 0)) > 0 && s->next.id <= s->resume_id)
+        atomic_fetch_add_explicit(&r->base.skipped_events, 1, memory_order_relaxed);
     if (rc > 0)
         s->key_us = s->next.ts * (1000 / s->ds.unit_per_ms);
     return rc;
@@ -107,7 +110,7 @@ replay_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
     replay_src_t *r = (replay_src_t *)src;
     int status = 0;
     for (size_t i = 0; i < r->n_streams; i++) {
-        int rc = advance(&r->streams[i]);
+        int rc = advance(r, &r->streams[i]);
         if (rc < 0)
             status = rc;
         if (rc > 0) {
@@ -137,7 +140,7 @@ replay_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
             break;
         atomic_fetch_add_explicit(&src->trades, rc == 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&src->messages, 1, memory_order_relaxed);
-        rc = advance(s);
+        rc = advance(r, s);
         if (rc > 0) {
             heap_down(r, 0);
         } else {
@@ -174,8 +177,8 @@ replay_destroy(kl_source_t *src)
 static const kl_source_ops_t replay_ops = {"replay", replay_run, replay_destroy};
 
 int
-kl_source_replay_create(const char *const *files, size_t n, double pace, kl_source_t **out,
-                        char *err, size_t cap)
+kl_source_replay_create(const char *const *files, size_t n, double pace, kl_resume_fn resume,
+                        void *resume_ctx, kl_source_t **out, char *err, size_t cap)
 {
     replay_src_t *r = kl_calloc(1, sizeof *r);
     if (!r)
@@ -202,6 +205,7 @@ kl_source_replay_create(const char *const *files, size_t n, double pace, kl_sour
         stream_t *s = &r->streams[r->n_streams++];
         s->symbol = r->in.v[first].symbol;
         s->symlen = strlen(s->symbol);
+        s->resume_id = resume ? resume(resume_ctx, s->symbol) : INT64_MIN;
         kl_dumpstream_init(&s->ds, &r->in.v[first], last - first, on_reject, r);
         first = last;
     }

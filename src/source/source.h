@@ -30,10 +30,16 @@ struct kl_source {
     _Atomic uint64_t messages, trades, rejected, skipped_events;
 };
 
+/* Where a restarted replay resumes: the highest trade id already applied to symbol, or
+ * INT64_MIN to start from its first trade. */
+typedef int64_t (*kl_resume_fn)(void *ctx, const char *symbol);
+
 /* Replay of dump files (klined replay's inputs), interleaved across symbols in time order.
- * pace 0: full speed; pace X: X times real time. Returns 0 and *out, or an error with err set. */
-int kl_source_replay_create(const char *const *files, size_t n, double pace, kl_source_t **out,
-                            char *err, size_t cap);
+ * pace 0: full speed; pace X: X times real time. resume (may be NULL) is asked once per symbol;
+ * trades at or below its answer are skipped (counted as `skipped`). Returns 0 and *out, or an
+ * error with err set. */
+int kl_source_replay_create(const char *const *files, size_t n, double pace, kl_resume_fn resume,
+                            void *resume_ctx, kl_source_t **out, char *err, size_t cap);
 
 /* One Binance trade/aggTrade event JSON per line, from stdin (fd 0) or from TCP clients of a
  * listener on host:port (127.0.0.1 only). */

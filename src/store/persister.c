@@ -28,12 +28,18 @@ pass(kl_persister_t *p)
     int work = 0;
     for (int i = 0; i < p->n_workers; i++) {
         kl_snap_batch_t b;
-        if (!kl_worker_batch_pending(p->workers[i], &b))
+        uint64_t seq;
+        int index;
+        if (!kl_worker_batch_pending(p->workers[i], &b, &seq, &index))
             continue;
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        char err[512] = "";
-        int rc = kl_store_commit(p->store, b.rows, b.n, NULL, 0, err, sizeof err);
+        char err[512] = "", key[32];
+        /* The checkpoint: rows, engine states and the WAL position they cover, together. */
+        kl_worker_wal_key(index, key, sizeof key);
+        kl_store_kv_t kv = {key, (int64_t)seq};
+        kl_store_batch_t batch = {b.rows, b.n, b.states, b.n_states, &kv, 1};
+        int rc = kl_store_commit_batch(p->store, &batch, err, sizeof err);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
         /* relaxed: statistics only. */
@@ -63,8 +69,10 @@ has_work(void *ctx)
 {
     kl_persister_t *p = ctx;
     kl_snap_batch_t b;
+    uint64_t seq;
+    int index;
     for (int i = 0; i < p->n_workers; i++)
-        if (kl_worker_batch_pending(p->workers[i], &b))
+        if (kl_worker_batch_pending(p->workers[i], &b, &seq, &index))
             return 1;
     return atomic_load_explicit(&p->stop, memory_order_relaxed);
 }

@@ -31,8 +31,9 @@
  *
  * The CRC comes first and covers every field after it, so a flipped bit anywhere in a record
  * (padding aside, which must be zero) fails the check. CRC-32C is the standard Castagnoli CRC
- * (reflected polynomial 0x82F63B78, initial value and final xor 0xFFFFFFFF), so CRC-32C("123456789")
- * = 0xE3069283; an all-zero record therefore never passes.
+ * (reflected polynomial 0x82F63B78, initial value and final xor 0xFFFFFFFF): CRC-32C of
+ * "123456789" is 0xE3069283, and the CRC of zero bytes is not zero, so a zero-filled tail (a
+ * file extended but never written) never passes.
  *
  * Sequence numbers start at the caller's choice (>= 1) and grow by exactly 1 per record, across
  * segment boundaries too: a segment's `first` is the previous segment's last seq + 1. A segment

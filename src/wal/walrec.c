@@ -26,6 +26,10 @@ get64(const uint8_t *p)
 size_t
 kl_walrec_encode(const kl_walrec_t *r, uint8_t *buf)
 {
+    if (r->type == KL_WALREC_TICK) {
+        put64(buf, r->now_ms);
+        return 8;
+    }
     size_t nl = strnlen(r->name, KL_WALREC_NAME_MAX + 1);
     if (nl == 0 || nl > KL_WALREC_NAME_MAX || (r->unit_per_ms != 1 && r->unit_per_ms != 1000 &&
                                               r->type != KL_WALREC_REMOVE))
@@ -97,6 +101,11 @@ kl_walrec_decode(uint16_t type, const void *payload, uint32_t len, kl_walrec_t *
         return get_name(p + 1, end, out);
     case KL_WALREC_REMOVE:
         return get_name(p, end, out);
+    case KL_WALREC_TICK:
+        if (len != 8)
+            return KL_EARG;
+        out->now_ms = get64(p);
+        return 0;
     default:
         return KL_EARG;
     }

@@ -6,6 +6,7 @@
  *                    buyer_maker u8, unit u8 (0 = ms, 1 = us), name_len u8, name[name_len]
  *   ADD    (type 2): unit u8, name_len u8, name[name_len]
  *   REMOVE (type 3): name_len u8, name[name_len]
+ *   TICK   (type 4): now_ms i64 (the wall clock reached now_ms: rollover of the worker's series)
  * Records carry the symbol's name, not its id: ids are per process, and a record must still mean
  * the same symbol after a restart, whatever worker then owns it. */
 #ifndef KL_WAL_WALREC_H
@@ -16,7 +17,12 @@
 
 #include "kl/types.h"
 
-enum kl_walrec_type { KL_WALREC_TRADE = 1, KL_WALREC_ADD = 2, KL_WALREC_REMOVE = 3 };
+enum kl_walrec_type {
+    KL_WALREC_TRADE = 1,
+    KL_WALREC_ADD = 2,
+    KL_WALREC_REMOVE = 3,
+    KL_WALREC_TICK = 4,
+};
 
 #define KL_WALREC_MAX 96 /* longest encoded payload */
 #define KL_WALREC_NAME_MAX 31
@@ -26,6 +32,7 @@ typedef struct kl_walrec {
     char name[KL_WALREC_NAME_MAX + 1];
     uint32_t unit_per_ms;
     kl_trade_t trade; /* TRADE only */
+    int64_t now_ms;   /* TICK only */
 } kl_walrec_t;
 
 /* Encodes r into buf (KL_WALREC_MAX bytes); returns the length, 0 if r is invalid. */

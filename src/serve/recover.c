@@ -1,0 +1,271 @@
+/* Recovery: states from the store, then the WAL records after each checkpoint, then one
+ * checkpoint of the result. See recover.h.
+ *
+ * DESIGN. A checkpoint (one store transaction) holds the rows, the engine states of the symbols
+ * that changed and "wal.w<N>" = the last WAL sequence number the states reflect; states of
+ * unchanged symbols are from earlier checkpoints and still exact. So the state of a symbol at
+ * crash time = its stored state + the records of its WAL after the checkpoint. Records name
+ * symbols, so they are routed to whatever worker owns the symbol now, even if the number of
+ * workers changed. A logged tick applies only to the symbols already met in the same log, the
+ * ones that worker held (ticks of a clean symbol are reproduced by its next trade anyway). */
+#include "serve/recover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "kl/err.h"
+#include "wal/wal.h"
+#include "wal/walrec.h"
+
+typedef struct rec_ctx {
+    kl_symreg_t *reg;
+    kl_worker_t **workers;
+    int n_workers;
+    uint32_t *seen; /* symbols met in the log being replayed */
+    size_t n_seen, cap_seen;
+    kl_recover_result_t *res;
+    int error;
+} rec_ctx_t;
+
+static int64_t
+blob_i64(const uint8_t *p)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u |= (uint64_t)p[i] << (8 * i);
+    return (int64_t)u;
+}
+
+static int
+on_state(void *ctx, const char *symbol, const void *blob, size_t len)
+{
+    rec_ctx_t *c = ctx;
+    const uint8_t *b = blob;
+    /* unit at bytes 8..9 and hwm_id at 32..39 of a state blob (kline_state.c FORMAT) */
+    uint32_t unit = len >= 40 ? (uint32_t)(b[8] | b[9] << 8) : 0;
+    kl_syminfo_t info;
+    if (kl_symreg_lookup(c->reg, symbol, KL_SYMREG_ADD, unit == 1000 ? 1000 : 1, &info) < 0) {
+        c->error = KL_ENOMEM;
+        return 1;
+    }
+    int rc = kl_worker_adopt(c->workers[info.worker], info.id, symbol, info.unit_per_ms, blob,
+                             len, 0);
+    if (rc != 0) {
+        kl_log(KL_LOG_WARN, "recover", "state_unusable",
+               "symbol=%s bytes=%zu error=\"%s\" action=\"series restarts at its next trade "
+               "(intervals, unit or lateness changed since the checkpoint?)\"",
+               symbol, len, kl_strerror(rc));
+        return 0;
+    }
+    kl_symreg_set_resume(c->reg, symbol, blob_i64(b + 32));
+    c->res->states++;
+    return 0;
+}
+
+static void
+seen_add(rec_ctx_t *c, uint32_t sym)
+{
+    for (size_t i = 0; i < c->n_seen; i++)
+        if (c->seen[i] == sym)
+            return;
+    if (c->n_seen == c->cap_seen) {
+        size_t ncap = c->cap_seen ? c->cap_seen * 2 : 64;
+        uint32_t *n = kl_alloc(ncap * sizeof *n);
+        if (!n)
+            return; /* only costs the ticks of this symbol, which its next trade repeats */
+        if (c->n_seen)
+            memcpy(n, c->seen, c->n_seen * sizeof *n);
+        kl_free(c->seen);
+        c->seen = n;
+        c->cap_seen = ncap;
+    }
+    c->seen[c->n_seen++] = sym;
+}
+
+static int
+on_record(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t len)
+{
+    rec_ctx_t *c = ctx;
+    kl_walrec_t r;
+    if (kl_walrec_decode(type, payload, len, &r) != 0) {
+        kl_log(KL_LOG_WARN, "recover", "record_skipped",
+               "seq=%llu type=%u bytes=%u reason=\"undecodable payload\"",
+               (unsigned long long)seq, type, len);
+        return 0;
+    }
+    c->res->records++;
+    kl_syminfo_t info;
+    kl_msg_t m;
+    memset(&m, 0, sizeof m);
+    switch (r.type) {
+    case KL_WALREC_TRADE:
+    case KL_WALREC_ADD:
+        if (kl_symreg_lookup(c->reg, r.name, KL_SYMREG_ADD, r.unit_per_ms, &info) < 0) {
+            c->error = KL_ENOMEM;
+            return 1;
+        }
+        m.sym = info.id;
+        if (r.type == KL_WALREC_TRADE) {
+            m.type = KL_MSG_TRADE;
+            m.u.trade = r.trade;
+            c->res->trades++;
+            if (r.trade.id > kl_symreg_resume(c->reg, r.name))
+                kl_symreg_set_resume(c->reg, r.name, r.trade.id);
+        } else {
+            m.type = KL_MSG_ADD;
+            snprintf(m.u.add.name, sizeof m.u.add.name, "%s", r.name);
+            m.u.add.unit_per_ms = info.unit_per_ms;
+        }
+        kl_worker_replay(c->workers[info.worker], &m);
+        seen_add(c, info.id);
+        return 0;
+    case KL_WALREC_REMOVE:
+        if (kl_symreg_remove(c->reg, r.name, &info) == 0) {
+            m.type = KL_MSG_REMOVE;
+            m.sym = info.id;
+            kl_worker_replay(c->workers[info.worker], &m);
+        }
+        return 0;
+    case KL_WALREC_TICK:
+        c->res->ticks++;
+        for (size_t i = 0; i < c->n_seen; i++)
+            if (kl_symreg_get(c->reg, c->seen[i], &info) == 0 && info.live)
+                kl_worker_replay_tick(c->workers[info.worker], c->seen[i], r.now_ms);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int
+cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Worker indices that have a log directory in wal_dir ("w<N>"), sorted. */
+static size_t
+list_logs(const char *wal_dir, int *out, size_t max)
+{
+    DIR *d = opendir(wal_dir);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && n < max) {
+        char *end;
+        if (de->d_name[0] != 'w' || de->d_name[1] < '0' || de->d_name[1] > '9')
+            continue;
+        long v = strtol(de->d_name + 1, &end, 10);
+        if (*end == '\0' && v >= 0 && v < KL_RECOVER_MAX_LOGS)
+            out[n++] = (int)v;
+    }
+    closedir(d);
+    qsort(out, n, sizeof *out, cmp_int);
+    return n;
+}
+
+/* Removes the segment files of a log no worker writes any more (after a checkpoint covers them). */
+static void
+drop_log(const char *wal_dir, int index)
+{
+    char dir[4096], path[4400];
+    snprintf(dir, sizeof dir, "%s/w%d", wal_dir, index);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && strcmp(de->d_name + l - 4, ".wal") == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int
+kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t **workers,
+           int n_workers, kl_recover_result_t *res, char *err, size_t cap)
+{
+    memset(res, 0, sizeof *res);
+    for (int i = 0; i < KL_RECOVER_MAX_LOGS; i++)
+        res->next_seq[i] = 1;
+    rec_ctx_t c = {.reg = reg, .workers = workers, .n_workers = n_workers, .res = res};
+    int rc = kl_store_states(store, on_state, &c);
+    if (rc != 0 || c.error) {
+        snprintf(err, cap, "recovery: reading the checkpointed states failed: %s",
+                 kl_strerror(c.error ? c.error : rc));
+        return c.error ? c.error : rc;
+    }
+    int logs[KL_RECOVER_MAX_LOGS];
+    size_t n_logs = list_logs(wal_dir, logs, KL_RECOVER_MAX_LOGS);
+    int64_t last[KL_RECOVER_MAX_LOGS] = {0};
+    for (size_t i = 0; i < n_logs; i++) {
+        char key[32];
+        int64_t after = 0;
+        kl_worker_wal_key(logs[i], key, sizeof key);
+        if (kl_store_get_kv(store, key, &after) < 0) {
+            snprintf(err, cap, "recovery: reading checkpoint %s failed", key);
+            return KL_ESTORE;
+        }
+        kl_wal_scan_stats_t st;
+        c.n_seen = 0;
+        rc = kl_wal_scan(wal_dir, logs[i], (uint64_t)after, 1, on_record, &c, &st);
+        if (rc != 0 || c.error) {
+            snprintf(err, cap, "recovery: replaying %s/w%d failed: %s", wal_dir, logs[i],
+                     kl_strerror(c.error ? c.error : rc));
+            kl_free(c.seen);
+            return c.error ? c.error : rc;
+        }
+        if (st.damaged) {
+            res->damaged_logs++;
+            res->cut_bytes += st.cut_bytes;
+        }
+        last[i] = (int64_t)(st.last_seq > (uint64_t)after ? st.last_seq : (uint64_t)after);
+        res->next_seq[logs[i]] = (uint64_t)last[i] + 1;
+        kl_log(KL_LOG_INFO, "recover", "log_replayed",
+               "log=%s/w%d after=%lld last=%llu records=%llu damaged=%d cut_bytes=%llu", wal_dir,
+               logs[i], (long long)after, (unsigned long long)st.last_seq,
+               (unsigned long long)st.records, st.damaged, (unsigned long long)st.cut_bytes);
+    }
+    kl_free(c.seen);
+    if (res->records == 0)
+        return 0;
+    /* Checkpoint the recovered state now, so the logs it covers can go. */
+    kl_store_kv_t kv[KL_RECOVER_MAX_LOGS];
+    char keys[KL_RECOVER_MAX_LOGS][32];
+    for (size_t i = 0; i < n_logs; i++) {
+        kl_worker_wal_key(logs[i], keys[i], sizeof keys[i]);
+        kv[i] = (kl_store_kv_t){keys[i], last[i]};
+    }
+    for (int w = 0; w < n_workers; w++) {
+        kl_snap_batch_t b;
+        if ((rc = kl_worker_checkpoint_take(workers[w], &b)) != 0) {
+            snprintf(err, cap, "recovery: checkpoint of worker %d: %s", w, kl_strerror(rc));
+            return rc;
+        }
+        /* The log positions go with the last worker's batch: if an earlier batch committed and
+         * a later one failed, the next start replays again, and replayed trades that are
+         * already in a state are refused as duplicates. */
+        int last_batch = w == n_workers - 1;
+        kl_store_batch_t batch = {b.rows, b.n, b.states, b.n_states, kv, last_batch ? n_logs : 0};
+        rc = kl_store_commit_batch(store, &batch, err, cap);
+        kl_worker_checkpoint_done(workers[w], rc == 0);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < n_logs; i++)
+        if (logs[i] >= n_workers)
+            drop_log(wal_dir, logs[i]);
+    return 0;
+}
