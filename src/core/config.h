@@ -93,6 +93,8 @@ typedef struct kl_config {
     const int *cpus;      /* n_cpus distinct ids 0..1023; worker i runs on cpus[i % n_cpus] */
     size_t n_cpus;        /* 0 = workers are not pinned */
     uint32_t queue_capacity; /* per-worker queue slots, power of two 1024..1048576 */
+    uint32_t max_pending_rows; /* per worker: rows held for the store before the worker stops
+                                  taking trades (backpressure during a store outage) */
 
     /* scale-out and run control */
     uint32_t shard_index; /* shard_index < shard_count <= 1024 */

@@ -70,6 +70,7 @@ struct kl_worker {
     _Atomic int failed;
     uint64_t batch_seq; /* WAL seq the in-flight batch covers */
     kl_msg_t *pass;     /* one pass's messages: BATCH per input ring */
+    int backlogged;     /* taking no trades until the store catches up */
 };
 
 /* ---- slots ----------------------------------------------------------------------------- */
@@ -530,7 +531,19 @@ worker_main(void *arg)
     for (;;) {
         int work = 0;
         size_t n = 0;
-        if (!atomic_load_explicit(&w->failed, memory_order_relaxed))
+        /* Store outage: past the backlog bound, take no more trades until a commit succeeds.
+         * The rings fill and the sources wait; memory stays bounded and nothing is dropped. */
+        int backlog = w->cfg.max_pending_rows &&
+                      kl_snap_pending_rows(w->snap) >= w->cfg.max_pending_rows;
+        if (backlog != w->backlogged) {
+            w->backlogged = backlog;
+            kl_log(backlog ? KL_LOG_WARN : KL_LOG_INFO, "worker",
+                   backlog ? "backpressure_on" : "backpressure_off",
+                   "worker=%d pending_rows=%zu max_pending_rows=%zu reason=\"%s\"", w->cfg.index,
+                   kl_snap_pending_rows(w->snap), w->cfg.max_pending_rows,
+                   backlog ? "the store is not committing" : "the store caught up");
+        }
+        if (!backlog && !atomic_load_explicit(&w->failed, memory_order_relaxed))
             for (int p = 0; p < w->cfg.n_inputs; p++)
                 n += kl_ring_pop(&w->rings[p], buf + n, BATCH);
         int64_t t = atomic_load_explicit(&w->tick_ms, memory_order_relaxed);

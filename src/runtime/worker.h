@@ -49,6 +49,7 @@ typedef struct kl_worker_cfg {
     int wall_clock;       /* 1: ticks from the clock thread; 0: event time only */
     kl_wake_t *persister_wake;
     kl_wal_t *wal;        /* the worker's write-ahead log (owned by the caller); NULL: none */
+    size_t max_pending_rows; /* store backlog at which the worker stops taking trades; 0: none */
 } kl_worker_cfg_t;
 
 /* Counters, published by the worker once per batch (relaxed); read from any thread. */

@@ -182,6 +182,7 @@ test_defaults(void **state)
                            "workers = 1\n"
                            "cpus = none\n"
                            "queue-capacity = 65536\n"
+                           "max-pending-rows = 1000000\n"
                            "shard = 0/1\n"
                            "exit-on-eof = false\n"
                            "stats-s = 10\n"
