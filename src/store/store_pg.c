@@ -6,9 +6,11 @@
  * DESIGN. One libpq connection, used by one thread at a time (the persister, or a command such
  * as `klined export`). A commit is one transaction: COPY the batch into a per-connection TEMP
  * staging table (ON COMMIT DELETE ROWS, so it is empty again at every COMMIT or ROLLBACK), then
- * one INSERT … SELECT … ON CONFLICT DO UPDATE SET every column, then the meta upserts, then
- * COMMIT. A batch may hold one key twice (a final kline, then its correction): the rows that a
- * later row of the same key replaces are dropped before the COPY (a hash of the keys, O(n)),
+ * one INSERT … SELECT … ON CONFLICT DO UPDATE SET every column, then the engine states of a
+ * checkpoint (deletions, then multi-row INSERT … ON CONFLICT (symbol) with the blob as a binary
+ * bytea parameter, 256 states per statement), then the meta upserts, then COMMIT. A batch may
+ * hold one key twice (a final kline, then its correction): the rows that a later row of the
+ * same key replaces are dropped before the COPY (a hash of the keys, O(n)),
  * so the LAST occurrence wins and the INSERT never meets a key twice, which PostgreSQL refuses
  * ("ON CONFLICT DO UPDATE command cannot affect row a second time"). bench/bench_store_pg.c
  * measured this against pipeline mode with a prepared per-row upsert (figures in its header):
@@ -31,6 +33,10 @@
  *          numeric(39,16), first_id bigint, last_id bigint (-1 for a hole kline),
  *          is_final boolean, PRIMARY KEY(symbol, interval, open_time))
  *   meta(key text PRIMARY KEY, value bigint)
+ *   series_state(symbol text COLLATE "C" PRIMARY KEY, state bytea): a symbol's engine state
+ *          (kl_series_export blob, byte for byte), written in the same transaction as the rows
+ *          and meta of a checkpoint (kl_store_commit_batch); a state of length 0 deletes the
+ *          row. Added to version 1 by IF NOT EXISTS: a version-1 store without it gains it.
  * Sums get 39 digits, not 38: an __int128 has 39, so numeric(38,x) would refuse the largest
  * sums the engine can hold. COLLATE "C" makes the primary key index ordered byte by byte, as
  * SQLite orders symbols, so listing symbols in that order can walk the index. Decimals travel
@@ -54,6 +60,12 @@
 #define COPY_BUF_BYTES (256 * 1024)
 #define COPY_ROW_MAX 1200 /* an escaped symbol (64) + 18 fields of at most 48 bytes */
 #define FETCH_ROWS 1000
+/* States per INSERT/DELETE statement: 2 parameters each, far below the protocol's 65535, and
+ * a statement of 256 states (~1.5 MB of 6 KB blobs) keeps one round trip per 256 symbols. */
+#define STATE_CHUNK 256
+#define FETCH_STATES 64 /* a FETCH of states: 64 x a few KB */
+#define OID_TEXT 25     /* pg_type.oid of text and bytea: fixed since PostgreSQL 7 */
+#define OID_BYTEA 17
 
 typedef struct pg_store {
     kl_store_t base; /* first: kl_store_t * and pg_store * convert both ways */
@@ -69,6 +81,10 @@ typedef struct pg_store {
     size_t n_slots;
     uint8_t *skip;
     size_t n_skip;
+    /* The states of a batch as indexes, sorted by symbol, then only the last occurrence of
+     * each symbol; the second half is the merge sort's scratch. Grown and kept, as slots. */
+    uint32_t *sidx;
+    size_t n_sidx;
 } pg_store;
 
 #define KLINE_COLS                                                                               \
@@ -85,7 +101,9 @@ static const char SQL_SCHEMA[] =
     " taker_base numeric(39,8) NOT NULL, taker_quote numeric(39,16) NOT NULL,"
     " first_id bigint NOT NULL, last_id bigint NOT NULL, is_final boolean NOT NULL,"
     " PRIMARY KEY(symbol, interval, open_time));"
-    "CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, value bigint NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, value bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS series_state("
+    " symbol text COLLATE \"C\" PRIMARY KEY, state bytea NOT NULL);";
 
 /* LIKE copies the column types, so the staging rows are checked (numeric overflow, NOT NULL)
  * by the COPY itself. A new name if its columns ever change: an old session's table lives on. */
@@ -239,6 +257,7 @@ pg_close(kl_store_t *base)
     kl_free(st->copy_buf);
     kl_free(st->slots);
     kl_free(st->skip);
+    kl_free(st->sidx);
     kl_free(st);
 }
 
@@ -490,8 +509,9 @@ oom:
     return KL_ENOMEM;
 }
 
-/* Streams the batch, less its superseded rows, into the staging table. libpq in blocking mode: PQputCopyData waits while the
- * socket is full, and the server reads COPY data without answering until the end. */
+/* Streams the batch, less its superseded rows, into the staging table. libpq in blocking mode:
+ * PQputCopyData waits while the socket is full, and the server reads COPY data without
+ * answering until the end. */
 static int
 copy_rows(pg_store *st, const kl_store_row_t *rows, size_t n, char *err, size_t cap)
 {
@@ -529,11 +549,126 @@ copy_rows(pg_store *st, const kl_store_row_t *rows, size_t n, char *err, size_t 
     return rc;
 }
 
-static int
-pg_commit(kl_store_t *base, const kl_store_row_t *rows, size_t n, const kl_store_kv_t *kv,
-          size_t n_kv, char *err, size_t cap)
+/* Orders x[0..n) (indexes into v) by symbol, then by index: a bottom-up merge sort through tmp,
+ * since qsort has no context argument in C11. */
+static void
+sort_states(const kl_store_state_t *v, uint32_t *x, uint32_t *tmp, size_t n)
 {
-    pg_store *st = (pg_store *)base;
+    uint32_t *src = x, *dst = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi) {
+                int c = strcmp(v[src[a]].symbol, v[src[b]].symbol);
+                dst[o++] = (c < 0 || (c == 0 && src[a] < src[b])) ? src[a++] : src[b++];
+            }
+            while (a < mid)
+                dst[o++] = src[a++];
+            while (b < hi)
+                dst[o++] = src[b++];
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != x)
+        memcpy(x, src, n * sizeof *x);
+}
+
+/* Leaves in st->sidx[0..*out) the index of the LAST state of each symbol of the batch, in symbol
+ * order: a later state of a symbol (or its deletion) replaces an earlier one, as a sequence of
+ * single writes would, and one INSERT … ON CONFLICT must not meet a symbol twice. */
+static int
+prepare_states(pg_store *st, const kl_store_state_t *v, size_t n, size_t *out, char *err,
+               size_t cap)
+{
+    if (n >= UINT32_MAX / 2) {
+        kl_store_errf(err, cap, "postgres store %s: a batch of %zu states is too large",
+                      st->where, n);
+        return KL_EARG;
+    }
+    if (2 * n > st->n_sidx) {
+        uint32_t *x = kl_alloc(2 * n * sizeof *x);
+        if (!x) {
+            kl_store_errf(err, cap, "postgres store %s: out of memory for a batch of %zu states",
+                          st->where, n);
+            return KL_ENOMEM;
+        }
+        kl_free(st->sidx);
+        st->sidx = x;
+        st->n_sidx = 2 * n;
+    }
+    uint32_t *x = st->sidx;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (uint32_t)i;
+    sort_states(v, x, x + n, n);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i + 1 == n || strcmp(v[x[i]].symbol, v[x[i + 1]].symbol) != 0)
+            x[k++] = x[i];
+    *out = k;
+    return 0;
+}
+
+/* Writes the deletions (put 0) or the stores (put 1) among the k prepared states, STATE_CHUNK
+ * per statement. The blob goes as a binary parameter: bytes as they are, zeros included, no
+ * escaping either way. */
+static int
+write_states(pg_store *st, const kl_store_state_t *v, size_t k, int put, char *err, size_t cap)
+{
+    const char *values[2 * STATE_CHUNK];
+    int lengths[2 * STATE_CHUNK], formats[2 * STATE_CHUNK];
+    Oid types[2 * STATE_CHUNK];
+    char sql[32 * STATE_CHUNK + 256];
+    size_t i = 0;
+    for (;;) {
+        int np = 0, m = 0;
+        size_t o = (size_t)snprintf(sql, sizeof sql, "%s",
+                                    put ? "INSERT INTO series_state(symbol, state) VALUES"
+                                        : "DELETE FROM series_state WHERE symbol IN (");
+        for (; i < k && m < STATE_CHUNK; i++) {
+            const kl_store_state_t *s = &v[st->sidx[i]];
+            if ((s->len > 0) != put)
+                continue;
+            values[np] = s->symbol;
+            lengths[np] = 0;
+            formats[np] = 0;
+            types[np++] = OID_TEXT;
+            if (put) {
+                values[np] = s->blob;
+                lengths[np] = (int)s->len;
+                formats[np] = 1;
+                types[np++] = OID_BYTEA;
+                o += (size_t)snprintf(sql + o, sizeof sql - o, "%s($%d, $%d)", m ? ", " : "",
+                                      np - 1, np);
+            } else {
+                o += (size_t)snprintf(sql + o, sizeof sql - o, "%s$%d", m ? ", " : "", np);
+            }
+            m++;
+        }
+        if (m == 0)
+            return 0;
+        snprintf(sql + o, sizeof sql - o, "%s",
+                 put ? " ON CONFLICT (symbol) DO UPDATE SET state = EXCLUDED.state" : ")");
+        PGresult *res = PQexecParams(st->conn, sql, np, types, values, lengths, formats, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "%s %d states", put ? "store" : "delete", m);
+            int rc = pg_fail(st, res, what, err, cap);
+            PQclear(res);
+            return rc;
+        }
+        PQclear(res);
+    }
+}
+
+/* One transaction for rows, engine states and meta: kl_store_commit() is the case without
+ * states. Everything that can fail without the server (bad sizes, memory) fails before BEGIN. */
+static int
+pg_commit_all(pg_store *st, const kl_store_row_t *rows, size_t n, const kl_store_state_t *states,
+              size_t n_states, const kl_store_kv_t *kv, size_t n_kv, char *err, size_t cap)
+{
     if (st->in_scan || st->in_symbols) {
         kl_store_errf(err, cap, "postgres store %s: commit called from a scan callback",
                       st->where);
@@ -541,6 +676,9 @@ pg_commit(kl_store_t *base, const kl_store_row_t *rows, size_t n, const kl_store
     }
     int rc = n > 0 ? mark_superseded(st, rows, n, err, cap) : 0;
     if (rc < 0)
+        return rc;
+    size_t k = 0;
+    if (n_states > 0 && (rc = prepare_states(st, states, n_states, &k, err, cap)) < 0)
         return rc;
     if ((rc = ensure_conn(st, err, cap)) < 0)
         return rc;
@@ -558,6 +696,9 @@ pg_commit(kl_store_t *base, const kl_store_row_t *rows, size_t n, const kl_store
             (rc = exec_ok(st, SQL_UPSERT, what, err, cap)) < 0)
             goto fail;
     }
+    if (k > 0 && ((rc = write_states(st, states, k, 0, err, cap)) < 0 ||
+                  (rc = write_states(st, states, k, 1, err, cap)) < 0))
+        goto fail;
     for (size_t i = 0; i < n_kv; i++) {
         char num[KL_NUM_BUFSZ], what[96];
         kl_int_format(kv[i].value, num);
@@ -582,6 +723,20 @@ fail:
     if (PQstatus(st->conn) == CONNECTION_OK && PQtransactionStatus(st->conn) != PQTRANS_IDLE)
         PQclear(PQexec(st->conn, "ROLLBACK"));
     return KL_ESTORE;
+}
+
+static int
+pg_commit(kl_store_t *base, const kl_store_row_t *rows, size_t n, const kl_store_kv_t *kv,
+          size_t n_kv, char *err, size_t cap)
+{
+    return pg_commit_all((pg_store *)base, rows, n, NULL, 0, kv, n_kv, err, cap);
+}
+
+static int
+pg_commit_batch(kl_store_t *base, const kl_store_batch_t *b, char *err, size_t cap)
+{
+    return pg_commit_all((pg_store *)base, b->rows, b->n_rows, b->states, b->n_states, b->kv,
+                         b->n_kv, err, cap);
 }
 
 /* ---- reads ----------------------------------------------------------------------------- */
@@ -745,6 +900,57 @@ pg_get_kv(kl_store_t *base, const char *key, int64_t *value)
     return rc;
 }
 
+/* States through a cursor in a read-only transaction, FETCH_STATES at a time and in binary, so
+ * that a store of thousands of symbols never sits in memory whole and the blob arrives as it
+ * was written. A symbol that a commit could not have written (NULL, 32 bytes or more, an
+ * embedded zero) fails the call rather than name a wrong series. */
+static int
+pg_states(kl_store_t *base, kl_store_state_fn fn, void *ctx)
+{
+    pg_store *st = (pg_store *)base;
+    if (st->in_scan)
+        return KL_EARG;
+    if (ensure_conn(st, NULL, 0) < 0)
+        return KL_ESTORE;
+    if (exec_ok(st, "BEGIN READ ONLY", "begin states", NULL, 0) < 0)
+        return KL_ESTORE;
+    int rc = exec_ok(st,
+                     "DECLARE kl_states NO SCROLL CURSOR FOR"
+                     " SELECT symbol, state FROM series_state ORDER BY symbol",
+                     "read states", NULL, 0) < 0
+                 ? KL_ESTORE
+                 : 0;
+    st->in_scan = 1;
+    char fetch[64];
+    snprintf(fetch, sizeof fetch, "FETCH %d FROM kl_states", FETCH_STATES);
+    while (rc == 0) {
+        PGresult *res = PQexecParams(st->conn, fetch, 0, NULL, NULL, NULL, NULL, 1);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 2) {
+            PQclear(res);
+            rc = KL_ESTORE;
+            break;
+        }
+        int nt = PQntuples(res);
+        for (int i = 0; i < nt && rc == 0; i++) {
+            /* libpq ends every value, binary ones too, with a zero byte. */
+            const char *sym = PQgetvalue(res, i, 0);
+            int slen = PQgetlength(res, i, 0);
+            if (PQgetisnull(res, i, 0) || PQgetisnull(res, i, 1) || slen <= 0 ||
+                slen >= KL_STORE_SYMBOL_MAX || strlen(sym) != (size_t)slen)
+                rc = KL_ESTORE;
+            else
+                rc = fn(ctx, sym, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+        }
+        PQclear(res);
+        if (nt < FETCH_STATES)
+            break;
+    }
+    st->in_scan = 0;
+    if (PQstatus(st->conn) == CONNECTION_OK && PQtransactionStatus(st->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(st->conn, "ROLLBACK"));
+    return rc;
+}
+
 const kl_store_ops_t kl_store_pg_ops = {
     .scheme = "postgres",
     .open = pg_open,
@@ -753,4 +959,6 @@ const kl_store_ops_t kl_store_pg_ops = {
     .symbols = pg_symbols,
     .get_kv = pg_get_kv,
     .close = pg_close,
+    .commit_batch = pg_commit_batch,
+    .states = pg_states,
 };

@@ -91,5 +91,68 @@ grep -q "event=log_replayed.*damaged=1" "$T/serve.log" && ok "the torn tail was 
 diff -r "$T/want" "$T/got" >/dev/null && ok "after the torn tail the store equals klined replay" ||
     bad "store differs from replay after the torn tail"
 
+# PostgreSQL: the same 20 kills with the store on the server of KL_PG_URL (make test starts one),
+# in a database of this run's own, dropped at exit; then export must equal klined replay.
+if [ -z "${KL_PG_URL:-}" ]; then
+    if [ "${KL_PG_SKIP:-}" = 1 ]; then
+        echo "skipped: no PostgreSQL"
+    else
+        bad "KL_PG_URL is not set: scripts/pg.sh start && export KL_PG_URL=\$(scripts/pg.sh url), or KL_PG_SKIP=1 to skip the PostgreSQL round"
+    fi
+else
+    pgdb=klined_crash_$$
+    # The URL of that database: KL_PG_URL with its path (the database name) replaced.
+    pgbase=${KL_PG_URL%%\?*}
+    pgquery=${KL_PG_URL#"$pgbase"}
+    case ${pgbase#*://} in
+        */*) PGU="${pgbase%/*}/$pgdb$pgquery" ;;
+        *) PGU="$pgbase/$pgdb$pgquery" ;;
+    esac
+    trap 'pkill -9 -f "$T/" 2>/dev/null; psql "$KL_PG_URL" -X -q -c "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null 2>&1; rm -rf "$T"' EXIT
+    if ! psql "$KL_PG_URL" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $pgdb" >"$T/psql.log" 2>&1; then
+        bad "cannot create database $pgdb on KL_PG_URL: $(head -2 "$T/psql.log")"
+    else
+        rm -rf "$T/db" "$T/wal" "$T/got"
+        serve_pg() {
+            "$K" serve --source "replay:$files" --store "$PGU" --wal-dir "$T/wal" \
+                --workers 2 --exit-on-eof --stats-s 0 --persist-ms 100 --log-level warn "$@" \
+                >>"$T/serve_pg.log" 2>&1 &
+            pid=$!
+        }
+        kills=0 finished=0
+        for _ in $(seq 1 200); do
+            serve_pg --pace 10000
+            if [ $kills -lt 20 ]; then
+                sleep "0.$((RANDOM % 9 + 1))"
+                if kill -9 "$pid" 2>/dev/null; then
+                    wait "$pid" 2>/dev/null
+                    kills=$((kills + 1))
+                    continue
+                fi
+            fi
+            if wait "$pid"; then finished=1; fi
+            break
+        done
+        [ $kills -ge 20 ] && ok "postgres: killed $kills times" ||
+            bad "postgres: only $kills kills before the run ended"
+        [ $finished = 1 ] && ok "postgres: the last run finished by itself" ||
+            bad "postgres: the last run failed: $(tail -3 "$T/serve_pg.log")"
+        "$K" export --store "$PGU" --out "$T/got" 2>"$T/export_pg.log" ||
+            bad "postgres: export failed: $(head -2 "$T/export_pg.log")"
+        if diff -r "$T/want" "$T/got" >"$T/diff.txt"; then
+            ok "postgres: after $kills crashes the store equals klined replay ($(ls "$T/got" | wc -l) files)"
+        else
+            bad "postgres: store differs from replay: $(head -5 "$T/diff.txt")"
+        fi
+        # The checkpoints kept their engine states in PostgreSQL: one per symbol.
+        nstates=$(psql "$PGU" -X -A -t -c "SELECT count(*) FROM series_state WHERE length(state) > 0" 2>&1)
+        [ "$nstates" = 3 ] && ok "postgres: 3 engine states stored" ||
+            bad "postgres: expected 3 engine states, got '$nstates'"
+        grep -q "level=error" "$T/serve_pg.log" &&
+            bad "postgres: errors logged: $(grep level=error "$T/serve_pg.log" | head -2)" ||
+            ok "postgres: no error logged across the restarts"
+    fi
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -899,6 +899,347 @@ test_alloc_failure_on_open(void **state)
     kl_store_close(st);
 }
 
+/* ---- engine states --------------------------------------------------------------------- */
+
+#define MAX_STATES 700
+#define STATE_BYTES (1 << 20)
+struct states_got {
+    size_t n;
+    char sym[MAX_STATES][KL_STORE_SYMBOL_MAX];
+    size_t off[MAX_STATES], len[MAX_STATES];
+    size_t used;
+    unsigned char data[STATE_BYTES];
+    int stop_after;   /* return 7 after this many states; 0 = never */
+    kl_store_t *st;   /* when set, the callback tries a commit and a get_kv */
+    int commit_rc, kv_rc;
+    int64_t kv;
+};
+static struct states_got g_s;
+
+static int
+collect_state(void *ctx, const char *symbol, const void *blob, size_t len)
+{
+    struct states_got *g = ctx;
+    if (g->n >= MAX_STATES || g->used + len > STATE_BYTES || strlen(symbol) >= KL_STORE_SYMBOL_MAX)
+        return -1;
+    snprintf(g->sym[g->n], KL_STORE_SYMBOL_MAX, "%s", symbol);
+    g->off[g->n] = g->used;
+    g->len[g->n] = len;
+    if (len)
+        memcpy(g->data + g->used, blob, len);
+    g->used += len;
+    g->n++;
+    if (g->st) {
+        char err[256];
+        kl_store_row_t r = mk_row("XUSDT", KL_IV_1M, 0, 0);
+        kl_store_state_t sv = {"XUSDT", "x", 1};
+        kl_store_batch_t b = {&r, 1, &sv, 1, NULL, 0};
+        g->commit_rc = kl_store_commit_batch(g->st, &b, err, sizeof err);
+        g->kv_rc = kl_store_get_kv(g->st, "wal.w0", &g->kv);
+    }
+    return g->stop_after && (int)g->n == g->stop_after ? 7 : 0;
+}
+
+static size_t
+states_all(kl_store_t *st)
+{
+    memset(&g_s, 0, sizeof g_s);
+    int rc = kl_store_states(st, collect_state, &g_s);
+    if (rc != 0)
+        fail_msg("states: %d", rc);
+    return g_s.n;
+}
+
+/* Asserts that state i of the last states_all() is (sym, blob, len), byte for byte. */
+static void
+assert_state(size_t i, const char *sym, const void *blob, size_t len)
+{
+    assert_true(i < g_s.n);
+    assert_string_equal(g_s.sym[i], sym);
+    assert_int_equal(g_s.len[i], len);
+    assert_memory_equal(g_s.data + g_s.off[i], blob, len);
+}
+
+static void
+batch_ok(kl_store_t *st, const kl_store_row_t *rows, size_t n, const kl_store_state_t *sv,
+         size_t n_states, const kl_store_kv_t *kv, size_t n_kv)
+{
+    char err[512] = "";
+    kl_store_batch_t b = {rows, n, sv, n_states, kv, n_kv};
+    int rc = kl_store_commit_batch(st, &b, err, sizeof err);
+    if (rc != 0)
+        fail_msg("commit_batch: %d %s", rc, err);
+}
+
+static unsigned char g_blob[6 * 1024 + 3];
+static unsigned char g_many[600][97];
+
+/* Blobs as the engine writes them: binary, zero bytes anywhere, 6 KB and more, one byte; read
+ * back in symbol byte order, exact; replaced, deleted (len 0), and the last of a symbol wins
+ * when a batch names it twice. More than one statement's worth (256) of states at once. */
+static void
+test_states_round_trip(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("states");
+    assert_int_equal(states_all(st), 0);
+    for (size_t i = 0; i < sizeof g_blob; i++)
+        g_blob[i] = (unsigned char)((i * 7919u) >> 3); /* every byte value, zeros included */
+    g_blob[0] = 0;
+    g_blob[sizeof g_blob - 1] = 0;
+    static const unsigned char small[] = {0x00, 0x01, 0x00, 0xff, '\\', 'x', 0x00};
+    static const unsigned char zero[] = {0x00};
+    kl_store_row_t r = mk_row("BTCUSDT", KL_IV_1M, 60000, 3);
+    kl_store_state_t sv[] = {
+        {"btcusdt", small, sizeof small},  /* lower case sorts after upper case in C */
+        {"BTCUSDT", g_blob, sizeof g_blob},
+        {"A", zero, 1},
+        {"ETH\\USDT", small, 3},           /* a backslash in the key */
+        {"ABCDEFGHIJKLMNOPQRSTUVWXYZ01234", small + 1, 2},
+    };
+    kl_store_kv_t kv = {"wal.w0", 11};
+    batch_ok(st, &r, 1, sv, 5, &kv, 1);
+    assert_int_equal(states_all(st), 5);
+    assert_state(0, "A", zero, 1);
+    assert_state(1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234", small + 1, 2);
+    assert_state(2, "BTCUSDT", g_blob, sizeof g_blob);
+    assert_state(3, "ETH\\USDT", small, 3);
+    assert_state(4, "btcusdt", small, sizeof small);
+    /* The server holds the very bytes, not an escaped text form of them. */
+    char txt[256];
+    raw_text("states", "SELECT encode(state, 'hex') FROM series_state WHERE symbol = 'btcusdt'",
+             txt, sizeof txt);
+    assert_string_equal(txt, "000100ff5c7800");
+    raw_text("states",
+             "SELECT length(state) || '/' || md5(state) FROM series_state"
+             " WHERE symbol = 'BTCUSDT'",
+             txt, sizeof txt);
+    char want[64];
+    snprintf(want, sizeof want, "%zu/", sizeof g_blob);
+    assert_memory_equal(txt, want, strlen(want));
+    raw_text("states",
+             "SELECT string_agg(format_type(atttypid, atttypmod) || ' ' ||"
+             " coalesce((SELECT collname FROM pg_collation WHERE oid = attcollation), '-'), ','"
+             " ORDER BY attnum) FROM pg_attribute"
+             " WHERE attrelid = 'series_state'::regclass AND attnum > 0",
+             txt, sizeof txt);
+    assert_string_equal(txt, "text C,bytea -");
+    struct collect *c = &g_c;
+    assert_int_equal(scan_all(st, "BTCUSDT", KL_IV_1M, c), 1);
+    assert_row_eq(&c->rows[0], &r);
+    int64_t v = 0;
+    assert_int_equal(kl_store_get_kv(st, "wal.w0", &v), 0);
+    assert_int_equal(v, 11);
+
+    /* Replace one, delete two (one of them absent: not an error), leave the others. A symbol
+     * twice in one batch: the last wins, whether it is a store or a delete. */
+    kl_store_state_t sv2[] = {
+        {"BTCUSDT", small, 2},      {"A", NULL, 0},          {"NOSUCH", NULL, 0},
+        {"ETH\\USDT", NULL, 0},     {"ETH\\USDT", zero, 1},  /* deleted, then stored */
+        {"btcusdt", g_blob, 100},   {"btcusdt", NULL, 0},    /* stored, then deleted */
+        {"BTCUSDT", g_blob + 1, 5},                          /* the last of BTCUSDT */
+    };
+    batch_ok(st, NULL, 0, sv2, 8, NULL, 0);
+    assert_int_equal(states_all(st), 3);
+    assert_state(0, "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234", small + 1, 2);
+    assert_state(1, "BTCUSDT", g_blob + 1, 5);
+    assert_state(2, "ETH\\USDT", zero, 1);
+    kl_store_close(st);
+
+    /* 600 states of different sizes in one batch (three statements), read back after a reopen
+     * (three hundred and some FETCHes of the cursor in one call). */
+    st = open_store("states");
+    static kl_store_state_t many[600];
+    for (int i = 0; i < 600; i++) {
+        int id = (i * 37) % 600; /* not in symbol order */
+        snprintf(many[i].symbol, sizeof many[i].symbol, "S%03d", id);
+        for (size_t b = 0; b < sizeof g_many[id]; b++)
+            g_many[id][b] = (unsigned char)(id * 31 + (int)b);
+        many[i].blob = g_many[id];
+        many[i].len = (uint32_t)(1 + id % 97);
+    }
+    batch_ok(st, NULL, 0, many, 600, NULL, 0);
+    kl_store_close(st);
+    st = open_store("states");
+    assert_int_equal(states_all(st), 603);
+    assert_state(0, "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234", small + 1, 2);
+    assert_state(1, "BTCUSDT", g_blob + 1, 5);
+    assert_state(2, "ETH\\USDT", zero, 1);
+    for (int id = 0; id < 600; id++) {
+        char sym[8];
+        snprintf(sym, sizeof sym, "S%03d", id);
+        assert_state((size_t)(3 + id), sym, g_many[id], (size_t)(1 + id % 97));
+    }
+    /* A callback's non-zero value stops the read and is returned; no transaction is left. */
+    memset(&g_s, 0, sizeof g_s);
+    g_s.stop_after = 70;
+    assert_int_equal(kl_store_states(st, collect_state, &g_s), 7);
+    assert_int_equal(g_s.n, 70);
+    /* From inside the callback: a commit is refused, a meta read works. */
+    batch_ok(st, NULL, 0, NULL, 0, &kv, 1);
+    memset(&g_s, 0, sizeof g_s);
+    g_s.stop_after = 1;
+    g_s.st = st;
+    assert_int_equal(kl_store_states(st, collect_state, &g_s), 7);
+    assert_int_equal(g_s.commit_rc, KL_EARG);
+    assert_int_equal(g_s.kv_rc, 0);
+    assert_int_equal(g_s.kv, 11);
+    /* kl_store_commit() (no states) still works and leaves the states alone. */
+    commit_ok(st, &r, 1, &kv, 1);
+    assert_int_equal(states_all(st), 603);
+    kl_store_close(st);
+}
+
+/* A checkpoint is all or nothing: a failure raised by the server while the states are written
+ * (store or delete), or after them (meta), leaves the rows, the states and the meta of the
+ * batch all unwritten, also as seen from another session. */
+static void
+test_states_atomic_with_rows_and_kv(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("statex");
+    static const unsigned char b1[] = {1, 0, 2}, b2[] = {9, 9, 0, 9};
+    kl_store_row_t good = mk_row("BTCUSDT", KL_IV_1M, 60000, 0);
+    kl_store_state_t sv[] = {{"BTCUSDT", b1, 3}, {"DELME", b1, 1}, {"KEEP", b1, 2}};
+    kl_store_kv_t kv = {"wal.w0", 1};
+    batch_ok(st, &good, 1, sv, 3, &kv, 1);
+    raw_exec("statex",
+             "CREATE FUNCTION boom_st() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+             " IF TG_OP = 'DELETE' THEN"
+             "  IF OLD.symbol = 'KEEP' THEN RAISE EXCEPTION 'injected delete failure'; END IF;"
+             "  RETURN OLD; END IF;"
+             " IF NEW.symbol = 'BAD' THEN RAISE EXCEPTION 'injected state failure'; END IF;"
+             " RETURN NEW; END $$;"
+             "CREATE TRIGGER boom BEFORE INSERT OR UPDATE OR DELETE ON series_state"
+             " FOR EACH ROW EXECUTE FUNCTION boom_st();"
+             "CREATE FUNCTION boom_meta() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+             " IF NEW.key = 'bad' THEN RAISE EXCEPTION 'injected meta failure'; END IF;"
+             " RETURN NEW; END $$;"
+             "CREATE TRIGGER boom BEFORE INSERT ON meta FOR EACH ROW EXECUTE FUNCTION boom_meta()");
+    kl_store_row_t rows[2] = {mk_row("BTCUSDT", KL_IV_1M, 60000, 40),
+                              mk_row("ETHUSDT", KL_IV_1M, 60000, 41)};
+    kl_store_kv_t kv2[2] = {{"wal.w0", 2}, {"wal.w1", 7}};
+    char err[512] = "", want[700];
+
+    /* 1. A store fails: BTCUSDT's new state was already written in the same statement. */
+    kl_store_state_t bad_put[] = {{"BTCUSDT", b2, 4}, {"BAD", b2, 4}, {"DELME", NULL, 0}};
+    kl_store_batch_t b = {rows, 2, bad_put, 3, kv2, 2};
+    assert_int_equal(kl_store_commit_batch(st, &b, err, sizeof err), KL_ESTORE);
+    snprintf(want, sizeof want, "postgres store %s: store 2 states: injected state failure",
+             g_where);
+    assert_string_equal(err, want);
+    /* 2. A delete fails (DELME's delete in the same statement went through first). */
+    kl_store_state_t bad_del[] = {{"BTCUSDT", b2, 4}, {"DELME", NULL, 0}, {"KEEP", NULL, 0}};
+    b.states = bad_del;
+    assert_int_equal(kl_store_commit_batch(st, &b, err, sizeof err), KL_ESTORE);
+    snprintf(want, sizeof want, "postgres store %s: delete 2 states: injected delete failure",
+             g_where);
+    assert_string_equal(err, want);
+    /* 3. The meta after the states fails. */
+    kl_store_state_t fine[] = {{"BTCUSDT", b2, 4}, {"DELME", NULL, 0}, {"NEW", b2, 2}};
+    kl_store_kv_t kv3[2] = {{"wal.w0", 2}, {"bad", 0}};
+    kl_store_batch_t b3 = {rows, 2, fine, 3, kv3, 2};
+    assert_int_equal(kl_store_commit_batch(st, &b3, err, sizeof err), KL_ESTORE);
+    snprintf(want, sizeof want, "postgres store %s: set meta 'bad': injected meta failure",
+             g_where);
+    assert_string_equal(err, want);
+
+    /* None of the three landed, in any of the cases. */
+    struct collect *c = &g_c;
+    assert_int_equal(scan_all(st, "BTCUSDT", KL_IV_1M, c), 1);
+    assert_row_eq(&c->rows[0], &good);
+    assert_int_equal(scan_all(st, "ETHUSDT", KL_IV_1M, c), 0);
+    assert_int_equal(states_all(st), 3);
+    assert_state(0, "BTCUSDT", b1, 3);
+    assert_state(1, "DELME", b1, 1);
+    assert_state(2, "KEEP", b1, 2);
+    int64_t v = 0;
+    assert_int_equal(kl_store_get_kv(st, "wal.w0", &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(kl_store_get_kv(st, "wal.w1", &v), 1);
+    char txt[128];
+    raw_text("statex",
+             "SELECT (SELECT count(*) FROM klines) || '/' ||"
+             " (SELECT string_agg(symbol || ':' || encode(state, 'hex'), ',' ORDER BY symbol)"
+             "  FROM series_state) || '/' || (SELECT string_agg(key || '=' || value, ',')"
+             "  FROM meta)",
+             txt, sizeof txt);
+    assert_string_equal(txt, "1/BTCUSDT:010002,DELME:01,KEEP:0100/wal.w0=1");
+
+    /* The same batch without the failing meta lands whole. */
+    b3.n_kv = 1;
+    batch_ok(st, rows, 2, fine, 3, kv3, 1);
+    raw_text("statex",
+             "SELECT (SELECT count(*) FROM klines) || '/' ||"
+             " (SELECT string_agg(symbol || ':' || encode(state, 'hex'), ',' ORDER BY symbol)"
+             "  FROM series_state) || '/' || (SELECT string_agg(key || '=' || value, ',')"
+             "  FROM meta)",
+             txt, sizeof txt);
+    assert_string_equal(txt, "2/BTCUSDT:09090009,KEEP:0100,NEW:0909/wal.w0=2");
+    kl_store_close(st);
+}
+
+/* The persister's retry after a server restart: the batch with states fails once on the dead
+ * connection, then lands whole; a states read reconnects the same way. Memory for the states
+ * is taken before anything is sent, so running out of it writes nothing. */
+static void
+test_states_reconnect_and_oom(void **state)
+{
+    (void)state;
+    char app[64];
+    snprintf(app, sizeof app, "klt_streconn_%d", (int)getpid());
+    kl_store_t *st = open_store_app("streconn", app);
+    static const unsigned char b1[] = {0, 0, 7};
+    kl_store_state_t sv[] = {{"AAA", b1, 3}, {"BBB", b1, 2}};
+    kl_store_kv_t kv = {"wal.w0", 5};
+    batch_ok(st, NULL, 0, sv, 1, &kv, 1);
+    char sql[256], txt[64];
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+             " WHERE application_name = '%s'",
+             app);
+    raw_text("streconn", sql, txt, sizeof txt);
+    assert_string_equal(txt, "1");
+    char err[512] = "";
+    kl_store_row_t r = mk_row("AAA", KL_IV_1M, 0, 1);
+    kl_store_batch_t b = {&r, 1, sv, 2, &kv, 1};
+    assert_int_equal(kl_store_commit_batch(st, &b, err, sizeof err), KL_ESTORE);
+    assert_non_null(strstr(err, "terminat"));
+    batch_ok(st, &r, 1, sv, 2, &kv, 1);
+    assert_int_equal(states_all(st), 2);
+    assert_state(0, "AAA", b1, 3);
+    assert_state(1, "BBB", b1, 2);
+    raw_text("streconn", sql, txt, sizeof txt);
+    assert_string_equal(txt, "1");
+    memset(&g_s, 0, sizeof g_s);
+    assert_int_equal(kl_store_states(st, collect_state, &g_s), KL_ESTORE);
+    assert_int_equal(states_all(st), 2);
+
+    /* Out of memory for the states' index: nothing written, the store works on. */
+    kl_store_state_t sv2[] = {{"CCC", b1, 1}, {"DDD", b1, 1}, {"EEE", b1, 1}};
+    kl_store_kv_t kv2 = {"wal.w0", 6};
+    kl_store_batch_t b2 = {NULL, 0, sv2, 3, &kv2, 1};
+    kl_alloc_fail_after(1);
+    int rc = kl_store_commit_batch(st, &b2, err, sizeof err);
+    kl_alloc_fail_after(0);
+    assert_int_equal(rc, KL_ENOMEM);
+    assert_non_null(strstr(err, ": out of memory for a batch of 3 states"));
+    int64_t v = 0;
+    assert_int_equal(kl_store_get_kv(st, "wal.w0", &v), 0);
+    assert_int_equal(v, 5);
+    assert_int_equal(states_all(st), 2);
+    batch_ok(st, NULL, 0, sv2, 3, &kv2, 1);
+    assert_int_equal(states_all(st), 5);
+    assert_state(4, "EEE", b1, 1);
+
+    /* A symbol no commit could write fails the read rather than name a wrong series. */
+    raw_exec("streconn", "INSERT INTO series_state VALUES (repeat('X', 32), '\\x00')");
+    memset(&g_s, 0, sizeof g_s);
+    assert_int_equal(kl_store_states(st, collect_state, &g_s), KL_ESTORE);
+    assert_int_equal(g_s.n, 5); /* the ones before it, in order */
+    kl_store_close(st);
+}
+
 int
 main(void)
 {
@@ -930,6 +1271,9 @@ main(void)
         cmocka_unit_test(test_reconnect_after_backend_killed),
         cmocka_unit_test(test_bad_urls_and_foreign_tables),
         cmocka_unit_test(test_alloc_failure_on_open),
+        cmocka_unit_test(test_states_round_trip),
+        cmocka_unit_test(test_states_atomic_with_rows_and_kv),
+        cmocka_unit_test(test_states_reconnect_and_oom),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
