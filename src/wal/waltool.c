@@ -51,7 +51,22 @@ wt_type_name(uint16_t type)
 typedef struct wt_dump {
     int worker;
     FILE *out;
+    uint64_t first_seq; /* of the valid prefix; 0 = no record yet */
 } wt_dump_t;
+
+/* verify: only the first seq is kept (sequence numbers may jump between segments, so it is not
+ * last_seq + 1 - records). */
+static int
+wt_first(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t len)
+{
+    (void)type;
+    (void)payload;
+    (void)len;
+    wt_dump_t *d = ctx;
+    if (d->first_seq == 0)
+        d->first_seq = seq;
+    return 0;
+}
 
 static int
 wt_print(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t len)
@@ -235,9 +250,9 @@ kl_wal_main(int argc, char **argv)
     int status = 0;
     for (size_t i = 0; i < n_logs; i++) {
         kl_wal_scan_stats_t st;
-        wt_dump_t d = {logs[i], stdout};
-        rc = kl_wal_scan(dir, logs[i], from > 0 ? from - 1 : 0, 0, dump ? wt_print : NULL, &d,
-                         &st);
+        wt_dump_t d = {logs[i], stdout, 0};
+        rc = kl_wal_scan(dir, logs[i], from > 0 ? from - 1 : 0, 0, dump ? wt_print : wt_first,
+                         &d, &st);
         if (rc != 0) {
             fflush(stdout);
             fprintf(stderr, "klined wal %s: %s/w%d: %s\n", action, dir, logs[i],
@@ -245,7 +260,6 @@ kl_wal_main(int argc, char **argv)
             status = 1;
             continue;
         }
-        uint64_t first = st.last_seq + 1 - st.records;
         if (dump) {
             printf("w%d: segments=%" PRIu64 " records=%" PRIu64 " last_seq=%" PRIu64 " damage=",
                    logs[i], st.segments, st.records, st.last_seq);
@@ -263,7 +277,7 @@ kl_wal_main(int argc, char **argv)
             printf("w%d: OK, 0 records, next seq %" PRIu64 "\n", logs[i], st.last_seq + 1);
         } else {
             printf("w%d: OK, %" PRIu64 " records, seq %" PRIu64 "..%" PRIu64 "\n", logs[i],
-                   st.records, first, st.last_seq);
+                   st.records, d.first_seq, st.last_seq);
         }
     }
     if (fflush(stdout) != 0) {
