@@ -15,7 +15,7 @@
  *     0   4  magic    0x4C41574B (the bytes 'K' 'W' 'A' 'L')
  *     4   4  crc      CRC-32C of header bytes 8..31
  *     8   2  version  1
- *    10   2  flags    0 (reserved; a reader of version 1 rejects any other value)
+ *    10   2  flags    bit 0 = GAP (below); the other bits are 0 (a reader rejects them)
  *    12   4  worker   the worker index N, as in the directory name
  *    16   8  first    sequence number of the segment's first record (>= 1); equals the name
  *    24   8  created  wall-clock Unix milliseconds at creation (informational only)
@@ -39,11 +39,14 @@
  * segment boundaries too: a segment's `first` is the previous segment's last seq + 1. A segment
  * may hold no record at all (a writer opened and closed without appending, or a crash right
  * after rotation): its `first` is then still the next seq of the log. A record never spans two
- * segments, nor does a commit group.
+ * segments, nor does a commit group. The one exception is a segment flagged GAP: kl_wal_open
+ * was given a next_seq past the log's last seq + 1 (a checkpoint newer than a WAL whose unsynced
+ * tail a power cut took), and its `first` may exceed the previous last seq + 1. Without the
+ * flag, the next repair would take that segment for a hole in the log and delete it.
  *
  * Validity. A log is valid up to the first byte where any of these fails, checked in file order:
  * header shorter than 32 bytes (torn), magic, version, flags, worker, header CRC, `first` equal to
- * the name and to the expected seq; then per record: 16 header bytes present, len <= 4096, the
+ * the name and to the expected seq (or above it, under GAP); then per record: 16 header bytes present, len <= 4096, the
  * whole padded record present (else torn), seq equal to the expected one, CRC, zero padding.
  * Everything before that byte is the valid prefix; nothing after it is trusted, even a record
  * that would check, because the log is only ever appended to.
@@ -61,7 +64,10 @@
  * including empty ones, so the worker's clock tick bounds the window (there is no background
  * thread); no = never. A new segment is created with O_EXCL, given its header, and made durable
  * (fsync of the file, then of the directory) before any record goes into it, whatever the
- * policy; before leaving a segment the writer fdatasyncs it unless the policy is no.
+ * policy; before leaving a segment the writer fdatasyncs it unless the policy is no. Open reads
+ * the segment before next_seq (one segment, normally still in the page cache from recovery):
+ * appending after a damaged tail, or below the log's end, would hand the next repair a log it
+ * must cut, new records included, so both are refused; a jump forward is marked GAP.
  *
  * Failure. A failed write(2) or fsync is sticky (Redis AOF, LMDB MDB_PANIC): it is logged once
  * at ERROR with the errno text and "action=stopping", and every later call on that writer
@@ -102,6 +108,7 @@
 
 #define WAL_MAGIC 0x4C41574Bu
 #define WAL_VERSION 1
+#define WAL_FLAG_GAP 1u
 #define WAL_SEG_HDR 32
 #define WAL_REC_HDR 16
 #define WAL_NAME_DIGITS 20
@@ -431,14 +438,14 @@ wal_worker_dir(char *out, size_t cap, const char *dir, int worker)
     return k < 0 || (size_t)k >= cap ? -ENAMETOOLONG : 0;
 }
 
-/* Encodes a segment header for worker/first into h. */
+/* Encodes a segment header for worker/first/flags into h. */
 static void
-wal_seg_header(uint8_t h[WAL_SEG_HDR], int worker, uint64_t first)
+wal_seg_header(uint8_t h[WAL_SEG_HDR], int worker, uint64_t first, uint16_t flags)
 {
     memset(h, 0, WAL_SEG_HDR);
     wal_st32(h, WAL_MAGIC);
     wal_st16(h + 8, WAL_VERSION);
-    wal_st16(h + 10, 0);
+    wal_st16(h + 10, flags);
     wal_st32(h + 12, (uint32_t)worker);
     wal_st64(h + 16, first);
     wal_st64(h + 24, (uint64_t)kl_now_ms());
@@ -446,6 +453,8 @@ wal_seg_header(uint8_t h[WAL_SEG_HDR], int worker, uint64_t first)
 }
 
 /* ---- writer ------------------------------------------------------------------------------- */
+
+static int wal_seg_last(int dfd, int worker, uint64_t first, uint64_t *last);
 
 struct kl_wal {
     int fd;                     /* current segment, O_APPEND */
@@ -486,12 +495,12 @@ wal_fail(kl_wal_t *w, const char *event, int err)
  * crash right after creat) is replaced; one holding more is refused with -EEXIST, since the
  * caller's next_seq would then overwrite records. Returns the fd or -errno. */
 static int
-wal_seg_create(kl_wal_t *w, uint64_t first)
+wal_seg_create(kl_wal_t *w, uint64_t first, uint16_t flags)
 {
     char name[WAL_NAME_LEN + 1];
     wal_seg_name(name, first);
-    int flags = O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC;
-    int fd = openat(w->dfd, name, flags, 0644);
+    int oflags = O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC;
+    int fd = openat(w->dfd, name, oflags, 0644);
     if (fd < 0 && errno == EEXIST) {
         struct stat sb;
         if (fstatat(w->dfd, name, &sb, 0) != 0)
@@ -504,12 +513,12 @@ wal_seg_create(kl_wal_t *w, uint64_t first)
         }
         if (unlinkat(w->dfd, name, 0) != 0)
             return -errno;
-        fd = openat(w->dfd, name, flags, 0644);
+        fd = openat(w->dfd, name, oflags, 0644);
     }
     if (fd < 0)
         return -errno;
     uint8_t h[WAL_SEG_HDR];
-    wal_seg_header(h, w->worker, first);
+    wal_seg_header(h, w->worker, first, flags);
     int rc = wal_write_all(fd, h, sizeof h);
     if (rc == 0 && wal_sys_fsync(fd, 0) != 0)
         rc = -errno;
@@ -572,20 +581,41 @@ kl_wal_open(const char *dir, int worker, const kl_wal_cfg_t *cfg, uint64_t next_
         goto fail;
     }
 
-    /* Cheap guard against a wrong next_seq: no segment may start past it (scan gives
-     * last_seq + 1, which is >= every segment's first). */
+    /* next_seq must be past the log: no segment may start after it, and the segment before it
+     * (read once here, normally straight from the page cache recovery filled) must end before
+     * it. A next_seq beyond that segment's end + 1 is legal and gets the GAP flag. */
     uint64_t *segs = NULL;
     size_t n_segs = 0;
     rc = wal_seg_list(w->dfd, &segs, &n_segs);
     if (rc != 0)
         goto fail;
-    uint64_t max_first = n_segs ? segs[n_segs - 1] : 0;
+    uint64_t max_first = n_segs ? segs[n_segs - 1] : 0, prev = 0;
+    for (size_t i = 0; i < n_segs && segs[i] < next_seq; i++)
+        prev = segs[i];
     kl_free(segs);
+    uint16_t flags = 0;
+    uint64_t prev_last = 0;
     if (max_first > next_seq) {
-        kl_log(KL_LOG_ERROR, "wal", "open_refused",
-               "worker=%d dir=%s next_seq=%llu last_segment_first=%llu", worker, w->path,
-               (unsigned long long)next_seq, (unsigned long long)max_first);
         rc = KL_EARG;
+    } else if (prev != 0) {
+        rc = wal_seg_last(w->dfd, worker, prev, &prev_last);
+        if (rc == 0 && prev_last >= next_seq)
+            rc = KL_EARG;
+        if (rc == 0 && prev_last + 1 < next_seq) {
+            flags = WAL_FLAG_GAP;
+            kl_log(KL_LOG_WARN, "wal", "seq_gap",
+                   "worker=%d dir=%s last_seq=%llu next_seq=%llu reason=\"next_seq is past the "
+                   "end of the log (checkpoint newer than the WAL?)\"",
+                   worker, w->path, (unsigned long long)prev_last, (unsigned long long)next_seq);
+        }
+    }
+    if (rc != 0) {
+        kl_log(KL_LOG_ERROR, "wal", "open_refused",
+               "worker=%d dir=%s next_seq=%llu last_segment_first=%llu previous_last_seq=%llu "
+               "error=\"%s\"",
+               worker, w->path, (unsigned long long)next_seq, (unsigned long long)max_first,
+               (unsigned long long)prev_last, rc == KL_EARG ? "next_seq is not past the log"
+                                                            : kl_strerror(rc));
         goto fail;
     }
 
@@ -595,7 +625,7 @@ kl_wal_open(const char *dir, int worker, const kl_wal_cfg_t *cfg, uint64_t next_
         rc = KL_ENOMEM;
         goto fail;
     }
-    rc = wal_seg_create(w, next_seq);
+    rc = wal_seg_create(w, next_seq, flags);
     if (rc < 0)
         goto fail;
     w->fd = rc;
@@ -665,7 +695,7 @@ wal_rotate(kl_wal_t *w)
         w->unsynced = 0;
         w->last_fsync_ms = kl_mono_ms();
     }
-    int fd = wal_seg_create(w, first);
+    int fd = wal_seg_create(w, first, 0);
     if (fd < 0) {
         wal_seg_name(w->seg_name, first);
         return wal_fail(w, "rotate_failed", fd);
@@ -832,14 +862,15 @@ static const char *const wal_damage_names[] = {
 static enum wal_damage
 wal_check_header(const uint8_t *h, int worker, uint64_t name_first, uint64_t expect)
 {
-    if (wal_ld32(h) != WAL_MAGIC || wal_ld16(h + 8) != WAL_VERSION || wal_ld16(h + 10) != 0 ||
+    uint16_t flags = wal_ld16(h + 10);
+    if (wal_ld32(h) != WAL_MAGIC || wal_ld16(h + 8) != WAL_VERSION || (flags & ~WAL_FLAG_GAP) ||
         wal_ld32(h + 12) != (uint32_t)worker ||
         wal_ld32(h + 4) != kl_crc32c(0, h + 8, WAL_SEG_HDR - 8))
         return WAL_BAD_HEADER;
     uint64_t first = wal_ld64(h + 16);
     if (first == 0 || first != name_first)
         return WAL_BAD_HEADER;
-    if (expect != 0 && first != expect)
+    if (expect != 0 && first != expect && !((flags & WAL_FLAG_GAP) && first > expect))
         return WAL_SEQ_GAP;
     return WAL_OK;
 }
@@ -867,8 +898,9 @@ wal_scan_segment(struct wal_rd *r, uint64_t size, int worker, uint64_t name_firs
     if (*damage != WAL_OK)
         return 0;
     uint64_t seq = name_first;
-    if (s->records == 0)
-        s->last_seq = seq - 1; /* an empty log still names its next seq */
+    /* Equal to the last record's seq, except before the first record and after a GAP: either
+     * way the log's next seq is this segment's first. */
+    s->last_seq = seq - 1;
     s->bytes += WAL_SEG_HDR;
     uint64_t off = WAL_SEG_HDR;
     while (off < size) {
@@ -931,6 +963,47 @@ short_read:
         return rc;
     *damage = WAL_TORN_RECORD;
     return 0;
+}
+
+/* The last seq of segment `first` (first - 1 when it holds no record), for kl_wal_open.
+ * Returns 0; KL_EARG when the segment is damaged, because a writer must not append after a log
+ * that its next repair would cut (and with it everything written after); or -errno. */
+static int
+wal_seg_last(int dfd, int worker, uint64_t first, uint64_t *last)
+{
+    char name[WAL_NAME_LEN + 1];
+    wal_seg_name(name, first);
+    struct wal_rd r = {.fd = openat(dfd, name, O_RDONLY | O_CLOEXEC)};
+    struct stat sb;
+    if (r.fd < 0 || fstat(r.fd, &sb) != 0) {
+        int rc = -errno;
+        if (r.fd >= 0)
+            close(r.fd);
+        return rc;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    r.cap = size < WAL_READ_MIN ? WAL_READ_MIN : size > WAL_READ_MAX ? WAL_READ_MAX : (size_t)size;
+    r.buf = kl_alloc(r.cap);
+    int rc = KL_ENOMEM;
+    if (r.buf != NULL) {
+        kl_wal_scan_stats_t s;
+        memset(&s, 0, sizeof s);
+        uint64_t expect = 0, at = 0;
+        enum wal_damage dmg = WAL_OK;
+        rc = wal_scan_segment(&r, size, worker, first, UINT64_MAX, NULL, NULL, &expect, &s, &dmg,
+                              &at);
+        if (rc == 0 && dmg != WAL_OK) {
+            kl_log(KL_LOG_ERROR, "wal", "open_on_damaged_log",
+                   "worker=%d file=%s offset=%llu reason=\"%s\" action=\"scan with repair first\"",
+                   worker, name, (unsigned long long)at, wal_damage_names[dmg]);
+            rc = KL_EARG;
+        }
+        if (rc == 0)
+            *last = s.last_seq;
+    }
+    kl_free(r.buf);
+    close(r.fd);
+    return rc;
 }
 
 /* Cuts the log at segment segs[i], offset at: deletes segs[i+1..] newest first, then truncates

@@ -27,10 +27,13 @@ typedef struct kl_wal kl_wal_t;
 
 /* Opens (creating dir/ if needed) the log of worker `worker` in dir for appending: a new segment
  * whose first record will get sequence number next_seq (> every seq already in the log; the
- * caller gets it as kl_wal_scan's last_seq + 1). Fsyncs the directory after creating the
- * segment. A segment already named next_seq that holds no record is replaced; KL_EARG if a
- * segment starts past next_seq, -EEXIST if the one named next_seq holds records. cfg NULL =
- * everysec, 64 MiB. Returns 0 and *out, or -errno / KL_EARG / KL_ENOMEM. */
+ * caller gets it as kl_wal_scan's last_seq + 1, after a scan with repair). Fsyncs the
+ * directory after creating the segment. It reads the segment before next_seq to check it:
+ * KL_EARG if that segment holds next_seq or is damaged, or if a segment starts past next_seq;
+ * -EEXIST if the segment named next_seq holds records (one with no record is replaced). A
+ * next_seq beyond last_seq + 1 (a checkpoint newer than the WAL's tail) is accepted, and the gap
+ * is marked in the new segment so that scans accept it. cfg NULL = everysec, 64 MiB. Returns 0
+ * and *out, or -errno / KL_EARG / KL_ENOMEM. */
 int kl_wal_open(const char *dir, int worker, const kl_wal_cfg_t *cfg, uint64_t next_seq,
                 kl_wal_t **out);
 
@@ -70,9 +73,9 @@ typedef int (*kl_wal_record_fn)(void *ctx, uint64_t seq, uint16_t type, const vo
 
 typedef struct kl_wal_scan_stats {
     uint64_t segments, records, bytes;
-    uint64_t last_seq;      /* last valid record's seq; when the valid log holds no record but
-                               a segment header, that segment's first seq - 1; 0 for an empty
-                               log. So last_seq + 1 is always the next_seq for kl_wal_open. */
+    uint64_t last_seq;      /* last valid record's seq, or, when the last valid segment holds
+                               no record, its first seq - 1; 0 for an empty log. last_seq + 1
+                               is always a valid next_seq for kl_wal_open. */
     int damaged;            /* a torn or corrupt record was found */
     char damage_file[256];  /* where: segment file name and byte offset */
     uint64_t damage_offset;

@@ -565,6 +565,76 @@ test_reopen_continues(void **state)
     got_free(&g);
 }
 
+/* A next_seq past the end of the log (a checkpoint newer than a WAL that lost its unsynced
+ * tail) is accepted and flagged, so that the next repair keeps the new records; a next_seq
+ * inside the log, or a log with a damaged last segment, is refused. */
+static void
+test_open_past_end(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    new_dir(dir, sizeof dir);
+    kl_wal_cfg_t cfg = {.fsync = KL_WAL_FSYNC_NO, .segment_bytes = 1024};
+    kl_wal_t *w = NULL;
+    assert_int_equal(kl_wal_open(dir, 0, &cfg, 1, &w), 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(kl_wal_append(w, 1, "0123456789", 10, NULL), 0);
+    assert_int_equal(kl_wal_close(w), 0);
+
+    assert_int_equal(kl_wal_open(dir, 0, &cfg, 10, &w), KL_EARG); /* seq 10 is in the log */
+    assert_int_equal(kl_wal_open(dir, 0, &cfg, 20, &w), 0);
+    uint64_t seq;
+    assert_int_equal(kl_wal_append(w, 2, "late", 4, &seq), 0);
+    assert_int_equal(seq, 20);
+    assert_int_equal(kl_wal_close(w), 0);
+    snprintf(path, sizeof path, "%s/w0/00000000000000000020.wal", dir);
+    size_t n;
+    uint8_t *b = read_file(path, &n);
+    assert_int_equal(wal_ld16(b + 10), WAL_FLAG_GAP);
+    free(b);
+
+    got_t g;
+    kl_wal_scan_stats_t st;
+    scan_all(dir, 0, 1, &g, &st);
+    assert_int_equal(st.damaged, 0);
+    assert_int_equal(g.n, 11);
+    assert_int_equal(g.v[9].seq, 10);
+    assert_int_equal(g.v[10].seq, 20);
+    assert_memory_equal(g.v[10].data, "late", 4);
+    assert_int_equal(st.last_seq, 20);
+    got_free(&g);
+
+    /* Continuing right after it: no flag. */
+    assert_int_equal(kl_wal_open(dir, 0, &cfg, 20, &w), -EEXIST);
+    assert_int_equal(kl_wal_open(dir, 0, &cfg, 21, &w), 0);
+    assert_int_equal(kl_wal_close(w), 0);
+    snprintf(path, sizeof path, "%s/w0/00000000000000000021.wal", dir);
+    b = read_file(path, &n);
+    assert_int_equal(wal_ld16(b + 10), 0);
+    free(b);
+
+    /* A torn tail in the segment before next_seq: repair first. */
+    snprintf(path, sizeof path, "%s/w0/00000000000000000021.wal", dir);
+    assert_int_equal(remove(path), 0);
+    snprintf(path, sizeof path, "%s/w0/00000000000000000020.wal", dir);
+    assert_int_equal(truncate(path, 32 + 24 - 3), 0);
+    assert_int_equal(kl_wal_open(dir, 0, &cfg, 21, &w), KL_EARG);
+    scan_all(dir, 0, 1, &g, &st);
+    assert_int_equal(st.damaged, 1);
+    assert_int_equal(st.last_seq, 19); /* the GAP segment is empty now: 20 - 1 */
+    got_free(&g);
+    assert_int_equal(kl_wal_open(dir, 0, &cfg, st.last_seq + 1, &w), 0);
+    assert_int_equal(kl_wal_append(w, 3, "again", 5, &seq), 0);
+    assert_int_equal(seq, 20);
+    assert_int_equal(kl_wal_close(w), 0);
+    scan_all(dir, 0, 1, &g, &st);
+    assert_int_equal(st.damaged, 0);
+    assert_int_equal(g.n, 11);
+    assert_int_equal(g.v[10].seq, 20);
+    assert_memory_equal(g.v[10].data, "again", 5);
+    got_free(&g);
+}
+
 /* ---- release ------------------------------------------------------------------------------ */
 
 /* Writes groups of 10 records of 100 bytes with 1 KiB segments; returns the writer (open). */
@@ -981,12 +1051,12 @@ test_torn_header_removed(void **state)
 
 /* Each kind of damage stops the scan at the record it hits: a seq gap between segments, a
  * wrong worker, nonzero padding, a length over the maximum, a CRC mismatch, a wrong seq under a
- * good CRC, a gap before an empty segment. */
+ * good CRC, a gap before an empty segment, a GAP segment that goes back, an unknown flag. */
 static void
 test_damage_kinds(void **state)
 {
     (void)state;
-    for (int kind = 0; kind < 7; kind++) {
+    for (int kind = 0; kind < 9; kind++) {
         char dir[512], path[600];
         new_dir(dir, sizeof dir);
         kl_wal_t *w = write_segments(dir, KL_WAL_FSYNC_NO, 10); /* segments 1..5, 6..10 */
@@ -1043,8 +1113,22 @@ test_damage_kinds(void **state)
                  * the header's first seq shows */
             remove(path);
             snprintf(path, sizeof path, "%s/w0/00000000000000000007.wal", dir);
-            wal_seg_header(b, 0, 7);
+            wal_seg_header(b, 0, 7, 0);
             write_bytes(path, b, 32);
+            expect_last = 5;
+            break;
+        case 7: /* GAP allows a jump forward, never back: records 6..10 lost, then a GAP
+                 * segment at 4 */
+            remove(path);
+            snprintf(path, sizeof path, "%s/w0/00000000000000000004.wal", dir);
+            wal_seg_header(b, 0, 4, WAL_FLAG_GAP);
+            write_bytes(path, b, 32);
+            expect_last = 5;
+            break;
+        case 8: /* an unknown flag */
+            wal_st16(b + 10, 2);
+            wal_st32(b + 4, kl_crc32c(0, b + 8, 24));
+            write_bytes(path, b, n);
             expect_last = 5;
             break;
         }
@@ -1076,6 +1160,7 @@ main(void)
         cmocka_unit_test(test_missing_dir_is_empty),
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_reopen_continues),
+        cmocka_unit_test(test_open_past_end),
         cmocka_unit_test(test_release),
         cmocka_unit_test(test_foreign_files_ignored),
         cmocka_unit_test(test_fsync_policies),
