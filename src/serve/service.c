@@ -132,9 +132,7 @@ make_source(kl_service_t *svc, char *err, size_t cap)
     case KL_CFG_SRC_LINES_TCP:
         return kl_source_lines_tcp_create(c->lines_host, c->lines_port, &svc->source, err, cap);
     case KL_CFG_SRC_BINANCE:
-        snprintf(err, cap, "source binance: the live Binance feed is not built yet (issue 5); "
-                           "use --source replay:FILES or --source lines:stdin|tcp://127.0.0.1:PORT");
-        return KL_ECONFIG;
+        return kl_source_binance_create(c, resume_id, svc->reg, &svc->source, err, cap);
     default:
         snprintf(err, cap, "source kafka: not built yet (issue 7)");
         return KL_ECONFIG;

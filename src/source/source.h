@@ -47,6 +47,13 @@ int kl_source_lines_stdin_create(kl_source_t **out, char *err, size_t cap);
 int kl_source_lines_tcp_create(const char *host, uint16_t port, kl_source_t **out, char *err,
                                size_t cap);
 
+/* The live Binance spot feed (source/binance.h): aggTrade streams of cfg->symbols from
+ * cfg->binance_ws, every gap backfilled by id from cfg->binance_rest, each symbol resuming after
+ * resume()'s answer when it has one. KL_ECONFIG with err set for no symbols or a bad URL. */
+struct kl_config;
+int kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void *resume_ctx,
+                             kl_source_t **out, char *err, size_t cap);
+
 void kl_source_stats(kl_source_t *src, kl_source_stats_t *out);
 
 #endif

@@ -1,0 +1,1309 @@
+/* Live Binance spot source: aggTrade combined streams over libwebsockets, gaps backfilled by id
+ * from REST aggTrades; binance.h has the design. The pure parts (backoff, URL split, REST page
+ * parser, gap filler) come first, then the lws machinery on the source thread. */
+#include "source/binance.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "engine/kline.h"
+#include "kl/err.h"
+#include "source/source.h"
+#include "source/trade_json.h"
+
+/* libwebsockets is reached through dlopen while the kl library does not link it (the binary
+ * and every test link kl only). Once CMakeLists adds PkgConfig::LWS to kl, build with
+ * KL_LWS_LINKED (or drop this block) and the calls below bind directly. */
+#ifndef KL_LWS_LINKED
+#include <dlfcn.h>
+#include <pthread.h>
+
+#define BN_LWS_FUNCS(X)                                                                            \
+    X(lws_callback_on_writable)                                                                    \
+    X(lws_client_connect_via_info)                                                                 \
+    X(lws_context_destroy)                                                                         \
+    X(lws_create_context)                                                                          \
+    X(lws_hdr_copy)                                                                                \
+    X(lws_http_client_http_response)                                                               \
+    X(lws_http_client_read)                                                                        \
+    X(lws_is_final_fragment)                                                                       \
+    X(lws_remaining_packet_payload)                                                                \
+    X(lws_service)                                                                                 \
+    X(lws_set_log_level)                                                                           \
+    X(lws_set_timeout)                                                                             \
+    X(lws_sul_cancel)                                                                              \
+    X(lws_sul_schedule)                                                                            \
+    X(lws_write)
+#define BN_LWS_PTR(f) static __typeof__(f) *bn_##f;
+BN_LWS_FUNCS(BN_LWS_PTR)
+static pthread_once_t bn_lws_once = PTHREAD_ONCE_INIT;
+static char bn_lws_error[256];
+
+static void
+bn_lws_load_once(void)
+{
+    void *h = dlopen("libwebsockets.so.17", RTLD_NOW | RTLD_GLOBAL);
+    if (!h)
+        h = dlopen("libwebsockets.so", RTLD_NOW | RTLD_GLOBAL);
+    if (!h) {
+        snprintf(bn_lws_error, sizeof bn_lws_error, "cannot load libwebsockets: %s", dlerror());
+        return;
+    }
+#define BN_LWS_SYM(f)                                                                              \
+    if (!bn_lws_error[0] && !(bn_##f = (__typeof__(f) *)dlsym(h, #f)))                             \
+        snprintf(bn_lws_error, sizeof bn_lws_error, "libwebsockets lacks %s", #f);
+    BN_LWS_FUNCS(BN_LWS_SYM)
+}
+
+/* Returns NULL once libwebsockets is usable, else why not. Any thread. */
+static const char *
+bn_lws_load(void)
+{
+    pthread_once(&bn_lws_once, bn_lws_load_once);
+    return bn_lws_error[0] ? bn_lws_error : NULL;
+}
+#define lws_callback_on_writable (*bn_lws_callback_on_writable)
+#define lws_client_connect_via_info (*bn_lws_client_connect_via_info)
+#define lws_context_destroy (*bn_lws_context_destroy)
+#define lws_create_context (*bn_lws_create_context)
+#define lws_hdr_copy (*bn_lws_hdr_copy)
+#define lws_http_client_http_response (*bn_lws_http_client_http_response)
+#define lws_http_client_read (*bn_lws_http_client_read)
+#define lws_is_final_fragment (*bn_lws_is_final_fragment)
+#define lws_remaining_packet_payload (*bn_lws_remaining_packet_payload)
+#define lws_service (*bn_lws_service)
+#define lws_set_log_level (*bn_lws_set_log_level)
+#define lws_set_timeout (*bn_lws_set_timeout)
+#define lws_sul_cancel (*bn_lws_sul_cancel)
+#define lws_sul_schedule (*bn_lws_sul_schedule)
+#define lws_write (*bn_lws_write)
+#else
+static const char *
+bn_lws_load(void)
+{
+    return NULL;
+}
+#endif
+
+/* ---- backoff ----------------------------------------------------------------------------- */
+
+int64_t
+kl_binance_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, kl_rand_fn rnd,
+                      void *rnd_ctx)
+{
+    if (base_ms <= 0 || cap_ms <= 0)
+        return 0;
+    int64_t hi = base_ms < cap_ms ? base_ms : cap_ms;
+    for (unsigned i = 0; i < attempt && hi < cap_ms; i++)
+        hi = hi > cap_ms / 2 ? cap_ms : hi * 2;
+    return (int64_t)(rnd(rnd_ctx) % ((uint64_t)hi + 1));
+}
+
+uint64_t
+kl_binance_rand(void *state)
+{
+    uint64_t *s = state, x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* ---- URLs -------------------------------------------------------------------------------- */
+
+int
+kl_binance_url_parse(const char *url, kl_binance_url_t *out)
+{
+    static const struct {
+        const char *scheme;
+        int tls, port;
+    } schemes[] = {{"ws://", 0, 80}, {"wss://", 1, 443}, {"http://", 0, 80}, {"https://", 1, 443}};
+    if (!url || !out)
+        return KL_EARG;
+    kl_binance_url_t u;
+    memset(&u, 0, sizeof u);
+    const char *p = NULL;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (strncmp(url, schemes[i].scheme, strlen(schemes[i].scheme)) == 0) {
+            p = url + strlen(schemes[i].scheme);
+            u.tls = schemes[i].tls;
+            u.port = schemes[i].port;
+            break;
+        }
+    if (!p || strpbrk(p, "?# \t\r\n@"))
+        return KL_EARG;
+    const char *h = p, *he;
+    if (*p == '[') {
+        h = p + 1;
+        he = strchr(h, ']');
+        if (!he)
+            return KL_EARG;
+        p = he + 1;
+    } else {
+        he = p + strcspn(p, ":/");
+        p = he;
+    }
+    size_t hl = (size_t)(he - h);
+    if (hl == 0 || hl >= sizeof u.host)
+        return KL_EARG;
+    memcpy(u.host, h, hl);
+    if (*p == ':') {
+        p++;
+        long port = 0;
+        int digits = 0;
+        while (*p >= '0' && *p <= '9' && digits < 6) {
+            port = port * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (digits == 0 || port < 1 || port > 65535)
+            return KL_EARG;
+        u.port = (int)port;
+    }
+    if (*p != '\0' && *p != '/')
+        return KL_EARG;
+    size_t pl = strlen(p);
+    while (pl > 0 && p[pl - 1] == '/')
+        pl--;
+    if (pl >= sizeof u.prefix)
+        return KL_EARG;
+    memcpy(u.prefix, p, pl);
+    *out = u;
+    return 0;
+}
+
+/* ---- REST page --------------------------------------------------------------------------- */
+
+static size_t
+skip_ws(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i;
+}
+
+/* End (one past the closing brace) of the JSON object starting at s[i] == '{', or 0 when it is
+ * not closed or nests too deep. Strings are skipped whole, escapes included. */
+static size_t
+object_end(const char *s, size_t n, size_t i)
+{
+    int depth = 0;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\')
+                    i++;
+            if (i >= n)
+                return 0;
+        } else if (c == '{' || c == '[') {
+            if (++depth > 16)
+                return 0;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0)
+                return c == '}' ? i + 1 : 0;
+            if (depth < 0)
+                return 0;
+        }
+    }
+    return 0;
+}
+
+int
+kl_binance_parse_page(const char *body, size_t n, const char *symbol, kl_trade_t *out,
+                      size_t max, size_t *n_out, size_t *n_bad)
+{
+    char msg[KL_TRADE_JSON_MAX];
+    int pre = snprintf(msg, sizeof msg, "{\"e\":\"aggTrade\",\"s\":\"%s\",", symbol);
+    if (!body || pre <= 0 || (size_t)pre >= 128)
+        return KL_EARG;
+    size_t cnt = 0, bad = 0, i = skip_ws(body, n, 0);
+    if (i >= n || body[i] != '[')
+        return KL_EJSON;
+    i = skip_ws(body, n, i + 1);
+    if (i < n && body[i] == ']') {
+        i++;
+    } else {
+        for (;;) {
+            if (i >= n || body[i] != '{')
+                return KL_EJSON;
+            size_t end = object_end(body, n, i);
+            if (end == 0)
+                return KL_EJSON;
+            if (cnt == max)
+                return KL_EFULL;
+            /* The element without its '{', behind a prefix that makes it an aggTrade event of
+             * symbol, so that the one hardened parser reads both the stream and REST. */
+            size_t len = end - i - 1;
+            kl_trade_msg_t m;
+            int rc = KL_ELINE;
+            if ((size_t)pre + len <= sizeof msg) {
+                memcpy(msg + pre, body + i + 1, len);
+                rc = kl_trade_json_parse(msg, (size_t)pre + len, &m);
+            }
+            if (rc == 0)
+                rc = kl_trade_validate(&m.t, 1);
+            if (rc == 0)
+                out[cnt++] = m.t;
+            else
+                bad++;
+            i = skip_ws(body, n, end);
+            if (i < n && body[i] == ',') {
+                i = skip_ws(body, n, i + 1);
+                continue;
+            }
+            if (i < n && body[i] == ']') {
+                i++;
+                break;
+            }
+            return KL_EJSON;
+        }
+    }
+    if (skip_ws(body, n, i) != n)
+        return KL_EJSON;
+    *n_out = cnt;
+    *n_bad = bad;
+    return 0;
+}
+
+/* ---- gap filler -------------------------------------------------------------------------- */
+
+void
+kl_bf_init(kl_bf_t *s, int64_t resume_id, uint32_t max_buf)
+{
+    memset(s, 0, sizeof *s);
+    s->last_id = resume_id;
+    s->max_buf = max_buf ? max_buf : 1;
+}
+
+void
+kl_bf_fini(kl_bf_t *s)
+{
+    kl_free(s->buf);
+    s->buf = NULL;
+    s->n_buf = s->cap_buf = 0;
+}
+
+int
+kl_bf_connected(kl_bf_t *s)
+{
+    if (s->last_id == INT64_MIN)
+        return 0;
+    if (!s->backfilling) {
+        s->backfilling = 1;
+        s->empty_polls = 0;
+    }
+    return 1;
+}
+
+static int
+bf_emit(kl_bf_t *s, const kl_trade_t *t, int from_rest, const kl_bf_ops_t *ops, void *ctx)
+{
+    int rc = ops->emit(ctx, t, from_rest);
+    if (rc < 0)
+        return rc;
+    s->last_id = t->id;
+    if (from_rest)
+        s->from_rest++;
+    return 0;
+}
+
+/* Holds t (ids above the last held one only). A trade that cannot be held is dropped: REST
+ * fetches it later, since it is above last_id and the backfill goes on. */
+static void
+bf_hold(kl_bf_t *s, const kl_trade_t *t)
+{
+    if (s->n_buf > 0 && t->id <= s->buf[s->n_buf - 1].id) {
+        s->duplicates++;
+        return;
+    }
+    if (s->n_buf == s->max_buf) {
+        s->overflows++;
+        s->n_buf = 0;
+    }
+    if (s->n_buf == s->cap_buf) {
+        uint32_t cap = s->cap_buf ? s->cap_buf * 2 : 256;
+        if (cap > s->max_buf)
+            cap = s->max_buf;
+        kl_trade_t *nb = kl_alloc((size_t)cap * sizeof *nb);
+        if (!nb) {
+            s->overflows++;
+            s->n_buf = 0;
+            return;
+        }
+        if (s->n_buf)
+            memcpy(nb, s->buf, (size_t)s->n_buf * sizeof *nb);
+        kl_free(s->buf);
+        s->buf = nb;
+        s->cap_buf = cap;
+    }
+    s->buf[s->n_buf++] = *t;
+}
+
+int
+kl_bf_live(kl_bf_t *s, const kl_trade_t *t, const kl_bf_ops_t *ops, void *ctx)
+{
+    if (s->last_id != INT64_MIN && t->id <= s->last_id) {
+        s->duplicates++;
+        return 0;
+    }
+    if (s->backfilling) {
+        bf_hold(s, t);
+        return 0;
+    }
+    if (s->last_id == INT64_MIN || t->id == s->last_id + 1)
+        return bf_emit(s, t, 0, ops, ctx);
+    s->backfilling = 1;
+    s->empty_polls = 0;
+    bf_hold(s, t);
+    return 1;
+}
+
+static void
+bf_gap(kl_bf_t *s, int64_t first, int64_t last, const kl_bf_ops_t *ops, void *ctx)
+{
+    s->gaps++;
+    s->gap_ids += (uint64_t)(last - first + 1);
+    ops->gap(ctx, first, last);
+}
+
+/* Routes the held trades that continue last_id, drops the ones at or below it. */
+static int
+bf_drain(kl_bf_t *s, const kl_bf_ops_t *ops, void *ctx)
+{
+    uint32_t i = 0;
+    int rc = 0;
+    while (i < s->n_buf && s->buf[i].id <= s->last_id)
+        i++;
+    while (i < s->n_buf && s->buf[i].id == s->last_id + 1) {
+        if ((rc = bf_emit(s, &s->buf[i], 0, ops, ctx)) < 0)
+            break;
+        s->from_buffer++;
+        i++;
+    }
+    if (i > 0 && i < s->n_buf)
+        memmove(s->buf, s->buf + i, (size_t)(s->n_buf - i) * sizeof *s->buf);
+    s->n_buf -= i;
+    return rc;
+}
+
+static void
+bf_live_again(kl_bf_t *s)
+{
+    s->backfilling = 0;
+    s->empty_polls = 0;
+    if (s->cap_buf > 4096) { /* a big backfill is over: give its memory back */
+        kl_free(s->buf);
+        s->buf = NULL;
+        s->cap_buf = 0;
+    }
+}
+
+int
+kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_t *ops,
+           void *ctx)
+{
+    if (!s->backfilling)
+        return KL_BF_LIVE;
+    int progress = 0, rc;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].id <= s->last_id)
+            continue;
+        if (t[i].id > s->last_id + 1)
+            bf_gap(s, s->last_id + 1, t[i].id - 1, ops, ctx);
+        if ((rc = bf_emit(s, &t[i], 1, ops, ctx)) < 0)
+            return rc;
+        progress = 1;
+    }
+    if ((rc = bf_drain(s, ops, ctx)) < 0)
+        return rc;
+    if (full)
+        return KL_BF_MORE;
+    if (s->n_buf == 0) {
+        bf_live_again(s);
+        return KL_BF_LIVE;
+    }
+    if (progress) {
+        s->empty_polls = 0;
+        return KL_BF_WAIT;
+    }
+    if (++s->empty_polls < KL_BF_MAX_EMPTY)
+        return KL_BF_WAIT;
+    /* REST has stayed behind the live stream: what lies between is lost for good. */
+    bf_gap(s, s->last_id + 1, s->buf[0].id - 1, ops, ctx);
+    s->last_id = s->buf[0].id - 1;
+    if ((rc = bf_drain(s, ops, ctx)) < 0)
+        return rc;
+    s->empty_polls = 0;
+    if (s->n_buf == 0) {
+        bf_live_again(s);
+        return KL_BF_LIVE;
+    }
+    return KL_BF_WAIT;
+}
+
+/* ---- the source ---------------------------------------------------------------------------- */
+
+#define TICK_MS 50
+#define CONNECT_TIMEOUT_MS 20000
+#define REST_TIMEOUT_MS 20000
+#define REST_WAIT_MS 250
+#define REST_BODY_MAX (8u << 20)
+#define PROTOCOL_NAME "kl-binance"
+
+enum { TAG_WS = 0x5753, TAG_REST = 0x5245 };
+enum { WS_IDLE, WS_CONNECTING, WS_OPEN };
+
+typedef struct binance binance_t;
+
+typedef struct wsconn {
+    int tag; /* TAG_WS; first, so that a wsi's user pointer tells its kind */
+    binance_t *b;
+    size_t index;
+    struct lws *wsi;
+    int state;
+    char *path;
+    size_t sym_first, sym_count;
+    unsigned attempt;
+    int64_t retry_at_ms, started_ms, opened_ms, last_rx_ms;
+    int ping_pending, ping_sent, got_data, kill;
+    char *msg;
+    size_t msg_len, msg_total;
+    int in_msg, oversize;
+} wsconn_t;
+
+typedef struct rest_req {
+    int tag; /* TAG_REST */
+    binance_t *b;
+    struct lws *wsi;
+    int busy, done;
+    size_t sym;
+    int status;
+    int64_t started_ms, from_id;
+    char *body;
+    size_t len, cap;
+    int too_big;
+    int retry_after_s;
+} rest_req_t;
+
+typedef struct sym {
+    char name[KL_SYM_MAX];
+    size_t len;
+    binance_t *b;
+    kl_bf_t bf;
+    int need, inflight, again;
+    unsigned rest_attempt;
+    int64_t fetch_at_ms;
+} sym_t;
+
+struct binance {
+    kl_source_t base;
+    kl_binance_url_t ws, rest;
+    sym_t *syms;
+    size_t n_syms;
+    uint32_t *hash; /* sym index + 1; 0 = empty */
+    size_t hash_mask;
+    wsconn_t *conns;
+    size_t n_conns;
+    rest_req_t reqs[KL_BINANCE_REST_INFLIGHT];
+    size_t rest_cursor;
+    int64_t rest_next_ms, rest_pause_until_ms;
+    kl_trade_t *page;
+    struct lws_context *ctx;
+    lws_sorted_usec_list_t tick;
+    kl_router_t *rt;
+    const _Atomic int *stop;
+    int stopping, fatal;
+    uint64_t rng;
+    char ca_file[64];
+    kl_ratelimit_t rl_reject, rl_gap, rl_conn, rl_rest, rl_bf;
+    uint64_t connects, disconnects, rest_requests, rest_failures, gaps, gap_ids, shutdowns;
+};
+
+static kl_ratelimit_t lws_log_rl;
+
+static void
+lws_log_emit(int level, const char *line)
+{
+    (void)level;
+    uint64_t supp;
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    /* Only the source thread logs through lws here; a rate limit keeps a refusing server from
+     * flooding the log. */
+    if (kl_ratelimit_ok(&lws_log_rl, 1000, &supp))
+        kl_log(KL_LOG_WARN, "binance", "lws", "msg=\"%.*s\" suppressed=%llu", (int)(n > 200 ? 200 : n),
+               line, (unsigned long long)supp);
+}
+
+static uint32_t
+name_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+static sym_t *
+sym_find(binance_t *b, const char *s, size_t n)
+{
+    for (size_t i = name_hash(s, n) & b->hash_mask;; i = (i + 1) & b->hash_mask) {
+        uint32_t v = b->hash[i];
+        if (v == 0)
+            return NULL;
+        sym_t *y = &b->syms[v - 1];
+        if (y->len == n && memcmp(y->name, s, n) == 0)
+            return y;
+    }
+}
+
+static void
+reject(binance_t *b, const char *what, int err, const char *text, size_t n, size_t bytes)
+{
+    atomic_fetch_add_explicit(&b->base.rejected, 1, memory_order_relaxed);
+    uint64_t supp;
+    if (kl_ratelimit_ok(&b->rl_reject, 1000, &supp))
+        kl_log(KL_LOG_WARN, "binance", "message_rejected",
+               "what=%s error=\"%s\" bytes=%zu text=\"%.*s\" action=skipped suppressed=%llu", what,
+               kl_strerror(err), bytes, (int)(n > 100 ? 100 : n), text, (unsigned long long)supp);
+}
+
+/* ---- routing ---------------------------------------------------------------------------- */
+
+static int
+emit_trade(void *ctx, const kl_trade_t *t, int from_rest)
+{
+    (void)from_rest;
+    sym_t *y = ctx;
+    binance_t *b = y->b;
+    int rc = kl_router_trade(b->rt, y->name, y->len, 1, t);
+    if (rc == KL_ESHUTDOWN)
+        return rc;
+    if (rc == KL_EARG) { /* removed by an admin while we still receive it */
+        atomic_fetch_add_explicit(&b->base.skipped_events, 1, memory_order_relaxed);
+        return 0;
+    }
+    atomic_fetch_add_explicit(&b->base.trades, 1, memory_order_relaxed);
+    return 0;
+}
+
+static void
+report_gap(void *ctx, int64_t first, int64_t last)
+{
+    sym_t *y = ctx;
+    binance_t *b = y->b;
+    b->gaps++;
+    b->gap_ids += (uint64_t)(last - first + 1);
+    uint64_t supp;
+    if (kl_ratelimit_ok(&b->rl_gap, 1000, &supp))
+        kl_log(KL_LOG_WARN, "binance", "gap_unfilled",
+               "symbol=%s first_missing=%" PRId64 " last_missing=%" PRId64 " ids=%" PRId64
+               " reason=\"REST has no trades with these ids\" gaps=%llu suppressed=%llu",
+               y->name, first, last, last - first + 1, (unsigned long long)b->gaps,
+               (unsigned long long)supp);
+}
+
+static const kl_bf_ops_t bf_ops = {emit_trade, report_gap};
+
+static void
+want_fetch(sym_t *y, int64_t delay_ms)
+{
+    if (y->inflight) {
+        y->again = 1; /* the answer in flight may predate this reconnect */
+        return;
+    }
+    y->need = 1;
+    y->fetch_at_ms = kl_mono_ms() + delay_ms;
+}
+
+/* ---- REST ------------------------------------------------------------------------------- */
+
+static void
+rest_failed(rest_req_t *r, const char *why)
+{
+    binance_t *b = r->b;
+    sym_t *y = &b->syms[r->sym];
+    b->rest_failures++;
+    int64_t delay = kl_binance_backoff_ms(y->rest_attempt, KL_BINANCE_BACKOFF_BASE_MS,
+                                          KL_BINANCE_BACKOFF_CAP_MS, kl_binance_rand, &b->rng);
+    if (y->rest_attempt < 64)
+        y->rest_attempt++;
+    y->inflight = 0;
+    y->again = 0;
+    y->need = 1;
+    y->fetch_at_ms = kl_mono_ms() + delay;
+    uint64_t supp;
+    if (kl_ratelimit_ok(&b->rl_rest, 1000, &supp))
+        kl_log(KL_LOG_WARN, "binance", "rest_failed",
+               "symbol=%s from_id=%" PRId64 " status=%d error=\"%s\" retry_in_ms=%" PRId64
+               " failures=%llu suppressed=%llu",
+               y->name, r->from_id, r->status, why, delay, (unsigned long long)b->rest_failures,
+               (unsigned long long)supp);
+}
+
+/* A whole answer arrived: route it through the symbol's gap filler and decide the next fetch. */
+static void
+rest_complete(rest_req_t *r)
+{
+    binance_t *b = r->b;
+    sym_t *y = &b->syms[r->sym];
+    if (r->status == 429 || r->status == 418) {
+        int s = r->retry_after_s > 0 ? r->retry_after_s : (r->status == 418 ? 120 : 10);
+        b->rest_pause_until_ms = kl_mono_ms() + (int64_t)s * 1000;
+        kl_log(KL_LOG_WARN, "binance", "rest_rate_limited",
+               "status=%d pause_s=%d note=\"every REST request waits\"", r->status, s);
+    }
+    if (r->status != 200 || r->too_big) {
+        char why[160];
+        snprintf(why, sizeof why, "%s: %.*s", r->too_big ? "answer too long" : "HTTP status",
+                 (int)(r->len > 100 ? 100 : r->len), r->body ? r->body : "");
+        rest_failed(r, why);
+        return;
+    }
+    size_t n = 0, bad = 0;
+    int rc = kl_binance_parse_page(r->body, r->len, y->name, b->page, KL_BINANCE_REST_LIMIT, &n,
+                                   &bad);
+    if (rc != 0) {
+        reject(b, "rest_page", rc, r->body ? r->body : "", r->len, r->len);
+        rest_failed(r, "unreadable aggTrades answer");
+        return;
+    }
+    for (size_t i = 0; i < bad; i++)
+        reject(b, "rest_trade", KL_EJSON, r->body, r->len, r->len);
+    y->rest_attempt = 0;
+    y->inflight = 0;
+    uint64_t before = y->bf.from_rest;
+    rc = kl_bf_page(&y->bf, b->page, n, n + bad >= KL_BINANCE_REST_LIMIT, &bf_ops, y);
+    if (rc < 0)
+        return; /* shutting down */
+    if (rc == KL_BF_MORE) {
+        want_fetch(y, 0);
+    } else if (rc == KL_BF_WAIT) {
+        want_fetch(y, REST_WAIT_MS);
+    } else {
+        uint64_t supp;
+        if (y->bf.from_rest != before && kl_ratelimit_ok(&b->rl_bf, 1000, &supp))
+            kl_log(KL_LOG_INFO, "binance", "backfill_done",
+                   "symbol=%s last_id=%" PRId64 " from_rest=%llu from_buffer=%llu "
+                   "overflows=%llu suppressed=%llu",
+                   y->name, y->bf.last_id, (unsigned long long)y->bf.from_rest,
+                   (unsigned long long)y->bf.from_buffer, (unsigned long long)y->bf.overflows,
+                   (unsigned long long)supp);
+        if (y->again && kl_bf_connected(&y->bf))
+            want_fetch(y, 0);
+    }
+    y->again = 0;
+}
+
+static void
+rest_release(rest_req_t *r)
+{
+    r->busy = 0;
+    r->wsi = NULL;
+    r->len = 0;
+    r->done = 0;
+}
+
+static void
+rest_start(binance_t *b, rest_req_t *r, size_t si)
+{
+    sym_t *y = &b->syms[si];
+    char path[512];
+    y->need = 0;
+    y->inflight = 1;
+    r->wsi = NULL;
+    r->busy = 1;
+    r->done = 0;
+    r->sym = si;
+    r->status = 0;
+    r->len = 0;
+    r->too_big = 0;
+    r->retry_after_s = 0;
+    r->from_id = y->bf.last_id + 1;
+    r->started_ms = kl_mono_ms();
+    snprintf(path, sizeof path, "%s/api/v3/aggTrades?symbol=%s&fromId=%" PRId64 "&limit=%d",
+             b->rest.prefix, y->name, r->from_id, KL_BINANCE_REST_LIMIT);
+    struct lws_client_connect_info i;
+    memset(&i, 0, sizeof i);
+    i.context = b->ctx;
+    i.address = b->rest.host;
+    i.port = b->rest.port;
+    i.ssl_connection = b->rest.tls ? LCCSCF_USE_SSL : 0;
+    i.path = path;
+    i.host = b->rest.host;
+    i.origin = b->rest.host;
+    i.method = "GET";
+    i.alpn = "http/1.1";
+    i.protocol = NULL;
+    i.local_protocol_name = PROTOCOL_NAME;
+    i.userdata = r;
+    i.pwsi = &r->wsi;
+    b->rest_requests++;
+    if (!lws_client_connect_via_info(&i) && r->busy && !r->done) {
+        rest_failed(r, "cannot start the request");
+        rest_release(r);
+    }
+}
+
+/* Starts the fetches that are due, within the in-flight and spacing limits. Loop thread, never
+ * from inside an lws callback. */
+static void
+rest_pump(binance_t *b)
+{
+    if (b->stopping || b->n_syms == 0)
+        return;
+    int64_t now = kl_mono_ms();
+    if (now < b->rest_pause_until_ms || now < b->rest_next_ms)
+        return;
+    rest_req_t *r = NULL;
+    for (size_t k = 0; k < KL_BINANCE_REST_INFLIGHT && !r; k++)
+        if (!b->reqs[k].busy)
+            r = &b->reqs[k];
+    if (!r)
+        return;
+    for (size_t k = 0; k < b->n_syms; k++) {
+        size_t si = (b->rest_cursor + k) % b->n_syms;
+        sym_t *y = &b->syms[si];
+        if (y->need && !y->inflight && y->fetch_at_ms <= now) {
+            b->rest_cursor = (si + 1) % b->n_syms;
+            b->rest_next_ms = now + KL_BINANCE_REST_SPACING_MS;
+            rest_start(b, r, si);
+            return;
+        }
+    }
+}
+
+static int
+rest_callback(rest_req_t *r, struct lws *wsi, enum lws_callback_reasons reason, void *in,
+              size_t len)
+{
+    if (!r->busy || r->wsi != wsi)
+        return 0; /* a late callback of a request already given up */
+    binance_t *b = r->b;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP: {
+        r->status = (int)lws_http_client_http_response(wsi);
+        char ra[16];
+        if (lws_hdr_copy(wsi, ra, (int)sizeof ra, WSI_TOKEN_HTTP_RETRY_AFTER) > 0)
+            r->retry_after_s = atoi(ra);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+        char buf[LWS_PRE + 4096];
+        char *px = buf + LWS_PRE;
+        int lenx = (int)sizeof buf - LWS_PRE;
+        return lws_http_client_read(wsi, &px, &lenx) < 0 ? -1 : 0;
+    }
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+        if (r->too_big || len == 0)
+            return 0;
+        if (r->len + len > REST_BODY_MAX) {
+            r->too_big = 1;
+            return 0;
+        }
+        if (r->len + len + 1 > r->cap) {
+            size_t cap = r->cap ? r->cap : 64 * 1024;
+            while (cap < r->len + len + 1)
+                cap *= 2;
+            char *nb = kl_alloc(cap);
+            if (!nb) {
+                r->too_big = 1;
+                return 0;
+            }
+            if (r->len)
+                memcpy(nb, r->body, r->len);
+            kl_free(r->body);
+            r->body = nb;
+            r->cap = cap;
+        }
+        memcpy(r->body + r->len, in, len);
+        r->len += len;
+        r->body[r->len] = '\0';
+        return 0;
+    case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+        r->done = 1;
+        if (!b->stopping)
+            rest_complete(r);
+        rest_release(r);
+        return -1; /* one request per connection: close it now */
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+        if (!r->done && !b->stopping)
+            rest_failed(r, reason == LWS_CALLBACK_CLOSED_CLIENT_HTTP
+                               ? "connection closed before the answer was complete"
+                           : in ? (const char *)in
+                                : "connection error");
+        rest_release(r);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* ---- WebSocket connections ------------------------------------------------------------ */
+
+static void
+conn_lost(wsconn_t *c, const char *why)
+{
+    binance_t *b = c->b;
+    if (c->state == WS_IDLE)
+        return;
+    int was_open = c->state == WS_OPEN;
+    c->state = WS_IDLE;
+    c->wsi = NULL;
+    c->in_msg = 0;
+    if (b->stopping)
+        return;
+    b->disconnects++;
+    int64_t delay = kl_binance_backoff_ms(c->attempt, KL_BINANCE_BACKOFF_BASE_MS,
+                                          KL_BINANCE_BACKOFF_CAP_MS, kl_binance_rand, &b->rng);
+    if (c->attempt < 64)
+        c->attempt++;
+    c->retry_at_ms = kl_mono_ms() + delay;
+    uint64_t supp;
+    if (was_open || kl_ratelimit_ok(&b->rl_conn, 1000, &supp))
+        kl_log(was_open ? KL_LOG_WARN : KL_LOG_INFO, "binance",
+               was_open ? "disconnected" : "connect_failed",
+               "conn=%zu streams=%zu reason=\"%s\" attempt=%u retry_in_ms=%" PRId64, c->index,
+               c->sym_count, why, c->attempt, delay);
+}
+
+static void
+conn_open(wsconn_t *c)
+{
+    binance_t *b = c->b;
+    struct lws_client_connect_info i;
+    memset(&i, 0, sizeof i);
+    i.context = b->ctx;
+    i.address = b->ws.host;
+    i.port = b->ws.port;
+    i.ssl_connection = b->ws.tls ? LCCSCF_USE_SSL : 0;
+    i.path = c->path;
+    i.host = b->ws.host;
+    i.origin = b->ws.host;
+    i.protocol = NULL; /* Binance wants no Sec-WebSocket-Protocol */
+    i.local_protocol_name = PROTOCOL_NAME;
+    i.userdata = c;
+    i.pwsi = &c->wsi;
+    c->state = WS_CONNECTING;
+    c->started_ms = kl_mono_ms();
+    c->wsi = NULL;
+    c->kill = 0;
+    if (!lws_client_connect_via_info(&i) && c->state == WS_CONNECTING)
+        conn_lost(c, "cannot start the connection");
+}
+
+static void
+conn_kill(wsconn_t *c, const char *why)
+{
+    binance_t *b = c->b;
+    kl_log(KL_LOG_INFO, "binance", "reconnecting", "conn=%zu reason=\"%s\"", c->index, why);
+    if (c->wsi) {
+        c->kill = 1;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    } else {
+        conn_lost(c, why);
+    }
+    (void)b;
+}
+
+static void
+handle_message(wsconn_t *c, const char *s, size_t n)
+{
+    binance_t *b = c->b;
+    atomic_fetch_add_explicit(&b->base.messages, 1, memory_order_relaxed);
+    if (c->oversize) {
+        reject(b, "oversize", KL_ELINE, s, n, c->msg_total);
+        return;
+    }
+    kl_trade_msg_t m;
+    int rc = kl_trade_json_parse(s, n, &m);
+    if (rc == KL_EJSON_EVENT) {
+        atomic_fetch_add_explicit(&b->base.skipped_events, 1, memory_order_relaxed);
+        if (memmem(s, n, "\"serverShutdown\"", 16)) {
+            b->shutdowns++;
+            conn_kill(c, "serverShutdown event");
+        }
+        return;
+    }
+    if (rc == 0 && !m.is_agg)
+        rc = KL_EJSON_EVENT; /* a raw trade on an aggTrade stream: its ids mean something else */
+    if (rc == 0)
+        rc = kl_trade_validate(&m.t, 1);
+    if (rc != 0) {
+        reject(b, "stream", rc, s, n, n);
+        return;
+    }
+    sym_t *y = sym_find(b, m.symbol, strlen(m.symbol));
+    if (!y) {
+        reject(b, "unsubscribed_symbol", KL_EARG, s, n, n);
+        return;
+    }
+    if (!c->got_data) {
+        c->got_data = 1;
+        c->attempt = 0; /* a connection that delivers resets the backoff */
+    }
+    rc = kl_bf_live(&y->bf, &m.t, &bf_ops, y);
+    if (rc == 1)
+        want_fetch(y, 0);
+}
+
+static int
+ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void *in, size_t len)
+{
+    if (c->wsi != wsi)
+        return 0;
+    binance_t *b = c->b;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        c->state = WS_OPEN;
+        c->opened_ms = c->last_rx_ms = kl_mono_ms();
+        c->ping_pending = c->ping_sent = c->got_data = 0;
+        c->in_msg = 0;
+        b->connects++;
+        kl_log(KL_LOG_INFO, "binance", "connected", "conn=%zu streams=%zu host=%s port=%d",
+               c->index, c->sym_count, b->ws.host, b->ws.port);
+        for (size_t k = 0; k < c->sym_count; k++) {
+            sym_t *y = &b->syms[c->sym_first + k];
+            if (kl_bf_connected(&y->bf))
+                want_fetch(y, 0);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (c->kill || b->stopping)
+            return 0;
+        c->last_rx_ms = kl_mono_ms();
+        c->ping_sent = 0;
+        if (!c->in_msg) {
+            c->in_msg = 1;
+            c->msg_len = c->msg_total = 0;
+            c->oversize = 0;
+        }
+        c->msg_total += len;
+        if (!c->oversize) {
+            size_t room = KL_TRADE_JSON_MAX - c->msg_len, take = len < room ? len : room;
+            memcpy(c->msg + c->msg_len, in, take);
+            c->msg_len += take;
+            c->oversize = take < len;
+        }
+        if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+            c->in_msg = 0;
+            handle_message(c, c->msg, c->msg_len);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        c->last_rx_ms = kl_mono_ms();
+        c->ping_sent = 0;
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (c->ping_pending) {
+            unsigned char buf[LWS_PRE + 8];
+            c->ping_pending = 0;
+            c->ping_sent = 1;
+            if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+                return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        conn_lost(c, in ? (const char *)in : "connection error");
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        conn_lost(c, c->kill ? "closed by us" : "closed by the server");
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int
+lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    if (user) {
+        int tag = *(int *)user;
+        if (tag == TAG_WS)
+            return ws_callback(user, wsi, reason, in, len);
+        if (tag == TAG_REST)
+            return rest_callback(user, wsi, reason, in, len);
+    }
+    return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+    {PROTOCOL_NAME, lws_cb, 0, 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* The 50 ms heartbeat: stop flag, timeouts, pings, reconnects, REST pacing. */
+static void
+tick_cb(lws_sorted_usec_list_t *sul)
+{
+    binance_t *b = lws_container_of(sul, binance_t, tick);
+    if (atomic_load_explicit(b->stop, memory_order_relaxed)) {
+        b->stopping = 1;
+        return;
+    }
+    int64_t now = kl_mono_ms();
+    for (size_t k = 0; k < b->n_conns; k++) {
+        wsconn_t *c = &b->conns[k];
+        if (c->state == WS_IDLE && now >= c->retry_at_ms) {
+            conn_open(c);
+        } else if (c->state == WS_CONNECTING && now - c->started_ms > CONNECT_TIMEOUT_MS) {
+            conn_kill(c, "connect timeout");
+        } else if (c->state == WS_OPEN && !c->kill) {
+            if (now - c->opened_ms >= KL_BINANCE_ROTATE_MS)
+                conn_kill(c, "23h50m rotation before Binance's 24h limit");
+            else if (now - c->last_rx_ms >= KL_BINANCE_DEAD_MS)
+                conn_kill(c, "nothing received for 15 s");
+            else if (now - c->last_rx_ms >= KL_BINANCE_PING_IDLE_MS && !c->ping_sent &&
+                     !c->ping_pending) {
+                c->ping_pending = 1;
+                lws_callback_on_writable(c->wsi);
+            }
+        }
+    }
+    for (size_t k = 0; k < KL_BINANCE_REST_INFLIGHT; k++) {
+        rest_req_t *r = &b->reqs[k];
+        if (r->busy && now - r->started_ms > REST_TIMEOUT_MS) {
+            rest_failed(r, "no complete answer in time");
+            if (r->wsi)
+                lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            rest_release(r);
+        }
+    }
+    rest_pump(b);
+    lws_sul_schedule(b->ctx, 0, &b->tick, tick_cb, TICK_MS * LWS_US_PER_MS);
+}
+
+static void
+log_summary(binance_t *b, const char *event)
+{
+    uint64_t dup = 0, over = 0, rest = 0, buffered = 0;
+    for (size_t i = 0; i < b->n_syms; i++) {
+        dup += b->syms[i].bf.duplicates;
+        over += b->syms[i].bf.overflows;
+        rest += b->syms[i].bf.from_rest;
+        buffered += b->syms[i].bf.from_buffer;
+    }
+    kl_log(KL_LOG_INFO, "binance", event,
+           "connections=%zu connects=%llu disconnects=%llu server_shutdowns=%llu "
+           "rest_requests=%llu rest_failures=%llu backfilled=%llu from_buffer=%llu "
+           "duplicates=%llu buffer_overflows=%llu gaps=%llu gap_ids=%llu",
+           b->n_conns, (unsigned long long)b->connects, (unsigned long long)b->disconnects,
+           (unsigned long long)b->shutdowns, (unsigned long long)b->rest_requests,
+           (unsigned long long)b->rest_failures, (unsigned long long)rest,
+           (unsigned long long)buffered, (unsigned long long)dup, (unsigned long long)over,
+           (unsigned long long)b->gaps, (unsigned long long)b->gap_ids);
+}
+
+static int
+binance_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
+{
+    binance_t *b = (binance_t *)src;
+    b->rt = rt;
+    b->stop = stop;
+    b->stopping = 0;
+    lws_set_log_level(LLL_ERR, lws_log_emit);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.gid = -1;
+    info.uid = -1;
+    info.fd_limit_per_thread = (unsigned)(b->n_conns + KL_BINANCE_REST_INFLIGHT + 8);
+    info.max_http_header_data = 8192;
+    info.pt_serv_buf_size = 16384;
+    if (b->ws.tls || b->rest.tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        if (b->ca_file[0])
+            info.client_ssl_ca_filepath = b->ca_file;
+    }
+    b->ctx = lws_create_context(&info);
+    if (!b->ctx) {
+        kl_log(KL_LOG_ERROR, "binance", "start_failed", "reason=\"cannot create the "
+               "libwebsockets context\"");
+        return KL_ENOMEM;
+    }
+    kl_log(KL_LOG_INFO, "binance", "starting",
+           "symbols=%zu connections=%zu ws=%s://%s:%d%s rest=%s://%s:%d%s", b->n_syms,
+           b->n_conns, b->ws.tls ? "wss" : "ws", b->ws.host, b->ws.port, b->ws.prefix,
+           b->rest.tls ? "https" : "http", b->rest.host, b->rest.port, b->rest.prefix);
+    lws_sul_schedule(b->ctx, 0, &b->tick, tick_cb, 1);
+    while (!b->stopping && !atomic_load_explicit(stop, memory_order_relaxed)) {
+        if (lws_service(b->ctx, 0) < 0)
+            break;
+        kl_router_flush(rt);
+        rest_pump(b);
+    }
+    b->stopping = 1;
+    lws_sul_cancel(&b->tick);
+    lws_context_destroy(b->ctx);
+    b->ctx = NULL;
+    kl_router_flush(rt);
+    log_summary(b, "stopped");
+    return 0;
+}
+
+static void
+binance_destroy(kl_source_t *src)
+{
+    binance_t *b = (binance_t *)src;
+    for (size_t i = 0; i < b->n_syms; i++)
+        kl_bf_fini(&b->syms[i].bf);
+    for (size_t i = 0; i < b->n_conns; i++) {
+        kl_free(b->conns[i].path);
+        kl_free(b->conns[i].msg);
+    }
+    for (size_t i = 0; i < KL_BINANCE_REST_INFLIGHT; i++)
+        kl_free(b->reqs[i].body);
+    kl_free(b->conns);
+    kl_free(b->syms);
+    kl_free(b->hash);
+    kl_free(b->page);
+    kl_free(b);
+}
+
+static const kl_source_ops_t binance_ops = {"binance", binance_run, binance_destroy};
+
+/* Splits the symbols into connections: at most KL_BINANCE_STREAMS_MAX streams and
+ * KL_BINANCE_PATH_MAX bytes of request path each. */
+static int
+plan_connections(binance_t *b)
+{
+    static const char streams[] = "/stream?streams=";
+    size_t base = strlen(b->ws.prefix) + sizeof streams - 1;
+    b->conns = kl_calloc(b->n_syms, sizeof *b->conns); /* never more connections than symbols */
+    if (!b->conns)
+        return KL_ENOMEM;
+    size_t i = 0;
+    while (i < b->n_syms) {
+        wsconn_t *c = &b->conns[b->n_conns];
+        size_t len = base, first = i;
+        while (i < b->n_syms && i - first < KL_BINANCE_STREAMS_MAX) {
+            size_t add = b->syms[i].len + 9 + (i > first); /* "@aggTrade" and a '/' */
+            if (i > first && len + add > KL_BINANCE_PATH_MAX)
+                break;
+            len += add;
+            i++;
+        }
+        c->path = kl_alloc(len + 1);
+        c->msg = kl_alloc(KL_TRADE_JSON_MAX);
+        if (!c->path || !c->msg) {
+            kl_free(c->path);
+            kl_free(c->msg);
+            c->path = c->msg = NULL;
+            return KL_ENOMEM;
+        }
+        char *p = c->path;
+        p += sprintf(p, "%s%s", b->ws.prefix, streams);
+        for (size_t k = first; k < i; k++) {
+            if (k > first)
+                *p++ = '/';
+            for (size_t j = 0; j < b->syms[k].len; j++) {
+                char ch = b->syms[k].name[j];
+                *p++ = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+            }
+            p += sprintf(p, "@aggTrade");
+        }
+        c->tag = TAG_WS;
+        c->b = b;
+        c->index = b->n_conns++;
+        c->sym_first = first;
+        c->sym_count = i - first;
+    }
+    return 0;
+}
+
+int
+kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void *resume_ctx,
+                         kl_source_t **out, char *err, size_t cap)
+{
+    if (cfg->n_symbols == 0) {
+        snprintf(err, cap, "source binance: no symbols: list them with --symbols (e.g. "
+                           "BTC/USDT,ETHUSDT) or pick another --source; following every TRADING "
+                           "symbol of a quote asset is not built yet");
+        return KL_ECONFIG;
+    }
+    const char *why = bn_lws_load();
+    if (why) {
+        snprintf(err, cap, "source binance: %s", why);
+        return KL_ECONFIG;
+    }
+    binance_t *b = kl_calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, cap, "source binance: out of memory");
+        return KL_ENOMEM;
+    }
+    b->base.ops = &binance_ops;
+    b->base.finite = 0;
+    if (kl_binance_url_parse(cfg->binance_ws, &b->ws) != 0 ||
+        (strncmp(cfg->binance_ws, "ws://", 5) != 0 && strncmp(cfg->binance_ws, "wss://", 6) != 0)) {
+        snprintf(err, cap, "source binance: binance-ws %s: not a ws:// or wss:// URL "
+                           "host[:port][/path]", cfg->binance_ws);
+        binance_destroy(&b->base);
+        return KL_ECONFIG;
+    }
+    if (kl_binance_url_parse(cfg->binance_rest, &b->rest) != 0 ||
+        strncmp(cfg->binance_rest, "http", 4) != 0) {
+        snprintf(err, cap, "source binance: binance-rest %s: not an http:// or https:// URL "
+                           "host[:port][/path]", cfg->binance_rest);
+        binance_destroy(&b->base);
+        return KL_ECONFIG;
+    }
+    b->n_syms = cfg->n_symbols;
+    size_t hsize = 16;
+    while (hsize < b->n_syms * 2)
+        hsize *= 2;
+    b->hash_mask = hsize - 1;
+    b->syms = kl_calloc(b->n_syms, sizeof *b->syms);
+    b->hash = kl_calloc(hsize, sizeof *b->hash);
+    b->page = kl_alloc(KL_BINANCE_REST_LIMIT * sizeof *b->page);
+    if (!b->syms || !b->hash || !b->page) {
+        snprintf(err, cap, "source binance: out of memory");
+        binance_destroy(&b->base);
+        return KL_ENOMEM;
+    }
+    for (size_t i = 0; i < b->n_syms; i++) {
+        sym_t *y = &b->syms[i];
+        snprintf(y->name, sizeof y->name, "%s", cfg->symbols[i].name);
+        y->len = strlen(y->name);
+        y->b = b;
+        kl_bf_init(&y->bf, resume ? resume(resume_ctx, y->name) : INT64_MIN, KL_BF_BUF_MAX);
+        size_t h = name_hash(y->name, y->len) & b->hash_mask;
+        while (b->hash[h])
+            h = (h + 1) & b->hash_mask;
+        b->hash[h] = (uint32_t)(i + 1);
+    }
+    for (size_t k = 0; k < KL_BINANCE_REST_INFLIGHT; k++) {
+        b->reqs[k].tag = TAG_REST;
+        b->reqs[k].b = b;
+    }
+    if (plan_connections(b) != 0) {
+        snprintf(err, cap, "source binance: out of memory");
+        binance_destroy(&b->base);
+        return KL_ENOMEM;
+    }
+    b->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^
+             (uint64_t)(uintptr_t)b;
+    if (b->rng == 0)
+        b->rng = 1;
+    if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+        snprintf(b->ca_file, sizeof b->ca_file, "/etc/ssl/certs/ca-certificates.crt");
+    size_t resumed = 0;
+    for (size_t i = 0; i < b->n_syms; i++)
+        resumed += b->syms[i].bf.last_id != INT64_MIN;
+    kl_log(KL_LOG_INFO, "binance", "created", "symbols=%zu connections=%zu resumed=%zu",
+           b->n_syms, b->n_conns, resumed);
+    *out = &b->base;
+    return 0;
+}

@@ -1,0 +1,140 @@
+/* The live Binance spot feed: aggTrade combined streams over WebSocket, with every gap (a
+ * reconnect, a restart after a crash, a hole in the stream) backfilled by trade id from REST
+ * `aggTrades?fromId=`, so that no trade is missing and none is routed twice. The source itself is
+ * created with kl_source_binance_create() (source.h); this header holds the pieces it is built
+ * from that are pure and unit-tested on their own: the reconnect backoff, the URL split, the
+ * REST page parser and the per-symbol gap filler.
+ *
+ * DESIGN
+ *  - One libwebsockets context on the source thread carries everything: the WS connections
+ *    (at most 1024 streams each, and a request line of at most KL_BINANCE_PATH_MAX bytes, so a
+ *    long symbol list takes several connections) and the REST requests (lws HTTP client, one
+ *    connection per request, at most KL_BINANCE_REST_INFLIGHT at once and at most one started
+ *    per KL_BINANCE_REST_SPACING_MS, which keeps a full-market backfill inside Binance's request
+ *    weight limit; 429/418 pause REST for Retry-After). A 50 ms timer drives timeouts, retries
+ *    and the stop flag; the router is flushed after every service pass.
+ *  - Per symbol, a gap filler (kl_bf_t) owns `last_id`, the last aggTrade id routed (from
+ *    kl_symreg_resume() after a crash recovery, else the first live trade). A live trade with
+ *    id == last_id + 1 is routed at once; a lower id is a duplicate and dropped; a higher one, or
+ *    any (re)connect of the symbol's connection while last_id is known, starts a backfill:
+ *    live trades are held in a bounded buffer while REST pages from last_id + 1 are routed in id
+ *    order, then the buffered trades above last_id, so the routed ids are strictly increasing.
+ *    A full buffer is dropped (counted) and REST simply fetches further.
+ *  - A gap REST cannot fill (it answers with a first id beyond last_id + 1, or stays behind the
+ *    buffered live trades for KL_BF_MAX_EMPTY polls) is logged with its id span and counted; the
+ *    ids in it are never made up.
+ *  - Reconnects use full-jitter exponential backoff (250 ms base, 30 s cap); a connection is
+ *    closed and reopened after 23 h 50 min (Binance ends them at 24 h), on {"e":"serverShutdown"},
+ *    and when nothing (not even a pong to our ping, sent after 5 s of silence) arrived for 15 s.
+ *    Malformed and oversized messages are counted as rejected, logged rate-limited, and the
+ *    connection stays up.
+ *  - Name resolution is the blocking getaddrinfo() of lws 4.1 (no async DNS in Debian's build):
+ *    a reconnect may stall the loop for as long as the resolver takes.
+ *
+ * Threads: everything here runs on the source thread, except the pure functions (any thread). */
+#ifndef KL_SOURCE_BINANCE_H
+#define KL_SOURCE_BINANCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kl/types.h"
+
+#define KL_BINANCE_STREAMS_MAX 1024 /* per connection (Binance limit) */
+#define KL_BINANCE_PATH_MAX 4000    /* request line budget per connection */
+#define KL_BINANCE_REST_LIMIT 1000  /* aggTrades page size (Binance maximum) */
+#define KL_BINANCE_REST_INFLIGHT 4
+#define KL_BINANCE_REST_SPACING_MS 50
+#define KL_BINANCE_BACKOFF_BASE_MS 250
+#define KL_BINANCE_BACKOFF_CAP_MS 30000
+#define KL_BINANCE_ROTATE_MS ((int64_t)(23 * 60 + 50) * 60 * 1000)
+#define KL_BINANCE_PING_IDLE_MS 5000
+#define KL_BINANCE_DEAD_MS 15000
+#define KL_BF_MAX_EMPTY 20        /* REST polls that bring nothing before a hole is a gap */
+#define KL_BF_BUF_MAX (1u << 16)  /* live trades held per symbol during a backfill */
+
+/* ---- backoff ----------------------------------------------------------------------------- */
+
+/* A source of uniformly distributed 64-bit values; ctx is the generator's state. */
+typedef uint64_t (*kl_rand_fn)(void *ctx);
+
+/* Full-jitter exponential backoff: a delay drawn uniformly from [0, min(cap_ms, base_ms *
+ * 2^attempt)] (both ends included), attempt 0 being the first retry. Never overflows, whatever
+ * attempt is. base_ms <= 0 or cap_ms <= 0 give 0. Pure; any thread. */
+int64_t kl_binance_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, kl_rand_fn rnd,
+                              void *rnd_ctx);
+
+/* xorshift64* step over *state (which must not be 0): a kl_rand_fn for production use. */
+uint64_t kl_binance_rand(void *state);
+
+/* ---- URLs -------------------------------------------------------------------------------- */
+
+typedef struct kl_binance_url {
+    int tls;           /* wss:// or https:// */
+    char host[256];    /* without brackets for an IPv6 literal */
+    int port;          /* explicit, or 443/80 by scheme */
+    char prefix[256];  /* path before what the source appends, "" or "/x/y" (no trailing '/') */
+} kl_binance_url_t;
+
+/* Splits "ws[s]://host[:port][/prefix]" or "http[s]://..." into *out. Returns 0, or KL_EARG
+ * (unknown scheme, empty or over-long host, bad port, a query or fragment). *out is written
+ * only on success. Pure; any thread. */
+int kl_binance_url_parse(const char *url, kl_binance_url_t *out);
+
+/* ---- REST page --------------------------------------------------------------------------- */
+
+/* Parses a REST aggTrades answer (a JSON array of {"a","p","q","f","l","T","m","M"} objects)
+ * of symbol into out[0..max): each element goes through kl_trade_json_parse() and
+ * kl_trade_validate(t, 1). Elements that fail are skipped and counted in *n_bad (the gap they
+ * leave is then found by the gap filler). Returns 0 with *n_out written, or KL_EJSON when the
+ * text is not an array of objects (nothing usable), or KL_EFULL when it holds more than max
+ * elements. Pure; any thread. */
+int kl_binance_parse_page(const char *body, size_t n, const char *symbol, kl_trade_t *out,
+                          size_t max, size_t *n_out, size_t *n_bad);
+
+/* ---- gap filler -------------------------------------------------------------------------- */
+
+/* Where a gap filler sends trades (in strictly increasing id order) and reports gaps. emit
+ * returns 0, or a negative code (KL_ESHUTDOWN) that stops the current call. */
+typedef struct kl_bf_ops {
+    int (*emit)(void *ctx, const kl_trade_t *t, int from_rest);
+    void (*gap)(void *ctx, int64_t first_missing, int64_t last_missing);
+} kl_bf_ops_t;
+
+typedef struct kl_bf {
+    int64_t last_id;   /* last id emitted; INT64_MIN: none yet */
+    int backfilling;   /* live trades are held until REST has caught up */
+    uint32_t empty_polls;
+    kl_trade_t *buf;   /* held live trades, ids strictly increasing */
+    uint32_t n_buf, cap_buf, max_buf;
+    uint64_t duplicates, gaps, gap_ids, overflows, from_rest, from_buffer;
+} kl_bf_t;
+
+/* Next step after a REST page. */
+enum kl_bf_next {
+    KL_BF_LIVE = 0, /* caught up: live trades are routed directly again */
+    KL_BF_MORE = 1, /* REST has more: fetch the next page now */
+    KL_BF_WAIT = 2, /* REST is behind the held live trades: fetch again a little later */
+};
+
+/* resume_id: last id applied before (INT64_MIN: none). max_buf: buffer bound (>= 1). */
+void kl_bf_init(kl_bf_t *s, int64_t resume_id, uint32_t max_buf);
+void kl_bf_fini(kl_bf_t *s);
+
+/* The symbol's connection is (re)established: when last_id is known, a backfill starts (the
+ * buffer, if any, is kept). Returns 1 when a REST fetch from last_id + 1 is needed. */
+int kl_bf_connected(kl_bf_t *s);
+
+/* One live trade. Routes it, holds it, or drops it as a duplicate. Returns 1 when this trade
+ * started a backfill (fetch from last_id + 1), 0 otherwise, or emit's negative code. A trade
+ * that does not fit the buffer empties it (counted in overflows) and is then held alone. */
+int kl_bf_live(kl_bf_t *s, const kl_trade_t *t, const kl_bf_ops_t *ops, void *ctx);
+
+/* One REST page of trades fetched from last_id + 1 (ids ascending; n < KL_BINANCE_REST_LIMIT
+ * means REST had nothing more). Routes what follows last_id, reports a hole at the front as a
+ * gap, then hands over to the held live trades. Returns enum kl_bf_next, or emit's negative
+ * code. Only meaningful while backfilling (returns KL_BF_LIVE otherwise, routing nothing). */
+int kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_t *ops,
+               void *ctx);
+
+#endif
