@@ -71,6 +71,7 @@ struct kl_worker {
     uint64_t batch_seq; /* WAL seq the in-flight batch covers */
     kl_msg_t *pass;     /* one pass's messages: BATCH per input ring */
     int backlogged;     /* taking no trades until the store catches up */
+    uint64_t rows_lost; /* final rows that found no memory (logged; fails a recovery) */
 };
 
 /* ---- slots ----------------------------------------------------------------------------- */
@@ -215,6 +216,7 @@ on_emit(void *ctx, const kl_series_t *s, int iv, const kl_kline_t *k, unsigned f
     row_fill(&row, s->user, iv, k, 1);
     w->local.finals++;
     if (kl_snap_add_row(w->snap, &row) != 0) {
+        w->rows_lost++;
         uint64_t supp;
         if (kl_ratelimit_ok(&w->rl_emit, 1000, &supp))
             kl_log(KL_LOG_ERROR, "worker", "final_kline_lost",
@@ -739,28 +741,36 @@ kl_worker_adopt(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_pe
     int rc = kl_series_import(s, s->sched, meta_of(w, (uint32_t)slot), blob, len);
     if (rc != 0) {
         kl_series_init(s, s->sched, meta_of(w, (uint32_t)slot));
-        return rc;
+        return KL_EARG; /* incompatible state: the caller restarts the series */
     }
     if (dirty)
         kl_snap_mark(w->snap, (uint32_t)slot);
     return 0;
 }
 
-void
+int
 kl_worker_replay(kl_worker_t *w, const kl_msg_t *m)
 {
+    /* The registry routed this symbol here: not finding memory for it is an error, not an
+     * unknown symbol, and so is losing a final row. */
+    if ((m->type == KL_MSG_TRADE || m->type == KL_MSG_ADD) && slot_find(w, m->sym) < 0)
+        return KL_ENOMEM;
+    uint64_t lost = w->rows_lost;
     handle(w, m);
+    return w->rows_lost != lost ? KL_ENOMEM : 0;
 }
 
-void
+int
 kl_worker_replay_tick(kl_worker_t *w, uint32_t sym, int64_t now_ms)
 {
     if (sym >= w->by_sym_cap || w->by_sym[sym] == 0)
-        return;
+        return 0;
     uint32_t slot = w->by_sym[sym] - 1;
     kl_series_t *s = series_of(w, slot);
+    uint64_t lost = w->rows_lost;
     kl_series_tick(s, now_ms * s->sched->unit_per_ms, on_emit, w);
     kl_snap_mark(w->snap, slot);
+    return w->rows_lost != lost ? KL_ENOMEM : 0;
 }
 
 int

@@ -91,15 +91,19 @@ void kl_worker_set_wal(kl_worker_t *w, kl_wal_t *wal);
 int kl_worker_failed(kl_worker_t *w);
 
 /* Recovery, before kl_worker_start (main thread): adopts a series for symbol `name` (global id
- * sym, unit) from a state blob; dirty marks it for the next snapshot. Returns 0 or an error. */
+ * sym, unit) from a state blob; dirty marks it for the next snapshot. Returns 0, KL_EARG when
+ * the blob does not fit the configuration (the symbol is then held with an empty series), or
+ * KL_ENOMEM. */
 int kl_worker_adopt(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_per_ms,
                     const void *blob, size_t len, int dirty);
 
 /* Recovery, before kl_worker_start: applies one message as the running worker would, without
- * logging it (it comes from a WAL). */
-void kl_worker_replay(kl_worker_t *w, const kl_msg_t *m);
-/* Recovery, before kl_worker_start: a logged wall-clock tick, for symbol sym only. */
-void kl_worker_replay_tick(kl_worker_t *w, uint32_t sym, int64_t now_ms);
+ * logging it (it comes from a WAL). Returns 0, or KL_ENOMEM when the message could not be
+ * applied in full (the recovery must then fail rather than continue short). */
+int kl_worker_replay(kl_worker_t *w, const kl_msg_t *m);
+/* Recovery, before kl_worker_start: a logged wall-clock tick, for symbol sym only. Returns 0 or
+ * KL_ENOMEM as kl_worker_replay. */
+int kl_worker_replay_tick(kl_worker_t *w, uint32_t sym, int64_t now_ms);
 
 /* Recovery, before kl_worker_start: takes a snapshot now and returns its batch (rows, states)
  * for the caller to commit itself; then kl_worker_checkpoint_done(). */

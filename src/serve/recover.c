@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -56,6 +57,10 @@ on_state(void *ctx, const char *symbol, const void *blob, size_t len)
     }
     int rc = kl_worker_adopt(c->workers[info.worker], info.id, symbol, info.unit_per_ms, blob,
                              len, 0);
+    if (rc == KL_ENOMEM) {
+        c->error = rc;
+        return 1;
+    }
     if (rc != 0) {
         kl_log(KL_LOG_WARN, "recover", "state_unusable",
                "symbol=%s bytes=%zu error=\"%s\" action=\"series restarts at its next trade "
@@ -122,21 +127,25 @@ on_record(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t 
             snprintf(m.u.add.name, sizeof m.u.add.name, "%s", r.name);
             m.u.add.unit_per_ms = info.unit_per_ms;
         }
-        kl_worker_replay(c->workers[info.worker], &m);
+        if ((c->error = kl_worker_replay(c->workers[info.worker], &m)) != 0)
+            return 1;
         seen_add(c, info.id);
         return 0;
     case KL_WALREC_REMOVE:
         if (kl_symreg_remove(c->reg, r.name, &info) == 0) {
             m.type = KL_MSG_REMOVE;
             m.sym = info.id;
-            kl_worker_replay(c->workers[info.worker], &m);
+            if ((c->error = kl_worker_replay(c->workers[info.worker], &m)) != 0)
+                return 1;
         }
         return 0;
     case KL_WALREC_TICK:
         c->res->ticks++;
         for (size_t i = 0; i < c->n_seen; i++)
-            if (kl_symreg_get(c->reg, c->seen[i], &info) == 0 && info.live)
-                kl_worker_replay_tick(c->workers[info.worker], c->seen[i], r.now_ms);
+            if (kl_symreg_get(c->reg, c->seen[i], &info) == 0 && info.live &&
+                (c->error = kl_worker_replay_tick(c->workers[info.worker], c->seen[i],
+                                                  r.now_ms)) != 0)
+                return 1;
         return 0;
     default:
         return 0;
@@ -193,6 +202,62 @@ drop_log(const char *wal_dir, int index)
     rmdir(dir);
 }
 
+/* A WAL directory belongs to one store: replaying another store's log would merge foreign
+ * trades into it. The store gets a random id on its first start (meta "store.id") and the
+ * directory a file naming it; a mismatch stops the start. */
+static int
+check_owner(const char *wal_dir, kl_store_t *store, int has_logs, char *err, size_t cap)
+{
+    int64_t id = 0;
+    int rc = kl_store_get_kv(store, "store.id", &id);
+    if (rc < 0) {
+        snprintf(err, cap, "recovery: reading store.id failed: %s", kl_strerror(rc));
+        return rc;
+    }
+    if (rc == 1) {
+        FILE *r = fopen("/dev/urandom", "rb");
+        if (!r || fread(&id, sizeof id, 1, r) != 1)
+            id = (int64_t)kl_now_ms() ^ (int64_t)getpid() << 40;
+        if (r)
+            fclose(r);
+        id &= INT64_MAX;
+        kl_store_kv_t kv = {"store.id", id};
+        kl_store_batch_t b = {.kv = &kv, .n_kv = 1};
+        if ((rc = kl_store_commit_batch(store, &b, err, cap)) != 0)
+            return rc;
+    }
+    char path[4200], text[32] = "";
+    snprintf(path, sizeof path, "%s/STORE_ID", wal_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(text, sizeof text, f))
+            text[0] = '\0';
+        fclose(f);
+        if (strtoll(text, NULL, 10) != id) {
+            snprintf(err, cap, "wal-dir %s belongs to another store (its STORE_ID %lld, this "
+                     "store's id %lld): give each store its own wal-dir",
+                     wal_dir, (long long)strtoll(text, NULL, 10), (long long)id);
+            return KL_ECONFIG;
+        }
+        return 0;
+    }
+    if (has_logs) {
+        snprintf(err, cap, "wal-dir %s holds logs but no STORE_ID: cannot tell which store they "
+                 "belong to; move them away or give this store its own wal-dir", wal_dir);
+        return KL_ECONFIG;
+    }
+    if (mkdir(wal_dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, cap, "wal-dir %s: %s", wal_dir, strerror(errno));
+        return -errno;
+    }
+    f = fopen(path, "w");
+    if (!f || fprintf(f, "%lld\n", (long long)id) < 0 || fclose(f) != 0) {
+        snprintf(err, cap, "wal-dir %s: cannot write STORE_ID: %s", wal_dir, strerror(errno));
+        return KL_EIO;
+    }
+    return 0;
+}
+
 int
 kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t **workers,
            int n_workers, kl_recover_result_t *res, char *err, size_t cap)
@@ -209,6 +274,8 @@ kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t
     }
     int logs[KL_RECOVER_MAX_LOGS];
     size_t n_logs = list_logs(wal_dir, logs, KL_RECOVER_MAX_LOGS);
+    if ((rc = check_owner(wal_dir, store, n_logs > 0, err, cap)) != 0)
+        return rc;
     int64_t last[KL_RECOVER_MAX_LOGS] = {0};
     for (size_t i = 0; i < n_logs; i++) {
         char key[32];

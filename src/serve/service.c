@@ -219,8 +219,10 @@ int
 kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t cap)
 {
     kl_service_t *svc = kl_calloc(1, sizeof *svc);
-    if (!svc)
+    if (!svc) {
+        snprintf(err, cap, "start: out of memory");
         return KL_ENOMEM;
+    }
     svc->cfg = cfg;
     pthread_mutex_init(&svc->admin_mu, NULL);
     int rc = build_scheds(svc, err, cap);

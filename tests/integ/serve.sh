@@ -106,8 +106,23 @@ replay() {
 
 # serve_fg ARGS...: `klined serve` in the foreground (stdin from the caller), bounded at 120 s
 # so that a service which never ends fails the check instead of hanging CI.
+# with_wal ARGS...: WARGS = ARGS plus a --wal-dir beside the sqlite store, since a WAL directory
+# belongs to one store (klined refuses another store's logs).
+with_wal() {
+    WARGS=("$@")
+    local prev="" a
+    for a in "$@"; do
+        [ "$a" = --wal-dir ] && return
+        if [ "$prev" = --store ] && [[ $a == sqlite:* ]]; then
+            WARGS+=(--wal-dir "$(dirname "${a#sqlite:}")/wal")
+        fi
+        prev=$a
+    done
+}
+
 serve_fg() {
-    timeout -s KILL 120 "$BIN" serve "$@" >"$T/out.txt" 2>"$T/err.txt"
+    with_wal "$@"
+    timeout -s KILL 120 "$BIN" serve "${WARGS[@]}" >"$T/out.txt" 2>"$T/err.txt"
     RC=$?
 }
 
@@ -123,7 +138,8 @@ export_to() {
 # and waits until it logs that it started. Returns 1 if it exited instead.
 serve_bg() {
     : >"$T/err.txt"
-    "$BIN" serve "$@" >"$T/out.txt" 2>"$T/err.txt" </dev/null &
+    with_wal "$@"
+    "$BIN" serve "${WARGS[@]}" >"$T/out.txt" 2>"$T/err.txt" </dev/null &
     SPID=$!
     local i
     for ((i = 0; i < 300; i++)); do

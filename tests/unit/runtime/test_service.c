@@ -408,7 +408,7 @@ replay_matches_single_threaded_reference(void **state)
     snprintf(db, sizeof db, "%s/replay.db", tmpdir);
     /* A small queue so that the source meets backpressure, and two workers. */
     snprintf(text, sizeof text,
-             "source = replay:%s,%s,%s\nstore = sqlite:%s\nwal-dir = %s/wal\nworkers = 2\n"
+             "source = replay:%s,%s,%s\nstore = sqlite:%s\nwal-dir = %s/wal-replay\nworkers = 2\n"
              "persist-ms = 50\nclock = event\nstats-s = 0\nqueue-capacity = 1024\n"
              "log-level = warn\n",
              files[0], files[1], files[2], db, tmpdir);
@@ -574,7 +574,7 @@ configured_symbols_add_and_remove_at_runtime(void **state)
     snprintf(db, sizeof db, "%s/lines.db", tmpdir);
     uint16_t port = free_port();
     snprintf(text, sizeof text,
-             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal\n"
+             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal-lines\n"
              "workers = 2\npersist-ms = 50\nclock = event\nstats-s = 0\n"
              "symbols = AUSDT,BUSDT\nlog-level = error\n",
              port, db, tmpdir);
@@ -652,7 +652,7 @@ unlisted_symbols_are_added_automatically(void **state)
     snprintf(db, sizeof db, "%s/auto.db", tmpdir);
     uint16_t port = free_port();
     snprintf(text, sizeof text,
-             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal\n"
+             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal-auto\n"
              "workers = 2\npersist-ms = 50\nclock = event\nstats-s = 0\nlog-level = error\n",
              port, db, tmpdir);
     kl_service_t *svc = start_service(&cfg, text);
@@ -699,7 +699,7 @@ removed_symbol_finals_survive_a_later_trade(void **state)
     snprintf(db, sizeof db, "%s/auto2.db", tmpdir);
     uint16_t port = free_port();
     snprintf(text, sizeof text,
-             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal\n"
+             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal-removal\n"
              "workers = 1\npersist-ms = 50\nclock = event\nstats-s = 0\nintervals = 1m,1h\n"
              "log-level = error\n",
              port, db, tmpdir);
