@@ -539,12 +539,12 @@ bad_cfg "missing config file" config nope.ini --config nope.ini
 bad_cfg "flag over a bad file value" "bad_val.ini:3" "+14:30" --config bad_val.ini --tz +01:00
 
 # ---- 6. `make run` defaults ---------------------------------------------------------------------
-echo "# 6. klined serve with no flags (the live Binance source is not built yet)"
+echo "# 6. klined serve with no flags: the live Binance source needs a symbol list"
 mkdir -p p6
 (cd p6 && timeout -s KILL 10 "$BIN" serve </dev/null >"$T/out.txt" 2>"$T/err.txt")
 RC=$?
 if [ "$RC" -ne 0 ] && [ "$RC" -ne 137 ]; then ok "6 exits non-zero at once ($RC)"; else bad "6 exit $RC, want non-zero at once"; fi
-err_has "6 the message names the binance source" "binance" "--source"
+err_has "6 the message names the binance source and --symbols" "binance" "--symbols"
 err_lacks "6 nothing started" "event=started"
 
 # ---- 7. exact decimals in the store -------------------------------------------------------------
