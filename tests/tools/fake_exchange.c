@@ -898,7 +898,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
     case LWS_CALLBACK_HTTP:
         http_route(wsi, pss, (const char *)in);
         if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 &&
-            lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+            lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+            atoll(uri) > 0) {
             pss->await_body = 1; /* answer once the body is read */
             return 0;
         }
@@ -1086,6 +1087,8 @@ main(int argc, char **argv)
             for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save))
                 if (kl_inputs_add(&in, f, NULL, err, sizeof err) != 0) {
                     logf_("%s", err);
+                    free(list);
+                    kl_inputs_free(&in);
                     return 2;
                 }
             free(list);
@@ -1095,8 +1098,11 @@ main(int argc, char **argv)
     }
     if (port < 0 || in.n == 0)
         usage();
-    if (load(&in) != 0)
-        return 2;
+    int rc = 0;
+    if (load(&in) != 0) {
+        rc = 2;
+        goto out;
+    }
 
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
@@ -1112,7 +1118,8 @@ main(int argc, char **argv)
     g.ctx = lws_create_context(&info);
     if (!g.ctx) {
         logf_("cannot listen on 127.0.0.1:%" PRId64, port);
-        return 1;
+        rc = 1;
+        goto out;
     }
     struct lws_vhost *vh = lws_get_vhost_by_name(g.ctx, "default");
     int bound = vh ? lws_get_vhost_listen_port(vh) : (int)port;
@@ -1129,10 +1136,11 @@ main(int argc, char **argv)
     lws_context_destroy(g.ctx);
     logf_("exit: emitted %zu of %zu trades, dropped_slow %" PRIu64, g.emitted, g.total,
           g.dropped_slow);
+out:
     for (size_t i = 0; i < g.n_syms; i++)
         free(g.syms[i].t);
     free(g.syms);
     free(g.tape);
     kl_inputs_free(&in);
-    return 0;
+    return rc;
 }

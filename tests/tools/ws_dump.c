@@ -21,6 +21,7 @@
 #define FX_LWS_FUNCS(X) \
     X(lws_callback_http_dummy) \
     X(lws_callback_on_writable) \
+    X(lws_cancel_service) \
     X(lws_client_connect_via_info) \
     X(lws_context_destroy) \
     X(lws_create_context) \
@@ -53,6 +54,7 @@ fx_lws_load(void)
 }
 #define lws_callback_http_dummy (*fx_lws_callback_http_dummy)
 #define lws_callback_on_writable (*fx_lws_callback_on_writable)
+#define lws_cancel_service (*fx_lws_cancel_service)
 #define lws_client_connect_via_info (*fx_lws_client_connect_via_info)
 #define lws_context_destroy (*fx_lws_context_destroy)
 #define lws_create_context (*fx_lws_create_context)
@@ -91,6 +93,7 @@ on_deadline(lws_sorted_usec_list_t *sul)
     (void)sul;
     line("#timeout%.*s\n", "", 0);
     g.done = 1;
+    lws_cancel_service(g.ctx); /* else the service call goes back to poll for up to 30 s */
 }
 
 static int
@@ -152,7 +155,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
-        line("#closed%.*s\n", "", 0);
+        if (!g.done) /* not our own close at the end */
+            line("#closed%.*s\n", "", 0);
         g.done = 1;
         return 0;
     default:
