@@ -71,6 +71,7 @@ struct kl_worker {
     uint64_t batch_seq; /* WAL seq the in-flight batch covers */
     kl_msg_t *pass;     /* one pass's messages: BATCH per input ring */
     int backlogged;     /* taking no trades until the store catches up */
+    int want_snapshot;  /* a snapshot was requested and not taken yet */
     uint64_t rows_lost; /* final rows that found no memory (logged; fails a recovery) */
 };
 
@@ -418,7 +419,9 @@ static int
 has_work(void *ctx)
 {
     kl_worker_t *w = ctx;
-    return rings_nonempty(w) || atomic_load_explicit(&w->snap_req, memory_order_relaxed) ||
+    /* While backlogged the rings are not read: their content is no reason to stay awake. */
+    return (!w->backlogged && rings_nonempty(w)) ||
+           atomic_load_explicit(&w->snap_req, memory_order_relaxed) ||
            (w->cfg.wall_clock &&
             atomic_load_explicit(&w->tick_ms, memory_order_relaxed) != w->last_tick_ms) ||
            atomic_load_explicit(&w->handoff, memory_order_relaxed) >= HANDOFF_OK ||
@@ -570,11 +573,16 @@ worker_main(void *arg)
                 w->stop_status = st < 0 ? KL_ESTORE : 0;
                 break;
             }
-        } else if (atomic_exchange_explicit(&w->snap_req, 0, memory_order_relaxed)) {
-            if (idle_handoff && kl_mono_ms() >= w->retry_after_ms)
+        } else {
+            /* A request waits here, not in the atomic, while a batch is in flight or backing
+             * off: the persister's answer wakes us, the backoff by the park timeout, so the
+             * worker parks instead of spinning on its own request. */
+            if (atomic_exchange_explicit(&w->snap_req, 0, memory_order_relaxed))
+                w->want_snapshot = 1;
+            if (w->want_snapshot && idle_handoff && kl_mono_ms() >= w->retry_after_ms) {
+                w->want_snapshot = 0;
                 work += take_snapshot(w) == 0;
-            else /* a batch is in flight or backing off: keep the request */
-                atomic_store_explicit(&w->snap_req, 1, memory_order_relaxed);
+            }
         }
         if (work)
             publish_stats(w);
