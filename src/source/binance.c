@@ -525,7 +525,7 @@ struct binance {
     int stopping, fatal;
     uint64_t rng;
     char ca_file[64];
-    kl_ratelimit_t rl_reject, rl_gap, rl_conn, rl_rest, rl_bf;
+    kl_ratelimit_t rl_reject, rl_oversize, rl_gap, rl_conn, rl_rest, rl_bf;
     uint64_t connects, disconnects, rest_requests, rest_failures, gaps, gap_ids, shutdowns;
 };
 
@@ -573,7 +573,8 @@ reject(binance_t *b, const char *what, int err, const char *text, size_t n, size
 {
     atomic_fetch_add_explicit(&b->base.rejected, 1, memory_order_relaxed);
     uint64_t supp;
-    if (kl_ratelimit_ok(&b->rl_reject, 1000, &supp))
+    /* oversize frames have their own limiter: a flood of one kind must not hide the other */
+    if (kl_ratelimit_ok(err == KL_ELINE ? &b->rl_oversize : &b->rl_reject, 1000, &supp))
         kl_log(KL_LOG_WARN, "binance", "message_rejected",
                "what=%s error=\"%s\" bytes=%zu text=\"%.*s\" action=skipped suppressed=%llu", what,
                kl_strerror(err), bytes, (int)(n > 100 ? 100 : n), text, (unsigned long long)supp);
