@@ -196,7 +196,7 @@ kl_wal_main(int argc, char **argv)
     const char *dir = NULL;
     int worker = -1;
     uint64_t from = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t v;
         if (strcmp(a, "--wal-dir") == 0 && val) {
@@ -220,7 +220,6 @@ kl_wal_main(int argc, char **argv)
             wt_usage(stderr);
             return 2;
         }
-        i++;
     }
     if (!dir) {
         fprintf(stderr, "klined wal %s: --wal-dir DIR is required\n", action);
