@@ -15,7 +15,6 @@
  * is a test tool, not part of klined. */
 #include <libwebsockets.h>
 
-#include <dlfcn.h>
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -32,73 +31,6 @@
 #include "source/dumpstream.h"
 #include "source/inputs.h"
 
-/* libwebsockets through dlopen: the kl library does not link it yet, and this keeps the tool
- * building with or without it. The names below are rebound to the loaded functions. */
-#define FX_LWS_FUNCS(X) \
-    X(lws_add_http_common_headers) \
-    X(lws_callback_http_dummy) \
-    X(lws_callback_on_writable) \
-    X(lws_cancel_service) \
-    X(lws_close_reason) \
-    X(lws_context_destroy) \
-    X(lws_create_context) \
-    X(lws_finalize_write_http_header) \
-    X(lws_get_peer_simple) \
-    X(lws_get_vhost_by_name) \
-    X(lws_get_vhost_listen_port) \
-    X(lws_hdr_copy) \
-    X(lws_hdr_copy_fragment) \
-    X(lws_hdr_total_length) \
-    X(lws_http_transaction_completed) \
-    X(lws_is_final_fragment) \
-    X(lws_remaining_packet_payload) \
-    X(lws_service) \
-    X(lws_set_log_level) \
-    X(lws_set_timeout) \
-    X(lws_sul_schedule) \
-    X(lws_write)
-#define FX_LWS_PTR(f) static __typeof__(f) *fx_##f;
-FX_LWS_FUNCS(FX_LWS_PTR)
-
-static void
-fx_lws_load(void)
-{
-    void *h = dlopen("libwebsockets.so.17", RTLD_NOW | RTLD_GLOBAL);
-    if (!h)
-        h = dlopen("libwebsockets.so", RTLD_NOW | RTLD_GLOBAL);
-    if (!h) {
-        fprintf(stderr, "fake_exchange: cannot load libwebsockets: %s\n", dlerror());
-        exit(2);
-    }
-#define FX_LWS_SYM(f)                                                                           \
-    if (!(fx_##f = (__typeof__(f) *)dlsym(h, #f))) {                                            \
-        fprintf(stderr, "fake_exchange: libwebsockets lacks %s\n", #f);                                   \
-        exit(2);                                                                               \
-    }
-    FX_LWS_FUNCS(FX_LWS_SYM)
-}
-#define lws_add_http_common_headers (*fx_lws_add_http_common_headers)
-#define lws_callback_http_dummy (*fx_lws_callback_http_dummy)
-#define lws_callback_on_writable (*fx_lws_callback_on_writable)
-#define lws_cancel_service (*fx_lws_cancel_service)
-#define lws_close_reason (*fx_lws_close_reason)
-#define lws_context_destroy (*fx_lws_context_destroy)
-#define lws_create_context (*fx_lws_create_context)
-#define lws_finalize_write_http_header (*fx_lws_finalize_write_http_header)
-#define lws_get_peer_simple (*fx_lws_get_peer_simple)
-#define lws_get_vhost_by_name (*fx_lws_get_vhost_by_name)
-#define lws_get_vhost_listen_port (*fx_lws_get_vhost_listen_port)
-#define lws_hdr_copy (*fx_lws_hdr_copy)
-#define lws_hdr_copy_fragment (*fx_lws_hdr_copy_fragment)
-#define lws_hdr_total_length (*fx_lws_hdr_total_length)
-#define lws_http_transaction_completed (*fx_lws_http_transaction_completed)
-#define lws_is_final_fragment (*fx_lws_is_final_fragment)
-#define lws_remaining_packet_payload (*fx_lws_remaining_packet_payload)
-#define lws_service (*fx_lws_service)
-#define lws_set_log_level (*fx_lws_set_log_level)
-#define lws_set_timeout (*fx_lws_set_timeout)
-#define lws_sul_schedule (*fx_lws_sul_schedule)
-#define lws_write (*fx_lws_write)
 
 #define TICK_US 5000
 #define RATE0_BATCH 4096               /* trades per tick when --rate 0 */
@@ -1063,7 +995,6 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-    fx_lws_load();
     int64_t port = -1, start_ms = 0;
     kl_inputs_t in = {0};
     char err[512];

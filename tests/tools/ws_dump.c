@@ -9,62 +9,12 @@
  * connection could not be made, 2 on bad usage. */
 #include <libwebsockets.h>
 
-#include <dlfcn.h>
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* libwebsockets through dlopen: the kl library does not link it yet, and this keeps the tool
- * building with or without it. The names below are rebound to the loaded functions. */
-#define FX_LWS_FUNCS(X) \
-    X(lws_callback_http_dummy) \
-    X(lws_callback_on_writable) \
-    X(lws_cancel_service) \
-    X(lws_client_connect_via_info) \
-    X(lws_context_destroy) \
-    X(lws_create_context) \
-    X(lws_is_final_fragment) \
-    X(lws_parse_uri) \
-    X(lws_remaining_packet_payload) \
-    X(lws_service) \
-    X(lws_set_log_level) \
-    X(lws_sul_schedule) \
-    X(lws_write)
-#define FX_LWS_PTR(f) static __typeof__(f) *fx_##f;
-FX_LWS_FUNCS(FX_LWS_PTR)
-
-static void
-fx_lws_load(void)
-{
-    void *h = dlopen("libwebsockets.so.17", RTLD_NOW | RTLD_GLOBAL);
-    if (!h)
-        h = dlopen("libwebsockets.so", RTLD_NOW | RTLD_GLOBAL);
-    if (!h) {
-        fprintf(stderr, "ws_dump: cannot load libwebsockets: %s\n", dlerror());
-        exit(2);
-    }
-#define FX_LWS_SYM(f)                                                                           \
-    if (!(fx_##f = (__typeof__(f) *)dlsym(h, #f))) {                                            \
-        fprintf(stderr, "ws_dump: libwebsockets lacks %s\n", #f);                                   \
-        exit(2);                                                                               \
-    }
-    FX_LWS_FUNCS(FX_LWS_SYM)
-}
-#define lws_callback_http_dummy (*fx_lws_callback_http_dummy)
-#define lws_callback_on_writable (*fx_lws_callback_on_writable)
-#define lws_cancel_service (*fx_lws_cancel_service)
-#define lws_client_connect_via_info (*fx_lws_client_connect_via_info)
-#define lws_context_destroy (*fx_lws_context_destroy)
-#define lws_create_context (*fx_lws_create_context)
-#define lws_is_final_fragment (*fx_lws_is_final_fragment)
-#define lws_parse_uri (*fx_lws_parse_uri)
-#define lws_remaining_packet_payload (*fx_lws_remaining_packet_payload)
-#define lws_service (*fx_lws_service)
-#define lws_set_log_level (*fx_lws_set_log_level)
-#define lws_sul_schedule (*fx_lws_sul_schedule)
-#define lws_write (*fx_lws_write)
 
 #define BIG_FRAME 65536
 #define MAX_SEND 16
@@ -173,7 +123,6 @@ static const struct lws_protocols protocols[] = {
 int
 main(int argc, char **argv)
 {
-    fx_lws_load();
     if (argc < 2) {
         fprintf(stderr, "usage: ws_dump URL [--seconds S] [--count N] [--send TEXT]...\n");
         return 2;
