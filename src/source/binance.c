@@ -294,15 +294,41 @@ kl_bf_fini(kl_bf_t *s)
 }
 
 int
+kl_bf_anchored(const kl_bf_t *s)
+{
+    return s->last_id != INT64_MIN || s->from_start;
+}
+
+int64_t
+kl_bf_from_id(const kl_bf_t *s)
+{
+    return s->last_id == INT64_MIN ? 0 : s->last_id + 1;
+}
+
+void
+kl_bf_anchor(kl_bf_t *s, const kl_trade_t *latest)
+{
+    if (kl_bf_anchored(s))
+        return;
+    if (latest)
+        s->last_id = latest->id;
+    else
+        s->from_start = 1;
+}
+
+int
 kl_bf_connected(kl_bf_t *s)
 {
-    if (s->last_id == INT64_MIN)
+    if (!kl_bf_anchored(s))
         return 0;
-    if (!s->backfilling) {
-        s->backfilling = 1;
-        s->empty_polls = 0;
-    }
+    s->verify = 1;
     return 1;
+}
+
+int
+kl_bf_needs_rest(const kl_bf_t *s)
+{
+    return s->backfilling || s->verify;
 }
 
 static int
@@ -360,7 +386,12 @@ kl_bf_live(kl_bf_t *s, const kl_trade_t *t, const kl_bf_ops_t *ops, void *ctx)
         bf_hold(s, t);
         return 0;
     }
-    if (s->last_id == INT64_MIN || t->id == s->last_id + 1)
+    if (t->id == s->last_id + 1) {
+        s->verify = 0; /* contiguous with what was routed: nothing was missed */
+        return bf_emit(s, t, 0, ops, ctx);
+    }
+    /* The first trade, unless a reconnect since the start may have hidden earlier ones. */
+    if (s->last_id == INT64_MIN && !(s->from_start && s->verify))
         return bf_emit(s, t, 0, ops, ctx);
     s->backfilling = 1;
     s->empty_polls = 0;
@@ -400,6 +431,7 @@ static void
 bf_live_again(kl_bf_t *s)
 {
     s->backfilling = 0;
+    s->verify = 0;
     s->empty_polls = 0;
     if (s->cap_buf > 4096) { /* a big backfill is over: give its memory back */
         kl_free(s->buf);
@@ -412,13 +444,12 @@ int
 kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_t *ops,
            void *ctx)
 {
-    if (!s->backfilling)
-        return KL_BF_LIVE;
     int progress = 0, rc;
     for (size_t i = 0; i < n; i++) {
         if (t[i].id <= s->last_id)
             continue;
-        if (t[i].id > s->last_id + 1)
+        /* from the start (last_id unknown), REST's first trade is the first there is */
+        if (s->last_id != INT64_MIN && t[i].id > s->last_id + 1)
             bf_gap(s, s->last_id + 1, t[i].id - 1, ops, ctx);
         if ((rc = bf_emit(s, &t[i], 1, ops, ctx)) < 0)
             return rc;
@@ -426,8 +457,10 @@ kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_
     }
     if ((rc = bf_drain(s, ops, ctx)) < 0)
         return rc;
-    if (full)
+    if (full) {
+        s->verify = 1; /* REST knows more: keep fetching until a short page */
         return KL_BF_MORE;
+    }
     if (s->n_buf == 0) {
         bf_live_again(s);
         return KL_BF_LIVE;
@@ -438,8 +471,10 @@ kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_
     }
     if (++s->empty_polls < KL_BF_MAX_EMPTY)
         return KL_BF_WAIT;
-    /* REST has stayed behind the live stream: what lies between is lost for good. */
-    bf_gap(s, s->last_id + 1, s->buf[0].id - 1, ops, ctx);
+    /* REST has stayed behind the live stream: what lies between is lost for good (from the
+     * start, REST knows nothing before the held trades: they are the first). */
+    if (s->last_id != INT64_MIN)
+        bf_gap(s, s->last_id + 1, s->buf[0].id - 1, ops, ctx);
     s->last_id = s->buf[0].id - 1;
     if ((rc = bf_drain(s, ops, ctx)) < 0)
         return rc;
@@ -462,6 +497,7 @@ kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_
 
 enum { TAG_WS = 0x5753, TAG_REST = 0x5245 };
 enum { WS_IDLE, WS_CONNECTING, WS_OPEN };
+enum { REQ_FETCH, REQ_TIME };
 
 typedef struct binance binance_t;
 
@@ -488,7 +524,8 @@ typedef struct rest_req {
     int busy, done;
     size_t sym;
     int status;
-    int64_t started_ms, from_id;
+    int kind;                    /* REQ_* */
+    int64_t started_ms, from_id; /* from_id -1: by time, or not aggTrades */
     char *body;
     size_t len, cap;
     int too_big;
@@ -517,6 +554,10 @@ struct binance {
     rest_req_t reqs[KL_BINANCE_REST_INFLIGHT];
     size_t rest_cursor;
     int64_t rest_next_ms, rest_pause_until_ms;
+    int64_t t0_ms; /* exchange time the feed started from; INT64_MIN until /time answered */
+    int time_need, time_inflight;
+    unsigned time_attempt;
+    int64_t time_at_ms;
     kl_trade_t *page;
     struct lws_context *ctx;
     lws_sorted_usec_list_t tick;
@@ -630,27 +671,78 @@ want_fetch(sym_t *y, int64_t delay_ms)
 
 /* ---- REST ------------------------------------------------------------------------------- */
 
+static int64_t
+backoff_next(binance_t *b, unsigned *attempt)
+{
+    int64_t d = kl_binance_backoff_ms(*attempt, KL_BINANCE_BACKOFF_BASE_MS,
+                                      KL_BINANCE_BACKOFF_CAP_MS, kl_binance_rand, &b->rng);
+    if (*attempt < 64)
+        (*attempt)++;
+    return d;
+}
+
 static void
 rest_failed(rest_req_t *r, const char *why)
 {
     binance_t *b = r->b;
-    sym_t *y = &b->syms[r->sym];
     b->rest_failures++;
-    int64_t delay = kl_binance_backoff_ms(y->rest_attempt, KL_BINANCE_BACKOFF_BASE_MS,
-                                          KL_BINANCE_BACKOFF_CAP_MS, kl_binance_rand, &b->rng);
-    if (y->rest_attempt < 64)
-        y->rest_attempt++;
-    y->inflight = 0;
-    y->again = 0;
-    y->need = 1;
-    y->fetch_at_ms = kl_mono_ms() + delay;
+    int64_t delay;
+    const char *what = "time";
+    if (r->kind == REQ_TIME) {
+        delay = backoff_next(b, &b->time_attempt);
+        b->time_inflight = 0;
+        b->time_need = 1;
+        b->time_at_ms = kl_mono_ms() + delay;
+    } else {
+        sym_t *y = &b->syms[r->sym];
+        delay = backoff_next(b, &y->rest_attempt);
+        y->inflight = 0;
+        y->again = 0;
+        y->need = 1;
+        y->fetch_at_ms = kl_mono_ms() + delay;
+        what = y->name;
+    }
     uint64_t supp;
     if (kl_ratelimit_ok(&b->rl_rest, 1000, &supp))
         kl_log(KL_LOG_WARN, "binance", "rest_failed",
-               "symbol=%s from_id=%" PRId64 " status=%d error=\"%s\" retry_in_ms=%" PRId64
+               "request=%s from_id=%" PRId64 " status=%d error=\"%s\" retry_in_ms=%" PRId64
                " failures=%llu suppressed=%llu",
-               y->name, r->from_id, r->status, why, delay, (unsigned long long)b->rest_failures,
+               what, r->from_id, r->status, why, delay, (unsigned long long)b->rest_failures,
                (unsigned long long)supp);
+}
+
+/* The answer to GET /api/v3/time: the start of the feed, in exchange time. Every symbol not
+ * seen yet is from then on "from the start": a reconnect backfills it from startTime. */
+static void
+time_complete(rest_req_t *r)
+{
+    binance_t *b = r->b;
+    const char *p = r->body ? strstr(r->body, "\"serverTime\":") : NULL;
+    char *e = NULL;
+    long long st = p ? strtoll(p + 13, &e, 10) : 0;
+    if (!p || e == p + 13 || st <= 0) {
+        reject(b, "rest_time", KL_EJSON, r->body ? r->body : "", r->len, r->len);
+        rest_failed(r, "unreadable serverTime answer");
+        return;
+    }
+    b->time_inflight = 0;
+    b->time_attempt = 0;
+    /* A margin before the answer: trades stamped just before it may not be on the stream. */
+    b->t0_ms = (int64_t)st - KL_BINANCE_START_MARGIN_MS;
+    size_t anchored = 0;
+    for (size_t i = 0; i < b->n_syms; i++) {
+        sym_t *y = &b->syms[i];
+        if (kl_bf_anchored(&y->bf))
+            continue;
+        kl_bf_anchor(&y->bf, NULL);
+        anchored++;
+        /* a disconnect before this answer may have hidden its first trades */
+        if (b->disconnects > 0 && kl_bf_connected(&y->bf))
+            want_fetch(y, 0);
+    }
+    kl_log(KL_LOG_INFO, "binance", "start_time",
+           "server_time=%lld start_ms=%" PRId64 " symbols_from_start=%zu", st, b->t0_ms,
+           anchored);
 }
 
 /* A whole answer arrived: route it through the symbol's gap filler and decide the next fetch. */
@@ -658,7 +750,6 @@ static void
 rest_complete(rest_req_t *r)
 {
     binance_t *b = r->b;
-    sym_t *y = &b->syms[r->sym];
     if (r->status == 429 || r->status == 418) {
         int s = r->retry_after_s > 0 ? r->retry_after_s : (r->status == 418 ? 120 : 10);
         b->rest_pause_until_ms = kl_mono_ms() + (int64_t)s * 1000;
@@ -672,6 +763,11 @@ rest_complete(rest_req_t *r)
         rest_failed(r, why);
         return;
     }
+    if (r->kind == REQ_TIME) {
+        time_complete(r);
+        return;
+    }
+    sym_t *y = &b->syms[r->sym];
     size_t n = 0, bad = 0;
     int rc = kl_binance_parse_page(r->body, r->len, y->name, b->page, KL_BINANCE_REST_LIMIT, &n,
                                    &bad);
@@ -716,25 +812,40 @@ rest_release(rest_req_t *r)
     r->done = 0;
 }
 
+/* Starts request kind (for symbol si unless REQ_TIME) in free slot r. */
 static void
-rest_start(binance_t *b, rest_req_t *r, size_t si)
+rest_start(binance_t *b, rest_req_t *r, int kind, size_t si)
 {
-    sym_t *y = &b->syms[si];
     char path[512];
-    y->need = 0;
-    y->inflight = 1;
     r->wsi = NULL;
     r->busy = 1;
     r->done = 0;
+    r->kind = kind;
     r->sym = si;
     r->status = 0;
     r->len = 0;
     r->too_big = 0;
     r->retry_after_s = 0;
-    r->from_id = y->bf.last_id + 1;
+    r->from_id = -1;
     r->started_ms = kl_mono_ms();
-    snprintf(path, sizeof path, "%s/api/v3/aggTrades?symbol=%s&fromId=%" PRId64 "&limit=%d",
-             b->rest.prefix, y->name, r->from_id, KL_BINANCE_REST_LIMIT);
+    if (kind == REQ_TIME) {
+        b->time_need = 0;
+        b->time_inflight = 1;
+        snprintf(path, sizeof path, "%s/api/v3/time", b->rest.prefix);
+    } else {
+        sym_t *y = &b->syms[si];
+        y->need = 0;
+        y->inflight = 1;
+        if (y->bf.last_id == INT64_MIN) /* from the start of the feed */
+            snprintf(path, sizeof path,
+                     "%s/api/v3/aggTrades?symbol=%s&startTime=%" PRId64 "&limit=%d",
+                     b->rest.prefix, y->name, b->t0_ms, KL_BINANCE_REST_LIMIT);
+        else
+            snprintf(path, sizeof path,
+                     "%s/api/v3/aggTrades?symbol=%s&fromId=%" PRId64 "&limit=%d",
+                     b->rest.prefix, y->name, (r->from_id = kl_bf_from_id(&y->bf)),
+                     KL_BINANCE_REST_LIMIT);
+    }
     struct lws_client_connect_info i;
     memset(&i, 0, sizeof i);
     i.context = b->ctx;
@@ -757,8 +868,8 @@ rest_start(binance_t *b, rest_req_t *r, size_t si)
     }
 }
 
-/* Starts the fetches that are due, within the in-flight and spacing limits. Loop thread, never
- * from inside an lws callback. */
+/* Starts the request that is due, within the in-flight and spacing limits: the start time
+ * first, then the backfills. Loop thread, never from inside an lws callback. */
 static void
 rest_pump(binance_t *b)
 {
@@ -773,16 +884,31 @@ rest_pump(binance_t *b)
             r = &b->reqs[k];
     if (!r)
         return;
-    for (size_t k = 0; k < b->n_syms; k++) {
-        size_t si = (b->rest_cursor + k) % b->n_syms;
-        sym_t *y = &b->syms[si];
-        if (y->need && !y->inflight && y->fetch_at_ms <= now) {
+    if (b->time_need && !b->time_inflight && b->time_at_ms <= now) {
+        b->rest_next_ms = now + KL_BINANCE_REST_SPACING_MS;
+        rest_start(b, r, REQ_TIME, 0);
+        return;
+    }
+    /* Symbols holding live trades first, then the checks after a reconnect. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = 0; k < b->n_syms; k++) {
+            size_t si = (b->rest_cursor + k) % b->n_syms;
+            sym_t *y = &b->syms[si];
+            if (!y->need || y->inflight || y->fetch_at_ms > now)
+                continue;
+            if (!kl_bf_needs_rest(&y->bf)) {
+                y->need = 0; /* a contiguous live trade settled it */
+                continue;
+            }
+            /* a symbol from the start waits for the start time */
+            if ((pass == 0 && !y->bf.backfilling) ||
+                (y->bf.last_id == INT64_MIN && b->t0_ms == INT64_MIN))
+                continue;
             b->rest_cursor = (si + 1) % b->n_syms;
             b->rest_next_ms = now + KL_BINANCE_REST_SPACING_MS;
-            rest_start(b, r, si);
+            rest_start(b, r, REQ_FETCH, si);
             return;
         }
-    }
 }
 
 static int
@@ -980,6 +1106,8 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
             if (kl_bf_connected(&y->bf))
                 want_fetch(y, 0);
         }
+        if (b->t0_ms == INT64_MIN && !b->time_inflight)
+            b->time_need = 1; /* the first connection: where the feed starts */
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (c->kill || b->stopping)
@@ -1294,6 +1422,7 @@ kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void 
         binance_destroy(&b->base);
         return KL_ENOMEM;
     }
+    b->t0_ms = INT64_MIN;
     b->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^
              (uint64_t)(uintptr_t)b;
     if (b->rng == 0)

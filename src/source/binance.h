@@ -7,19 +7,25 @@
  *
  * DESIGN
  *  - One libwebsockets context on the source thread carries everything: the WS connections
- *    (at most 1024 streams each, and a request line of at most KL_BINANCE_PATH_MAX bytes, so a
+ *    (at most 1024 streams each, and a request path of at most KL_BINANCE_PATH_MAX bytes, so a
  *    long symbol list takes several connections) and the REST requests (lws HTTP client, one
  *    connection per request, at most KL_BINANCE_REST_INFLIGHT at once and at most one started
  *    per KL_BINANCE_REST_SPACING_MS, which keeps a full-market backfill inside Binance's request
  *    weight limit; 429/418 pause REST for Retry-After). A 50 ms timer drives timeouts, retries
  *    and the stop flag; the router is flushed after every service pass.
- *  - Per symbol, a gap filler (kl_bf_t) owns `last_id`, the last aggTrade id routed (from
- *    kl_symreg_resume() after a crash recovery, else the first live trade). A live trade with
- *    id == last_id + 1 is routed at once; a lower id is a duplicate and dropped; a higher one, or
- *    any (re)connect of the symbol's connection while last_id is known, starts a backfill:
- *    live trades are held in a bounded buffer while REST pages from last_id + 1 are routed in id
- *    order, then the buffered trades above last_id, so the routed ids are strictly increasing.
- *    A full buffer is dropped (counted) and REST simply fetches further.
+ *  - Per symbol, a gap filler (kl_bf_t) owns `last_id`, the last aggTrade id routed: from
+ *    kl_symreg_resume() after a crash recovery, else the first live trade. When the first
+ *    connection opens, GET /api/v3/time gives the exchange time the feed starts from (minus
+ *    KL_BINANCE_START_MARGIN_MS); a symbol that has not traded yet is then "from the start", and a
+ *    reconnect before its first live trade backfills it by startTime (then by id), so that its
+ *    trades during the disconnect are not lost either. A live trade with
+ *    id == last_id + 1 is routed at once; a lower id is a duplicate and dropped; a higher one
+ *    starts a backfill: live trades are held in a bounded buffer while REST pages from
+ *    last_id + 1 are routed in id order, then the held trades above last_id, so the routed ids
+ *    are strictly increasing. A full buffer is dropped (counted) and REST fetches further.
+ *    A (re)connect queues a REST check of every symbol, which the next live trade cancels if it
+ *    is last_id + 1; the ones holding trades go first, so a reconnect of many symbols is not
+ *    held up by REST's rate limit.
  *  - A gap REST cannot fill (it answers with a first id beyond last_id + 1, or stays behind the
  *    buffered live trades for KL_BF_MAX_EMPTY polls) is logged with its id span and counted; the
  *    ids in it are never made up.
@@ -41,15 +47,19 @@
 #include "kl/types.h"
 
 #define KL_BINANCE_STREAMS_MAX 1024 /* per connection (Binance limit) */
-#define KL_BINANCE_PATH_MAX 4000    /* request line budget per connection */
+/* Request path budget per connection: lws 4.1 formats the client request line into at most
+ * 2048 bytes (`GET ` + path + ` HTTP/1.1\r\n`) and a longer one fails the handshake, so a
+ * connection carries about 110 streams of 8-letter symbols (the full spot market: ~15). */
+#define KL_BINANCE_PATH_MAX 2000
 #define KL_BINANCE_REST_LIMIT 1000  /* aggTrades page size (Binance maximum) */
 #define KL_BINANCE_REST_INFLIGHT 4
-#define KL_BINANCE_REST_SPACING_MS 50
+#define KL_BINANCE_REST_SPACING_MS 100 /* 10 req/s x weight 4 = 40% of 6000/min */
 #define KL_BINANCE_BACKOFF_BASE_MS 250
 #define KL_BINANCE_BACKOFF_CAP_MS 30000
 #define KL_BINANCE_ROTATE_MS ((int64_t)(23 * 60 + 50) * 60 * 1000)
 #define KL_BINANCE_PING_IDLE_MS 5000
 #define KL_BINANCE_DEAD_MS 15000
+#define KL_BINANCE_START_MARGIN_MS 1000
 #define KL_BF_MAX_EMPTY 20        /* REST polls that bring nothing before a hole is a gap */
 #define KL_BF_BUF_MAX (1u << 16)  /* live trades held per symbol during a backfill */
 
@@ -103,7 +113,10 @@ typedef struct kl_bf_ops {
 
 typedef struct kl_bf {
     int64_t last_id;   /* last id emitted; INT64_MIN: none yet */
+    int from_start;    /* with last_id INT64_MIN: every trade of the symbol is ours (REST from 0) */
     int backfilling;   /* live trades are held until REST has caught up */
+    int verify;        /* reconnected: REST must confirm nothing was missed, unless the next
+                          live trade continues last_id */
     uint32_t empty_polls;
     kl_trade_t *buf;   /* held live trades, ids strictly increasing */
     uint32_t n_buf, cap_buf, max_buf;
@@ -121,9 +134,28 @@ enum kl_bf_next {
 void kl_bf_init(kl_bf_t *s, int64_t resume_id, uint32_t max_buf);
 void kl_bf_fini(kl_bf_t *s);
 
-/* The symbol's connection is (re)established: when last_id is known, a backfill starts (the
- * buffer, if any, is kept). Returns 1 when a REST fetch from last_id + 1 is needed. */
+/* The symbol's connection is (re)established. When the start is known (last_id, or
+ * from_start), trades may have been missed: returns 1, a REST fetch from kl_bf_from_id() is
+ * needed, unless the next live trade is last_id + 1, which proves nothing was missed (so a
+ * reconnect holds back only the symbols that really have a hole). */
 int kl_bf_connected(kl_bf_t *s);
+
+/* 1 while a REST fetch is still wanted: holding live trades, or a reconnect not yet verified. */
+int kl_bf_needs_rest(const kl_bf_t *s);
+
+/* 1 when the symbol's start is known: a last id, or from_start. An unanchored symbol needs
+ * kl_bf_anchor() before a reconnect can be backfilled. */
+int kl_bf_anchored(const kl_bf_t *s);
+
+/* Where the next REST page starts by id: last_id + 1, or 0 when last_id is unknown (the
+ * source asks by startTime then). */
+int64_t kl_bf_from_id(const kl_bf_t *s);
+
+/* Sets where the symbol starts, unless it is anchored already (a live trade came first):
+ * after latest (a trade known to precede the start; not routed), or, with latest NULL, from
+ * the start: every trade REST returns for the source's start point is ours, the first one
+ * with no gap before it. */
+void kl_bf_anchor(kl_bf_t *s, const kl_trade_t *latest);
 
 /* One live trade. Routes it, holds it, or drops it as a duplicate. Returns 1 when this trade
  * started a backfill (fetch from last_id + 1), 0 otherwise, or emit's negative code. A trade
@@ -133,7 +165,7 @@ int kl_bf_live(kl_bf_t *s, const kl_trade_t *t, const kl_bf_ops_t *ops, void *ct
 /* One REST page of trades fetched from last_id + 1 (ids ascending; n < KL_BINANCE_REST_LIMIT
  * means REST had nothing more). Routes what follows last_id, reports a hole at the front as a
  * gap, then hands over to the held live trades. Returns enum kl_bf_next, or emit's negative
- * code. Only meaningful while backfilling (returns KL_BF_LIVE otherwise, routing nothing). */
+ * code. A page that arrives when nothing is wanted any more only routes what is new in it. */
 int kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_t *ops,
                void *ctx);
 

@@ -284,9 +284,12 @@ bf_first_live_and_duplicates(void **state)
     assert_int_equal(s.duplicates, 2);
     assert_int_equal(s.last_id, 502);
     assert_int_equal(s.backfilling, 0);
-    /* A page when no backfill runs routes nothing. */
-    assert_int_equal(page(&s, r, 503, 505, 0), KL_BF_LIVE);
-    assert_int_equal(r->n, 3);
+    /* A page nobody waits for any more still routes what is new in it, and only that. */
+    assert_int_equal(kl_bf_needs_rest(&s), 0);
+    assert_int_equal(page(&s, r, 501, 504, 0), KL_BF_LIVE);
+    assert_ids(r, 500, 504);
+    assert_int_equal(live(&s, r, 504), 0);
+    assert_int_equal(s.duplicates, 3);
     kl_bf_fini(&s);
     free(r);
 }
@@ -330,7 +333,9 @@ bf_resume_full_pages(void **state)
     kl_bf_init(&s, 100, 64);
     assert_int_equal(kl_bf_connected(&s), 1);
     assert_int_equal(kl_bf_connected(&s), 1); /* idempotent */
-    assert_int_equal(live(&s, r, 140), 0);    /* held: a backfill is running */
+    assert_int_equal(kl_bf_needs_rest(&s), 1);
+    assert_int_equal(s.backfilling, 0);       /* nothing held until a hole shows */
+    assert_int_equal(live(&s, r, 140), 1);    /* the hole: held, backfill */
     assert_int_equal(live(&s, r, 141), 0);
     assert_int_equal(r->n, 0);
     assert_int_equal(page(&s, r, 101, 120, 1), KL_BF_MORE);
@@ -339,6 +344,36 @@ bf_resume_full_pages(void **state)
     assert_int_equal(page(&s, r, 142, 141, 0), KL_BF_LIVE);
     assert_int_equal(s.from_rest, 40);
     assert_int_equal(s.from_buffer, 1);
+    kl_bf_fini(&s);
+    free(r);
+}
+
+static void
+bf_reconnect_verified_by_live(void **state)
+{
+    (void)state;
+    kl_bf_t s;
+    rec_t *r = calloc(1, sizeof *r);
+    kl_bf_init(&s, 100, 16);
+    assert_int_equal(kl_bf_connected(&s), 1);
+    assert_int_equal(kl_bf_needs_rest(&s), 1);
+    /* the stream continues exactly: nothing was missed, no REST needed, nothing held */
+    assert_int_equal(live(&s, r, 101), 0);
+    assert_int_equal(kl_bf_needs_rest(&s), 0);
+    assert_int_equal(s.backfilling, 0);
+    assert_ids(r, 101, 101);
+    /* a check that was already in flight answers with what the stream also brings */
+    assert_int_equal(page(&s, r, 101, 103, 0), KL_BF_LIVE);
+    assert_int_equal(live(&s, r, 102), 0);
+    assert_int_equal(live(&s, r, 104), 0);
+    assert_ids(r, 101, 104);
+    assert_int_equal(s.duplicates, 1);
+    /* a full page keeps the check going even though nothing waits */
+    assert_int_equal(page(&s, r, 105, 110, 1), KL_BF_MORE);
+    assert_int_equal(kl_bf_needs_rest(&s), 1);
+    assert_int_equal(page(&s, r, 111, 110, 0), KL_BF_LIVE);
+    assert_int_equal(kl_bf_needs_rest(&s), 0);
+    assert_ids(r, 101, 110);
     kl_bf_fini(&s);
     free(r);
 }
@@ -443,6 +478,69 @@ bf_shutdown_mid_page(void **state)
     free(r);
 }
 
+static void
+bf_anchor(void **state)
+{
+    (void)state;
+    kl_bf_t s;
+    rec_t *r = calloc(1, sizeof *r);
+    kl_trade_t latest = tr(70);
+    /* The latest REST trade is the start: not routed, the stream continues after it. */
+    kl_bf_init(&s, INT64_MIN, 8);
+    assert_int_equal(kl_bf_anchored(&s), 0);
+    assert_int_equal(kl_bf_connected(&s), 0);
+    kl_bf_anchor(&s, &latest);
+    assert_int_equal(kl_bf_anchored(&s), 1);
+    assert_int_equal(kl_bf_from_id(&s), 71);
+    assert_int_equal(r->n, 0);
+    assert_int_equal(kl_bf_connected(&s), 1); /* a reconnect now backfills from 71 */
+    live(&s, r, 74);
+    assert_int_equal(page(&s, r, 71, 73, 0), KL_BF_LIVE);
+    assert_ids(r, 71, 74);
+    kl_bf_fini(&s);
+
+    /* A live trade before the anchor's answer wins: the answer is ignored. */
+    memset(r, 0, sizeof *r);
+    kl_bf_init(&s, INT64_MIN, 8);
+    live(&s, r, 80);
+    kl_bf_anchor(&s, &latest);
+    kl_bf_anchor(&s, NULL);
+    assert_int_equal(s.last_id, 80);
+    assert_int_equal(s.from_start, 0);
+    kl_bf_fini(&s);
+
+    /* No trade on REST: everything is ours. A reconnect before the first live trade fetches
+     * from id 0, and REST's first id is no gap. */
+    memset(r, 0, sizeof *r);
+    kl_bf_init(&s, INT64_MIN, 8);
+    kl_bf_anchor(&s, NULL);
+    assert_int_equal(s.from_start, 1);
+    assert_int_equal(s.last_id, INT64_MIN);
+    assert_int_equal(kl_bf_from_id(&s), 0);
+    assert_int_equal(kl_bf_connected(&s), 1);
+    live(&s, r, 1000004);
+    assert_int_equal(page(&s, r, 1000000, 1000003, 0), KL_BF_LIVE);
+    assert_ids(r, 1000000, 1000004);
+    assert_int_equal(r->n_gaps, 0);
+    kl_bf_fini(&s);
+
+    /* From the start, REST that never shows the held trades: they become the first, with no
+     * gap reported (there is no known id before them). */
+    memset(r, 0, sizeof *r);
+    kl_bf_init(&s, INT64_MIN, 8);
+    kl_bf_anchor(&s, NULL);
+    kl_bf_connected(&s);
+    live(&s, r, 500);
+    int rc = KL_BF_WAIT;
+    for (int i = 0; i < KL_BF_MAX_EMPTY && rc == KL_BF_WAIT; i++)
+        rc = page(&s, r, 1, 0, 0);
+    assert_int_equal(rc, KL_BF_LIVE);
+    assert_ids(r, 500, 500);
+    assert_int_equal(r->n_gaps, 0);
+    kl_bf_fini(&s);
+    free(r);
+}
+
 /* The exchange emits ids 1..N; the connection drops and comes back at random, REST answers
  * pages of 7 from a view that may lag the exchange, and the buffer holds only 5 trades. Every
  * id must come out exactly once, in order, with no gap reported. */
@@ -522,10 +620,12 @@ main(void)
         cmocka_unit_test(bf_first_live_and_duplicates),
         cmocka_unit_test(bf_live_hole_then_handover),
         cmocka_unit_test(bf_resume_full_pages),
+        cmocka_unit_test(bf_reconnect_verified_by_live),
         cmocka_unit_test(bf_gap_at_rest_front),
         cmocka_unit_test(bf_rest_behind_becomes_gap),
         cmocka_unit_test(bf_hole_inside_buffer_and_overflow),
         cmocka_unit_test(bf_shutdown_mid_page),
+        cmocka_unit_test(bf_anchor),
         cmocka_unit_test(bf_randomized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
