@@ -10,7 +10,9 @@
 #      (with a drop so that reconnects meet it), pause: the store still equals replay, the bad
 #      frames are counted, and every disconnect is healed by REST backfill;
 #   3. klined killed with SIGKILL mid-stream and restarted three times: recovery resumes each
-#      symbol after its last applied id and REST backfills the trades emitted while it was down.
+#      symbol after its last applied id and REST backfills the trades emitted while it was down;
+#   4. 240 symbols on 3 connections (lws caps the request line) with two drops: the symbols
+#      whose stream shows a hole are held and backfilled, the others carry on.
 # No assertion depends on timing: waits poll the fake's /status and klined's stats lines, with
 # generous limits that only bound a hung run. Usage: binance.sh KLINED [SHARED_DATA]; needs bash
 # (with /dev/tcp), awk and coreutils; the fake is <dir of KLINED>/tools/fake_exchange.
@@ -70,11 +72,13 @@ http() {
 }
 field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; } # a number or bool of a flat JSON object
 
-# start_fx: the fake on a free port, emission starting 4 s after start (klined connects first).
+# start_fx [FILES RATE]: the fake on a free port, emission starting 4 s after start (klined
+# connects first).
 start_fx() {
     for _ in 1 2 3 4 5; do
         P=$((20000 + RANDOM % 30000))
-        "$FX" --port "$P" --trades "$files" --rate 3000 --start-ms 4000 >"$T/fx.log" 2>&1 &
+        "$FX" --port "$P" --trades "${1:-$files}" --rate "${2:-3000}" --start-ms 4000 \
+            >"$T/fx.log" 2>&1 &
         FXPID=$!
         for _ in $(seq 50); do
             grep -q "listening on 127.0.0.1:$P" "$T/fx.log" && return 0
@@ -92,10 +96,10 @@ stop_fx() {
     FXPID=
 }
 
-# start_k DIR: klined on the fake, store and WAL in DIR, log appended to DIR/k.log.
+# start_k DIR [SYMBOLS]: klined on the fake, store and WAL in DIR, log appended to DIR/k.log.
 start_k() {
     "$K" serve --source binance --binance-ws "ws://127.0.0.1:$P" \
-        --binance-rest "http://127.0.0.1:$P" --symbols AAA/USDT,BBBUSDT,CCC/BTC --clock event \
+        --binance-rest "http://127.0.0.1:$P" --symbols "${2:-AAA/USDT,BBBUSDT,CCC/BTC}" --clock event \
         --store "sqlite:$1/k.db" --wal-dir "$1/wal" --stats-s 1 --persist-ms 200 \
         >>"$1/k.log" 2>&1 &
     KPID=$!
@@ -110,11 +114,11 @@ stop_k() { # SIGNAL
 
 # wait_connected: the fake has a WS client before it emits anything (else the run cannot be
 # exact: a first start begins at the first live trade).
-wait_connected() {
+wait_connected() { # [CONNECTIONS]
     for _ in $(seq 100); do
         local s
         s=$(http GET /status)
-        if [ "$(echo "$s" | field connections)" = 1 ]; then
+        if [ "$(echo "$s" | field connections)" = "${1:-1}" ]; then
             [ "$(echo "$s" | field emitted)" = 0 ] && return 0
             echo "    connected only after emission began: $s"
             return 1
@@ -131,9 +135,9 @@ wait_done() {
     return 1
 }
 last_stat() { grep 'event=stats ' "$1/k.log" | tail -1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
-# wait_applied DIR N: a stats line shows N trades applied.
+# wait_applied DIR N [TENTHS]: a stats line shows N trades applied.
 wait_applied() {
-    for _ in $(seq 300); do
+    for _ in $(seq "${3:-300}"); do
         [ "$(last_stat "$1" applied)" = "$2" ] && return 0
         sleep 0.1
     done
@@ -150,10 +154,10 @@ wait_quiet() {
     done
     return 1
 }
-same_as_replay() { # NAME DIR
+same_as_replay() { # NAME DIR [WANT]
     rm -rf "$2/got"
     "$K" export --store "sqlite:$2/k.db" --out "$2/got" 2>"$2/export.log" || bad "$1: export failed"
-    if diff -r "$T/want" "$2/got" >"$2/diff.txt" 2>&1; then
+    if diff -r "${3:-$T/want}" "$2/got" >"$2/diff.txt" 2>&1; then
         ok "$1: the store equals klined replay ($(ls "$2/got" | wc -l) files)"
     else
         bad "$1: the store differs from klined replay: $(head -4 "$2/diff.txt")"
@@ -253,6 +257,47 @@ n=$(grep -c "event=created symbols=3 connections=1 resumed=3" "$D/k.log")
 log_has "3 a restart backfilled from REST" "$D" "event=backfill_done .*from_rest=[1-9]"
 log_lacks "3 no gap reported" "$D" "event=gap_unfilled"
 log_lacks "3 no error logged" "$D" "level=error"
+
+# ---- 4. many symbols, several connections ----------------------------------------------------
+echo "# 4. 240 symbols on 3 connections, two drops"
+mkdir -p "$T/in4"
+awk -v dir="$T/in4" 'BEGIN {
+    srand(7)
+    for (s = 1; s <= 240; s++) {
+        f = sprintf("%s/S%03dUSDT-aggTrades-2024-01-01.csv", dir, s)
+        t = 1704067200000 + int(rand() * 300)
+        for (i = 0; i < 20; i++) {
+            t += 1 + int(rand() * 600)
+            printf "%d,%d.%08d,1.50000000,%d,%d,%.0f,%s,True\n", s * 1000 + i, 10 + s,
+                   int(rand() * 99999999), s * 1000 + i, s * 1000 + i, t,
+                   (rand() < 0.5 ? "True" : "False") >f
+        }
+        close(f)
+    }
+}'
+files4=$(ls "$T"/in4/*.csv | paste -sd,)
+syms4=$(ls "$T/in4" | sed 's/-aggTrades.*//' | paste -sd,)
+"$K" replay --quiet --out "$T/want4" "$T"/in4/*.csv 2>>"$T/replay.log" || bad "4 klined replay failed"
+D=$T/r4 && mkdir -p "$D"
+start_fx "$files4" 800 || bad "4 fake_exchange did not start"
+start_k "$D" "$syms4"
+wait_connected 3 && ok "4 three WS connections before the first trade" || bad "4 not 3 WS clients in time"
+sleep 5.5
+r=$(http POST "/fault?kind=drop") && echo "    fault drop: $r"
+sleep 1.5
+r=$(http POST "/fault?kind=drop") && echo "    fault drop: $r"
+wait_done || bad "4 the fake never finished"
+wait_applied "$D" 4800 900 && ok "4 klined applied all 4800 trades" ||
+    bad "4 applied $(last_stat "$D" applied), want 4800"
+stop_k TERM || bad "4 SIGTERM: exit status non-zero"
+stop_fx
+same_as_replay "4" "$D" "$T/want4"
+log_has "4 symbols split over 3 connections" "$D" "event=created symbols=240 connections=3 "
+log_has "4 110 streams on a full connection" "$D" "event=connected conn=[0-2] streams=110 "
+log_has "4 both drops reconnected all 3 and REST filled the holes" "$D" \
+    "event=stopped connections=3 connects=9 disconnects=6 .*rest_failures=0 backfilled=[1-9]"
+log_lacks "4 no gap reported" "$D" "event=gap_unfilled"
+log_lacks "4 no error logged" "$D" "level=error"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
