@@ -20,79 +20,6 @@
 #include "source/source.h"
 #include "source/trade_json.h"
 
-/* libwebsockets is reached through dlopen while the kl library does not link it (the binary
- * and every test link kl only). Once CMakeLists adds PkgConfig::LWS to kl, build with
- * KL_LWS_LINKED (or drop this block) and the calls below bind directly. */
-#ifndef KL_LWS_LINKED
-#include <dlfcn.h>
-#include <pthread.h>
-
-#define BN_LWS_FUNCS(X)                                                                            \
-    X(lws_callback_on_writable)                                                                    \
-    X(lws_client_connect_via_info)                                                                 \
-    X(lws_context_destroy)                                                                         \
-    X(lws_create_context)                                                                          \
-    X(lws_hdr_copy)                                                                                \
-    X(lws_http_client_http_response)                                                               \
-    X(lws_http_client_read)                                                                        \
-    X(lws_is_final_fragment)                                                                       \
-    X(lws_remaining_packet_payload)                                                                \
-    X(lws_service)                                                                                 \
-    X(lws_set_log_level)                                                                           \
-    X(lws_set_timeout)                                                                             \
-    X(lws_sul_cancel)                                                                              \
-    X(lws_sul_schedule)                                                                            \
-    X(lws_write)
-#define BN_LWS_PTR(f) static __typeof__(f) *bn_##f;
-BN_LWS_FUNCS(BN_LWS_PTR)
-static pthread_once_t bn_lws_once = PTHREAD_ONCE_INIT;
-static char bn_lws_error[256];
-
-static void
-bn_lws_load_once(void)
-{
-    void *h = dlopen("libwebsockets.so.17", RTLD_NOW | RTLD_GLOBAL);
-    if (!h)
-        h = dlopen("libwebsockets.so", RTLD_NOW | RTLD_GLOBAL);
-    if (!h) {
-        snprintf(bn_lws_error, sizeof bn_lws_error, "cannot load libwebsockets: %s", dlerror());
-        return;
-    }
-#define BN_LWS_SYM(f)                                                                              \
-    if (!bn_lws_error[0] && !(bn_##f = (__typeof__(f) *)dlsym(h, #f)))                             \
-        snprintf(bn_lws_error, sizeof bn_lws_error, "libwebsockets lacks %s", #f);
-    BN_LWS_FUNCS(BN_LWS_SYM)
-}
-
-/* Returns NULL once libwebsockets is usable, else why not. Any thread. */
-static const char *
-bn_lws_load(void)
-{
-    pthread_once(&bn_lws_once, bn_lws_load_once);
-    return bn_lws_error[0] ? bn_lws_error : NULL;
-}
-#define lws_callback_on_writable (*bn_lws_callback_on_writable)
-#define lws_client_connect_via_info (*bn_lws_client_connect_via_info)
-#define lws_context_destroy (*bn_lws_context_destroy)
-#define lws_create_context (*bn_lws_create_context)
-#define lws_hdr_copy (*bn_lws_hdr_copy)
-#define lws_http_client_http_response (*bn_lws_http_client_http_response)
-#define lws_http_client_read (*bn_lws_http_client_read)
-#define lws_is_final_fragment (*bn_lws_is_final_fragment)
-#define lws_remaining_packet_payload (*bn_lws_remaining_packet_payload)
-#define lws_service (*bn_lws_service)
-#define lws_set_log_level (*bn_lws_set_log_level)
-#define lws_set_timeout (*bn_lws_set_timeout)
-#define lws_sul_cancel (*bn_lws_sul_cancel)
-#define lws_sul_schedule (*bn_lws_sul_schedule)
-#define lws_write (*bn_lws_write)
-#else
-static const char *
-bn_lws_load(void)
-{
-    return NULL;
-}
-#endif
 
 /* ---- backoff ----------------------------------------------------------------------------- */
 
@@ -1361,11 +1288,6 @@ kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void 
         snprintf(err, cap, "source binance: no symbols: list them with --symbols (e.g. "
                            "BTC/USDT,ETHUSDT) or pick another --source; following every TRADING "
                            "symbol of a quote asset is not built yet");
-        return KL_ECONFIG;
-    }
-    const char *why = bn_lws_load();
-    if (why) {
-        snprintf(err, cap, "source binance: %s", why);
         return KL_ECONFIG;
     }
     binance_t *b = kl_calloc(1, sizeof *b);
