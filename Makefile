@@ -1,6 +1,8 @@
 # Wrappers around CMake. `make run` and `make test` install what is missing first.
 BUILD ?= build
 JOBS  ?= $(shell nproc)
+# What `make run` follows on the live feed; override: make run SYMBOLS=BTCUSDT,ETH/BTC
+SYMBOLS ?= BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT
 
 .PHONY: all build run test bench deps clean
 
@@ -14,7 +16,7 @@ deps:
 	@scripts/install-deps.sh build
 
 run: deps build
-	@./$(BUILD)/klined serve
+	@./$(BUILD)/klined serve --symbols $(SYMBOLS)
 
 test:
 	@scripts/install-deps.sh test
