@@ -22,6 +22,9 @@ enum kl_msg_type {
     KL_MSG_ADD,      /* add symbol sym named add.name, time unit add.unit_per_ms */
     KL_MSG_REMOVE,   /* finalize, persist and free symbol sym */
     KL_MSG_EOF,      /* a finite source ended: no more messages from this producer */
+    KL_MSG_HOLD,     /* the source has a hole in sym's trades: the clock must not finalize past
+                        them until KL_MSG_RELEASE (the backfill arrives first) */
+    KL_MSG_RELEASE,
 };
 
 typedef struct kl_msg {

@@ -128,6 +128,19 @@ kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_p
     return 0;
 }
 
+int
+kl_router_hold(kl_router_t *rt, const char *symbol, size_t len, int hold)
+{
+    const kl_route_t *r = lookup(rt, symbol, len, 0);
+    if (!r)
+        return KL_EARG;
+    kl_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = hold ? KL_MSG_HOLD : KL_MSG_RELEASE;
+    m.sym = r->sym;
+    return kl_router_control(rt, r->worker, &m);
+}
+
 void
 kl_router_flush(kl_router_t *rt)
 {

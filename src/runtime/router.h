@@ -46,6 +46,12 @@ void kl_router_fini(kl_router_t *rt);
 int kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms,
                     const kl_trade_t *t);
 
+/* Holds (hold = 1) or releases the clock of symbol (len bytes) on its worker, in order with its
+ * trades: a source calls it when it finds a hole in a symbol's trades and again once the hole is
+ * filled, so that wall-clock ticks never finalize klines its backfill still belongs to. Returns
+ * 0, KL_EARG (unknown symbol) or KL_ESHUTDOWN. */
+int kl_router_hold(kl_router_t *rt, const char *symbol, size_t len, int hold);
+
 /* Sends a control message (KL_MSG_ADD/REMOVE) for sym to worker w. */
 int kl_router_control(kl_router_t *rt, int w, const kl_msg_t *m);
 

@@ -26,6 +26,7 @@ typedef struct slotmeta {
     uint32_t live_pos; /* index in live[] */
     uint16_t unit_per_ms;
     uint8_t live;
+    uint8_t held; /* a source backfills it: ticks skip it (KL_MSG_HOLD) */
 } slotmeta_t;
 
 typedef struct chunk {
@@ -312,6 +313,13 @@ handle(kl_worker_t *w, const kl_msg_t *m)
     case KL_MSG_REMOVE:
         slot_remove(w, m->sym);
         break;
+    case KL_MSG_HOLD:
+    case KL_MSG_RELEASE: {
+        int64_t slot = slot_find(w, m->sym);
+        if (slot >= 0)
+            meta_of(w, (uint32_t)slot)->held = m->type == KL_MSG_HOLD;
+        break;
+    }
     default:
         break;
     }
@@ -321,6 +329,8 @@ static void
 do_tick(kl_worker_t *w, int64_t now_ms)
 {
     for (size_t i = 0; i < w->n_live; i++) {
+        if (meta_of(w, w->live[i])->held)
+            continue; /* its backfill comes first; its own trades move it meanwhile */
         kl_series_t *s = series_of(w, w->live[i]);
         int64_t seg_end = s->seg_end;
         kl_series_tick(s, now_ms * s->sched->unit_per_ms, on_emit, w);
@@ -451,9 +461,13 @@ encode_msg(kl_worker_t *w, const kl_msg_t *m, uint8_t *out)
         memcpy(r.name, m->u.add.name, sizeof r.name - 1);
         break;
     case KL_MSG_REMOVE:
+    case KL_MSG_HOLD:
+    case KL_MSG_RELEASE:
         if (m->sym >= w->by_sym_cap || w->by_sym[m->sym] == 0)
             return 0;
-        r.type = KL_WALREC_REMOVE;
+        r.type = m->type == KL_MSG_REMOVE ? KL_WALREC_REMOVE
+                 : m->type == KL_MSG_HOLD ? KL_WALREC_HOLD
+                                          : KL_WALREC_RELEASE;
         memcpy(r.name, meta_of(w, w->by_sym[m->sym] - 1)->name, sizeof r.name);
         break;
     default:
@@ -483,11 +497,14 @@ log_pass(kl_worker_t *w, const kl_msg_t *m, size_t n, int64_t tick_ms)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         size_t len = encode_msg(w, &m[i], rec);
-        if (len)
-            rc = kl_wal_append(w->cfg.wal, (uint16_t)m[i].type == KL_MSG_TRADE ? KL_WALREC_TRADE
-                               : m[i].type == KL_MSG_ADD                       ? KL_WALREC_ADD
-                                                                               : KL_WALREC_REMOVE,
-                               rec, (uint32_t)len, &seq);
+        if (len) {
+            uint16_t type = m[i].type == KL_MSG_TRADE     ? KL_WALREC_TRADE
+                            : m[i].type == KL_MSG_ADD     ? KL_WALREC_ADD
+                            : m[i].type == KL_MSG_REMOVE  ? KL_WALREC_REMOVE
+                            : m[i].type == KL_MSG_HOLD    ? KL_WALREC_HOLD
+                                                          : KL_WALREC_RELEASE;
+            rc = kl_wal_append(w->cfg.wal, type, rec, (uint32_t)len, &seq);
+        }
     }
     if (rc == 0 && tick_ms) {
         kl_walrec_t r = {.type = KL_WALREC_TICK, .now_ms = tick_ms};
@@ -774,6 +791,8 @@ kl_worker_replay_tick(kl_worker_t *w, uint32_t sym, int64_t now_ms)
     if (sym >= w->by_sym_cap || w->by_sym[sym] == 0)
         return 0;
     uint32_t slot = w->by_sym[sym] - 1;
+    if (meta_of(w, slot)->held)
+        return 0;
     kl_series_t *s = series_of(w, slot);
     uint64_t lost = w->rows_lost;
     kl_series_tick(s, now_ms * s->sched->unit_per_ms, on_emit, w);

@@ -131,6 +131,15 @@ on_record(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t 
             return 1;
         seen_add(c, info.id);
         return 0;
+    case KL_WALREC_HOLD:
+    case KL_WALREC_RELEASE:
+        if (kl_symreg_lookup(c->reg, r.name, KL_SYMREG_FIND, 0, &info) == 0) {
+            m.type = r.type == KL_WALREC_HOLD ? KL_MSG_HOLD : KL_MSG_RELEASE;
+            m.sym = info.id;
+            if ((c->error = kl_worker_replay(c->workers[info.worker], &m)) != 0)
+                return 1;
+        }
+        return 0;
     case KL_WALREC_REMOVE:
         if (kl_symreg_remove(c->reg, r.name, &info) == 0) {
             m.type = KL_MSG_REMOVE;

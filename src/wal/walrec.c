@@ -31,8 +31,10 @@ kl_walrec_encode(const kl_walrec_t *r, uint8_t *buf)
         return 8;
     }
     size_t nl = strnlen(r->name, KL_WALREC_NAME_MAX + 1);
-    if (nl == 0 || nl > KL_WALREC_NAME_MAX || (r->unit_per_ms != 1 && r->unit_per_ms != 1000 &&
-                                              r->type != KL_WALREC_REMOVE))
+    int named_only = r->type == KL_WALREC_REMOVE || r->type == KL_WALREC_HOLD ||
+                     r->type == KL_WALREC_RELEASE;
+    if (nl == 0 || nl > KL_WALREC_NAME_MAX ||
+        (r->unit_per_ms != 1 && r->unit_per_ms != 1000 && !named_only))
         return 0;
     uint8_t *p = buf;
     uint8_t unit = r->unit_per_ms == 1000;
@@ -51,6 +53,8 @@ kl_walrec_encode(const kl_walrec_t *r, uint8_t *buf)
         *p++ = unit;
         break;
     case KL_WALREC_REMOVE:
+    case KL_WALREC_HOLD:
+    case KL_WALREC_RELEASE:
         break;
     default:
         return 0;
@@ -100,6 +104,8 @@ kl_walrec_decode(uint16_t type, const void *payload, uint32_t len, kl_walrec_t *
         out->unit_per_ms = p[0] ? 1000 : 1;
         return get_name(p + 1, end, out);
     case KL_WALREC_REMOVE:
+    case KL_WALREC_HOLD:
+    case KL_WALREC_RELEASE:
         return get_name(p, end, out);
     case KL_WALREC_TICK:
         if (len != 8)

@@ -7,6 +7,8 @@
  *   ADD    (type 2): unit u8, name_len u8, name[name_len]
  *   REMOVE (type 3): name_len u8, name[name_len]
  *   TICK   (type 4): now_ms i64 (the wall clock reached now_ms: rollover of the worker's series)
+ *   HOLD   (type 5), RELEASE (type 6): name_len u8, name[name_len] (clock held while a source
+ *                    backfills the symbol)
  * Records carry the symbol's name, not its id: ids are per process, and a record must still mean
  * the same symbol after a restart, whatever worker then owns it. */
 #ifndef KL_WAL_WALREC_H
@@ -22,6 +24,8 @@ enum kl_walrec_type {
     KL_WALREC_ADD = 2,
     KL_WALREC_REMOVE = 3,
     KL_WALREC_TICK = 4,
+    KL_WALREC_HOLD = 5,
+    KL_WALREC_RELEASE = 6,
 };
 
 #define KL_WALREC_MAX 96 /* longest encoded payload */
