@@ -421,6 +421,16 @@ kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_
 #define REST_WAIT_MS 250
 #define REST_BODY_MAX (8u << 20)
 #define PROTOCOL_NAME "kl-binance"
+/* Clock holds (kl_router_hold). A symbol that may have a hole is held from the moment it may
+ * have one (a disconnect, a resume after a restart, a hole in the stream, its connection
+ * silent for STALL_HOLD_MS) until the hole is closed: the backfill routed and the held live
+ * trades handed over, or the first live trade contiguous, or the hole given up as a gap, or,
+ * for a silence, a trade on the connection within CAUGHT_UP_MS of the wall clock (the delayed
+ * ones are in) or a pong (the connection is alive and merely quiet). A hold that makes no
+ * progress (no trade routed) for HOLD_MAX_MS is released with a warning: the clock wins. */
+#define STALL_HOLD_MS 500
+#define CAUGHT_UP_MS 500
+#define HOLD_MAX_MS 60000
 
 enum { TAG_WS = 0x5753, TAG_REST = 0x5245 };
 enum { WS_IDLE, WS_CONNECTING, WS_OPEN };
@@ -439,6 +449,7 @@ typedef struct wsconn {
     unsigned attempt;
     int64_t retry_at_ms, started_ms, opened_ms, last_rx_ms;
     int ping_pending, ping_sent, got_data, kill;
+    int silent; /* silent for STALL_HOLD_MS since its last message: its symbols are held */
     char *msg;
     size_t msg_len, msg_total;
     int in_msg, oversize;
@@ -467,6 +478,9 @@ typedef struct sym {
     int need, inflight, again;
     unsigned rest_attempt;
     int64_t fetch_at_ms;
+    size_t conn;     /* index of the connection that carries it */
+    int held;        /* a HOLD was sent and no RELEASE since */
+    int64_t held_ms; /* mono time of the hold or of its last routed trade */
 } sym_t;
 
 struct binance {
@@ -493,8 +507,10 @@ struct binance {
     int stopping, fatal;
     uint64_t rng;
     char ca_file[64];
-    kl_ratelimit_t rl_reject, rl_oversize, rl_gap, rl_conn, rl_rest, rl_bf;
+    kl_ratelimit_t rl_reject, rl_oversize, rl_gap, rl_conn, rl_rest, rl_bf, rl_hold;
     uint64_t connects, disconnects, rest_requests, rest_failures, gaps, gap_ids, shutdowns;
+    size_t n_held;
+    uint64_t holds, hold_timeouts;
 };
 
 static kl_ratelimit_t lws_log_rl;
@@ -564,6 +580,8 @@ emit_trade(void *ctx, const kl_trade_t *t, int from_rest)
         return 0;
     }
     atomic_fetch_add_explicit(&b->base.trades, 1, memory_order_relaxed);
+    if (y->held)
+        y->held_ms = kl_mono_ms(); /* progress: the hold is not stuck */
     return 0;
 }
 
@@ -584,6 +602,55 @@ report_gap(void *ctx, int64_t first, int64_t last)
 }
 
 static const kl_bf_ops_t bf_ops = {emit_trade, report_gap};
+
+/* ---- clock holds ------------------------------------------------------------------------ */
+
+/* Holds y's clock on its worker unless it is held already. The HOLD goes through the same ring
+ * as y's trades, so it is in force before anything routed after this call. */
+static void
+sym_hold(sym_t *y)
+{
+    binance_t *b = y->b;
+    if (y->held || b->stopping)
+        return;
+    if (kl_router_hold(b->rt, y->name, y->len, 1) != 0)
+        return; /* unknown (removed by an admin) or shutting down: nothing to hold */
+    y->held = 1;
+    y->held_ms = kl_mono_ms();
+    b->n_held++;
+    b->holds++;
+}
+
+static void
+sym_release(sym_t *y)
+{
+    binance_t *b = y->b;
+    if (!y->held)
+        return;
+    y->held = 0;
+    b->n_held--;
+    (void)kl_router_hold(b->rt, y->name, y->len, 0); /* unknown/shutdown: nothing held */
+}
+
+/* Releases y when nothing may be missing any more: its connection is open and not silent, no
+ * backfill holds its live trades and no reconnect check is pending. */
+static void
+sym_settle(sym_t *y)
+{
+    const wsconn_t *c = &y->b->conns[y->conn];
+    if (y->held && c->state == WS_OPEN && !c->kill && !c->silent && !y->bf.backfilling &&
+        !y->bf.verify)
+        sym_release(y);
+}
+
+/* The connection's messages are current again (or it proved to be only quiet). */
+static void
+conn_not_silent(wsconn_t *c)
+{
+    c->silent = 0;
+    for (size_t k = 0; k < c->sym_count; k++)
+        sym_settle(&c->b->syms[c->sym_first + k]);
+}
 
 static void
 want_fetch(sym_t *y, int64_t delay_ms)
@@ -728,6 +795,7 @@ rest_complete(rest_req_t *r)
             want_fetch(y, 0);
     }
     y->again = 0;
+    sym_settle(y); /* a gap given up was logged by report_gap before this */
 }
 
 static void
@@ -917,9 +985,19 @@ conn_lost(wsconn_t *c, const char *why)
     c->state = WS_IDLE;
     c->wsi = NULL;
     c->in_msg = 0;
+    c->silent = 0;
     if (b->stopping)
         return;
     b->disconnects++;
+    size_t held = 0;
+    if (was_open) /* what the exchange sends from now on is lost to us until a backfill */
+        for (size_t k = 0; k < c->sym_count; k++) {
+            sym_t *y = &b->syms[c->sym_first + k];
+            if (y->bf.last_id != INT64_MIN) {
+                sym_hold(y);
+                held += y->held;
+            }
+        }
     int64_t delay = kl_binance_backoff_ms(c->attempt, KL_BINANCE_BACKOFF_BASE_MS,
                                           KL_BINANCE_BACKOFF_CAP_MS, kl_binance_rand, &b->rng);
     if (c->attempt < 64)
@@ -929,8 +1007,9 @@ conn_lost(wsconn_t *c, const char *why)
     if (was_open || kl_ratelimit_ok(&b->rl_conn, 1000, &supp))
         kl_log(was_open ? KL_LOG_WARN : KL_LOG_INFO, "binance",
                was_open ? "disconnected" : "connect_failed",
-               "conn=%zu streams=%zu reason=\"%s\" attempt=%u retry_in_ms=%" PRId64, c->index,
-               c->sym_count, why, c->attempt, delay);
+               "conn=%zu streams=%zu reason=\"%s\" attempt=%u retry_in_ms=%" PRId64
+               " clock_held=%zu",
+               c->index, c->sym_count, why, c->attempt, delay, held);
 }
 
 static void
@@ -1009,8 +1088,16 @@ handle_message(wsconn_t *c, const char *s, size_t n)
         c->attempt = 0; /* a connection that delivers resets the backoff */
     }
     rc = kl_bf_live(&y->bf, &m.t, &bf_ops, y);
-    if (rc == 1)
+    if (rc == 1) {
+        sym_hold(y); /* a hole in the stream: nothing of it was routed yet */
         want_fetch(y, 0);
+    }
+    /* After a silence, a trade this recent means the delayed ones have all come in (a
+     * connection delivers in order); until then the clock waits for them. */
+    if (c->silent && m.t.ts >= kl_now_ms() - CAUGHT_UP_MS)
+        conn_not_silent(c);
+    else if (y->held)
+        sym_settle(y);
 }
 
 static int
@@ -1025,6 +1112,7 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
         c->opened_ms = c->last_rx_ms = kl_mono_ms();
         c->ping_pending = c->ping_sent = c->got_data = 0;
         c->in_msg = 0;
+        c->silent = 0;
         b->connects++;
         kl_log(KL_LOG_INFO, "binance", "connected", "conn=%zu streams=%zu host=%s port=%d",
                c->index, c->sym_count, b->ws.host, b->ws.port);
@@ -1061,6 +1149,8 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         c->last_rx_ms = kl_mono_ms();
         c->ping_sent = 0;
+        if (c->silent)
+            conn_not_silent(c); /* alive and quiet: nothing is held back */
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         if (c->ping_pending) {
@@ -1126,7 +1216,32 @@ tick_cb(lws_sorted_usec_list_t *sul)
                 c->ping_pending = 1;
                 lws_callback_on_writable(c->wsi);
             }
+            if (c->got_data && !c->silent && now - c->last_rx_ms >= STALL_HOLD_MS) {
+                /* stalled or quiet: what it still owes us must not come after the tick */
+                c->silent = 1;
+                for (size_t j = 0; j < c->sym_count; j++) {
+                    sym_t *y = &b->syms[c->sym_first + j];
+                    if (y->bf.last_id != INT64_MIN)
+                        sym_hold(y);
+                }
+            }
         }
+    }
+    for (size_t i = 0; b->n_held > 0 && i < b->n_syms; i++) {
+        sym_t *y = &b->syms[i];
+        if (!y->held || now - y->held_ms < HOLD_MAX_MS)
+            continue;
+        b->hold_timeouts++;
+        uint64_t supp;
+        if (kl_ratelimit_ok(&b->rl_hold, 1000, &supp))
+            kl_log(KL_LOG_WARN, "binance", "clock_hold_expired",
+                   "symbol=%s held_ms=%" PRId64 " backfilling=%d last_id=%" PRId64
+                   " note=\"no trade routed while held: its klines follow the wall clock again; "
+                   "trades of its hole that come later may be too late\" expired=%llu "
+                   "suppressed=%llu",
+                   y->name, now - y->held_ms, y->bf.backfilling, y->bf.last_id,
+                   (unsigned long long)b->hold_timeouts, (unsigned long long)supp);
+        sym_release(y);
     }
     for (size_t k = 0; k < KL_BINANCE_REST_INFLIGHT; k++) {
         rest_req_t *r = &b->reqs[k];
@@ -1154,12 +1269,14 @@ log_summary(binance_t *b, const char *event)
     kl_log(KL_LOG_INFO, "binance", event,
            "connections=%zu connects=%llu disconnects=%llu server_shutdowns=%llu "
            "rest_requests=%llu rest_failures=%llu backfilled=%llu from_buffer=%llu "
-           "duplicates=%llu buffer_overflows=%llu gaps=%llu gap_ids=%llu",
+           "duplicates=%llu buffer_overflows=%llu gaps=%llu gap_ids=%llu clock_holds=%llu "
+           "clock_hold_timeouts=%llu",
            b->n_conns, (unsigned long long)b->connects, (unsigned long long)b->disconnects,
            (unsigned long long)b->shutdowns, (unsigned long long)b->rest_requests,
            (unsigned long long)b->rest_failures, (unsigned long long)rest,
            (unsigned long long)buffered, (unsigned long long)dup, (unsigned long long)over,
-           (unsigned long long)b->gaps, (unsigned long long)b->gap_ids);
+           (unsigned long long)b->gaps, (unsigned long long)b->gap_ids,
+           (unsigned long long)b->holds, (unsigned long long)b->hold_timeouts);
 }
 
 static int
@@ -1194,6 +1311,12 @@ binance_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
            "symbols=%zu connections=%zu ws=%s://%s:%d%s rest=%s://%s:%d%s", b->n_syms,
            b->n_conns, b->ws.tls ? "wss" : "ws", b->ws.host, b->ws.port, b->ws.prefix,
            b->rest.tls ? "https" : "http", b->rest.host, b->rest.port, b->rest.prefix);
+    /* Trades after a resumed symbol's last id may be missing until the first connection proves
+     * otherwise. */
+    for (size_t i = 0; i < b->n_syms; i++)
+        if (b->syms[i].bf.last_id != INT64_MIN)
+            sym_hold(&b->syms[i]);
+    kl_router_flush(rt);
     lws_sul_schedule(b->ctx, 0, &b->tick, tick_cb, 1);
     while (!b->stopping && !atomic_load_explicit(stop, memory_order_relaxed)) {
         if (lws_service(b->ctx, 0) < 0)
@@ -1263,6 +1386,7 @@ plan_connections(binance_t *b)
         char *p = c->path;
         p += sprintf(p, "%s%s", b->ws.prefix, streams);
         for (size_t k = first; k < i; k++) {
+            b->syms[k].conn = b->n_conns;
             if (k > first)
                 *p++ = '/';
             for (size_t j = 0; j < b->syms[k].len; j++) {

@@ -92,6 +92,7 @@ static struct {
     int64_t start_us, last_tick_us, active_us;
     int64_t pause_until_us, stall_until_us, refuse_until_us;
     int64_t clock_ms; /* exchange time: T of the last emitted trade */
+    int live_time;    /* --live-time: trades are stamped with the wall clock at emission */
     pss_t *clients;
     unsigned next_id;
     uint64_t dropped_slow, refused;
@@ -164,6 +165,25 @@ now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Exchange time for serverTime and status: the tape clock, or with --live-time the wall clock
+ * (never behind the last emitted trade). */
+static int64_t
+server_ms(void)
+{
+    if (!g.live_time)
+        return g.clock_ms;
+    int64_t wall = wall_ms();
+    return wall > g.clock_ms ? wall : g.clock_ms;
 }
 
 /* ---- loading the tape ------------------------------------------------------------------- */
@@ -492,8 +512,12 @@ emit_one(void)
 {
     const tape_ent_t *e = &g.tape[g.emitted++];
     sym_t *s = &g.syms[e->sym];
-    const kl_trade_t *t = &s->t[e->idx];
+    kl_trade_t *t = &s->t[e->idx];
     s->emitted = (size_t)e->idx + 1;
+    if (g.live_time) { /* REST serves the same array, so it returns the rewritten times too */
+        int64_t wall = wall_ms();
+        t->ts = wall > g.clock_ms ? wall : g.clock_ms; /* never backwards, even if NTP steps */
+    }
     if (t->ts > g.clock_ms)
         g.clock_ms = t->ts;
     char msg[2][2][MSG_MAX]; /* [kind][combined] */
@@ -675,7 +699,7 @@ route_exchange_info(struct lws *wsi, sb_t *b)
         return binance_error(b, -1121, "Invalid symbol.");
     sb_printf(b, "{\"timezone\":\"UTC\",\"serverTime\":%" PRId64
                  ",\"rateLimits\":[],\"exchangeFilters\":[],\"symbols\":[",
-              g.clock_ms);
+              server_ms());
     const char *sep = "";
     for (size_t i = 0; i < g.n_syms; i++) {
         if (only && only != &g.syms[i])
@@ -735,7 +759,7 @@ route_fault(struct lws *wsi, sb_t *b)
             sb_printf(&m, "fake_exchange");
             fk = FR_PING;
         } else {
-            sb_printf(&m, "{\"e\":\"serverShutdown\",\"E\":%" PRId64 "}", g.clock_ms);
+            sb_printf(&m, "{\"e\":\"serverShutdown\",\"E\":%" PRId64 "}", server_ms());
         }
         for (pss_t *c = g.clients; c; c = c->next) {
             enqueue(c, m.p + LWS_PRE, m.n, fk);
@@ -774,7 +798,7 @@ http_route(struct lws *wsi, pss_t *pss, const char *path)
     } else if (strcmp(path, "/api/v3/ping") == 0) {
         sb_printf(&b, "{}");
     } else if (strcmp(path, "/api/v3/time") == 0) {
-        sb_printf(&b, "{\"serverTime\":%" PRId64 "}", g.clock_ms);
+        sb_printf(&b, "{\"serverTime\":%" PRId64 "}", server_ms());
     } else if (strcmp(path, "/api/v3/exchangeInfo") == 0) {
         st = route_exchange_info(wsi, &b);
     } else if (strcmp(path, "/api/v3/aggTrades") == 0) {
@@ -787,7 +811,7 @@ http_route(struct lws *wsi, pss_t *pss, const char *path)
                   "{\"emitted\":%zu,\"total\":%zu,\"connections\":%zu,\"dropped_slow\":%" PRIu64
                   ",\"done\":%s,\"refused\":%" PRIu64 ",\"server_time\":%" PRId64 "}",
                   g.emitted, g.total, n, g.dropped_slow, g.emitted == g.total ? "true" : "false",
-                  g.refused, g.clock_ms);
+                  g.refused, server_ms());
     } else {
         st = binance_error(&b, -1, "Not found.");
         st = HTTP_STATUS_NOT_FOUND;
@@ -988,7 +1012,7 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: fake_exchange --port P --trades FILE[,FILE...] [--rate N] "
-                    "[--start-ms T]\n");
+                    "[--start-ms T] [--live-time]\n");
     exit(2);
 }
 
@@ -1001,6 +1025,10 @@ main(int argc, char **argv)
     g.rate = 2000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--live-time") == 0) {
+            g.live_time = 1;
+            continue;
+        }
         if (!v)
             usage();
         i++;
@@ -1059,8 +1087,8 @@ main(int argc, char **argv)
     lws_sul_schedule(g.ctx, 0, &g.sul, tick, 1);
     printf("fake_exchange: listening on 127.0.0.1:%d\n", bound);
     fflush(stdout);
-    logf_("listening on 127.0.0.1:%d, rate %" PRId64 "/s, start in %" PRId64 " ms", bound,
-          g.rate, start_ms);
+    logf_("listening on 127.0.0.1:%d, rate %" PRId64 "/s, start in %" PRId64 " ms%s", bound,
+          g.rate, start_ms, g.live_time ? ", live time" : "");
     while (!g.quit)
         if (lws_service(g.ctx, 0) < 0)
             break;
