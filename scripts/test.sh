@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test pass behind `make test`: the normal build and its tests, the same tests under
-# ASan+UBSan, then short libFuzzer runs when clang is present. ctest's summary line closes the
-# output; the script exits non-zero if any stage fails.
+# The whole test pass behind `make test`, in stages: a throwaway PostgreSQL server (scripts/pg.sh),
+# short libFuzzer runs (clang), every test under ASan+UBSan, the threaded tests under
+# ThreadSanitizer, and last every test in the release build, so that ctest's summary line closes
+# the output. Exits non-zero if any stage fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
