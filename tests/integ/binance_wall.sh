@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# The live Binance source with the wall clock, as in production: tests/tools/fake_exchange
+# --live-time stamps each trade with the wall clock at emission, and `klined serve --source
+# binance --clock wall` finalizes klines on each whole second. Faults open holes of several
+# seconds (drop; stall 3 s; refuse 2 s then drop) while the clock keeps ticking; the source holds
+# a symbol's clock from the moment it may have a hole until its REST backfill and held live
+# trades are in (kl_router_hold), so no backfilled trade comes after its kline was finalized.
+# Checks: too_late=0, and the exported store equals `klined replay` of every trade the fake
+# emitted (fetched back from its REST aggTrades, whose times are the rewritten ones), except for
+# the hole klines the wall clock legitimately adds after the last trade. --lateness-ms 1000 absorbs
+# only the normal delivery race at a second's boundary (a trade stamped x.999 received after the
+# tick); every fault opens a hole longer than that. Waits poll /status and the stats lines; no
+# assertion depends on timing. Usage: binance_wall.sh KLINED [SHARED_DATA]; bash (/dev/tcp), awk.
+set -uo pipefail
+K=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+FX=$(dirname "$K")/tools/fake_exchange
+T=$(mktemp -d /tmp/klined-binwall.XXXXXX)
+FXPID= KPID= P=
+cleanup() {
+    [ -n "$KPID" ] && kill -9 "$KPID" 2>/dev/null
+    [ -n "$FXPID" ] && kill -9 "$FXPID" 2>/dev/null
+    # KL_KEEP_DIR=DIR keeps the logs of the run for a look after a failure.
+    [ -n "${KL_KEEP_DIR:-}" ] && rm -rf "$KL_KEEP_DIR" && cp -r "$T" "$KL_KEEP_DIR"
+    rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+finish() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+    exit $?
+}
+
+if [ ! -x "$FX" ]; then
+    echo "FAIL: $FX not built (tests/tools/fake_exchange.c)"
+    exit 1
+fi
+
+# Three symbols of aggTrades (their times only order the tape: --live-time rewrites them).
+gen() { # SYMBOL SEED N
+    awk -v sym="$1" -v seed="$2" -v n="$3" 'BEGIN {
+        srand(seed); t = 1704067200000; a = seed * 1000000; f = a * 3
+        for (i = 0; i < n; i++) {
+            t += int(rand() * 3); k = 1 + int(rand() * 3)
+            printf "%.0f,%d.%08d,%d.%08d,%.0f,%.0f,%.0f,%s,True\n", a, 100 + int(rand() * 50),
+                   int(rand() * 99999999), int(rand() * 5), int(rand() * 99999999), f, f + k - 1, t,
+                   (rand() < 0.5 ? "True" : "False")
+            a++; f += k
+        }
+    }' >"$T/in/$1-aggTrades-2024-01-01.csv"
+}
+mkdir -p "$T/in" "$T/back"
+gen AAAUSDT 1 2000
+gen BBBUSDT 2 2000
+gen CCCBTC 3 2000
+TOTAL=6000
+SYMS="AAAUSDT BBBUSDT CCCBTC"
+
+# http METHOD PATH: the body of the fake's answer (HTTP/1.1 over bash's /dev/tcp).
+http() {
+    exec 9<>"/dev/tcp/127.0.0.1/$P" || return 1
+    printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' \
+        "$1" "$2" >&9
+    timeout 10 cat <&9 | tr -d '\r' | awk 'body { print } /^$/ { body = 1 }'
+    exec 9<&-
+}
+field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; } # a number or bool of a flat JSON object
+fault() {
+    local r
+    r=$(http POST "/fault?kind=$1")
+    echo "    fault $1: $r"
+}
+
+for _ in 1 2 3 4 5; do
+    P=$((20000 + RANDOM % 30000))
+    "$FX" --port "$P" --trades "$(ls "$T"/in/*.csv | paste -sd,)" --rate 400 --start-ms 4000 \
+        --live-time >"$T/fx.log" 2>&1 &
+    FXPID=$!
+    for _ in $(seq 50); do
+        grep -qs "listening on 127.0.0.1:$P" "$T/fx.log" && break 2
+        kill -0 "$FXPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$FXPID" 2>/dev/null
+    wait "$FXPID" 2>/dev/null
+    FXPID=
+done
+[ -n "$FXPID" ] || { bad "fake_exchange did not start"; finish; }
+
+D=$T/k && mkdir -p "$D"
+"$K" serve --source binance --binance-ws "ws://127.0.0.1:$P" --binance-rest "http://127.0.0.1:$P" \
+    --symbols AAA/USDT,BBBUSDT,CCC/BTC --clock wall --lateness-ms 1000 --store "sqlite:$D/k.db" \
+    --wal-dir "$D/wal" --stats-s 1 --persist-ms 200 >"$D/k.log" 2>&1 &
+KPID=$!
+
+connected=
+for _ in $(seq 100); do
+    s=$(http GET /status)
+    if [ "$(echo "$s" | field connections)" = 1 ]; then
+        [ "$(echo "$s" | field emitted)" = 0 ] && connected=1
+        break
+    fi
+    sleep 0.1
+done
+[ -n "$connected" ] && ok "klined connected before the first trade" ||
+    bad "no WS client before emission began: $(http GET /status)"
+
+# Emission starts 4 s after the fake; each fault then opens a hole while the clock ticks.
+sleep 5
+fault drop
+sleep 2.5
+fault "stall&ms=3000"
+sleep 4.5
+fault "refuse&ms=2000"
+fault drop
+s=$(http GET /status)
+[ "$(echo "$s" | field done)" = false ] && ok "the faults landed mid-tape ($(echo "$s" | field emitted) of $TOTAL)" ||
+    bad "the tape ended before the faults were over: $s"
+
+done=
+for _ in $(seq 600); do
+    [ "$(http GET /status | field done)" = true ] && done=1 && break
+    sleep 0.1
+done
+[ -n "$done" ] && ok "the fake emitted all $TOTAL trades" || bad "the fake never finished"
+last_stat() { grep 'event=stats ' "$D/k.log" | tail -1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+# Applied at once or amending a final kline within the lateness window: every trade counts once.
+taken() { echo $(($(last_stat applied) + $(last_stat late))); }
+for _ in $(seq 300); do
+    [ "$(taken)" = $TOTAL ] && break
+    sleep 0.1
+done
+[ "$(taken)" = $TOTAL ] && ok "klined took all $TOTAL trades (applied + late)" ||
+    bad "applied + late = $(taken), want $TOTAL"
+sleep 3 # the wall clock finalizes the last klines (and adds hole klines)
+kill -TERM "$KPID" 2>/dev/null
+wait "$KPID" && ok "SIGTERM: exit 0" || bad "SIGTERM: exit status non-zero"
+KPID=
+[ "$(last_stat too_late)" = 0 ] && ok "no trade too late: $(grep 'event=stats ' "$D/k.log" | tail -1 | grep -o 'late=[0-9]* duplicates=[0-9]* too_late=[0-9]*')" ||
+    bad "trades too late: $(grep 'event=stats ' "$D/k.log" | tail -1 | grep -o 'too_late=[0-9]*')"
+n=$(grep -c 'event=disconnected' "$D/k.log")
+[ "$n" -ge 2 ] && ok "$n disconnects" || bad "$n disconnects, want >= 2"
+grep -q 'event=disconnected .*clock_held=3' "$D/k.log" && ok "a disconnect held the clock of 3 symbols" ||
+    bad "no disconnect held the clock: $(grep 'event=disconnected' "$D/k.log" | head -2)"
+grep -Eq 'event=stopped .*gaps=0 .*clock_holds=[1-9]' "$D/k.log" && ok "stopped: no gap, clock held" ||
+    bad "stop summary: $(grep 'event=stopped' "$D/k.log")"
+if grep -q 'clock_hold_expired' "$D/k.log"; then
+    bad "a clock hold expired: $(grep 'clock_hold_expired' "$D/k.log" | head -1)"
+else
+    ok "no clock hold expired"
+fi
+
+# Every trade back from REST, by fromId pages, as a data.binance.vision aggTrades CSV.
+for s in $SYMS; do
+    from=0 out="$T/back/$s-aggTrades-2024-01-01.csv"
+    : >"$out"
+    while :; do
+        http GET "/api/v3/aggTrades?symbol=$s&fromId=$from&limit=1000" >"$T/page.json"
+        n=$(awk 'BEGIN { RS = "}" } /"a":/ {
+                gsub(/[\[\]{},]/, " "); gsub(/"/, "")
+                for (i = 1; i <= NF; i++) { split($i, kv, ":"); v[kv[1]] = kv[2] }
+                printf "%s,%s,%s,%s,%s,%s,%s,%s\n", v["a"], v["p"], v["q"], v["f"], v["l"], v["T"],
+                       (v["m"] == "true" ? "True" : "False"), (v["M"] == "true" ? "True" : "False")
+                n++
+            } END { print n + 0 > "/dev/stderr" }' "$T/page.json" 2>&1 >>"$out")
+        [ "$n" -lt 1000 ] && break
+        from=$(($(tail -1 "$out" | cut -d, -f1) + 1))
+    done
+done
+got=$(cat "$T"/back/*.csv | wc -l)
+[ "$got" = $TOTAL ] && ok "REST gave back all $TOTAL trades" || bad "REST gave back $got trades"
+ids_ok=$(awk -F, 'FNR > 1 && $1 != p + 1 { b++ } { p = $1 } END { print b + 0 }' "$T"/back/*.csv)
+[ "$ids_ok" = 0 ] && ok "REST ids contiguous" || bad "REST ids not contiguous ($ids_ok breaks)"
+times_live=$(awk -F, '$6 < 1704067200000 + 86400000 { b++ } END { print b + 0 }' "$T"/back/*.csv)
+[ "$times_live" = 0 ] && ok "REST times are the live (rewritten) ones" ||
+    bad "$times_live REST trades kept the tape time"
+
+"$K" replay --quiet --out "$T/want" "$T"/back/*.csv 2>"$T/replay.log" || bad "klined replay failed"
+"$K" export --store "sqlite:$D/k.db" --out "$T/got" 2>"$T/export.log" || bad "klined export failed"
+nw=$(ls "$T/want" | wc -l)
+[ "$nw" = 48 ] && ok "replay wrote 48 files" || bad "replay wrote $nw files, want 48"
+same=0 differ=0 extra_bad=0 extra=0
+for f in "$T"/want/*; do
+    b=$(basename "$f")
+    n=$(wc -l <"$f")
+    if [ ! -f "$T/got/$b" ]; then
+        differ=$((differ + 1)) && echo "    missing in the export: $b"
+        continue
+    fi
+    if head -n "$n" "$T/got/$b" | cmp -s - "$f"; then
+        same=$((same + 1))
+    else
+        differ=$((differ + 1))
+        [ "$differ" -le 3 ] && echo "    $b differs:" &&
+            diff <(head -n "$n" "$T/got/$b") "$f" | head -4 | sed 's/^/      /'
+    fi
+    # Rows after the replay's last: hole klines only (trades, the 9th field, 0).
+    e=$(tail -n +"$((n + 1))" "$T/got/$b" | wc -l)
+    extra=$((extra + e))
+    x=$(tail -n +"$((n + 1))" "$T/got/$b" | awk -F, '$9 != 0 { b++ } END { print b + 0 }')
+    extra_bad=$((extra_bad + x))
+done
+[ "$differ" = 0 ] && ok "the store equals klined replay up to its last row ($same files)" ||
+    bad "$differ files differ from klined replay"
+[ "$extra_bad" = 0 ] && ok "the $extra rows after the last trade are hole klines" ||
+    bad "$extra_bad rows after the last trade have trades"
+[ "$(ls "$T/got" | wc -l)" = "$nw" ] && ok "the export has the same files" ||
+    bad "the export has $(ls "$T/got" | wc -l) files, want $nw"
+
+kill "$FXPID" 2>/dev/null && wait "$FXPID" 2>/dev/null
+FXPID=
+finish
