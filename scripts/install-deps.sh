@@ -6,7 +6,7 @@ set -euo pipefail
 
 want=(cmake make gcc pkg-config libzip-dev zlib1g-dev libinih-dev libsqlite3-dev libwebsockets-dev libpq-dev)
 case "${1:-build}" in
-    test)  want+=(libcmocka-dev clang libclang-rt-14-dev unzip zip postgresql) ;;
+    test)  want+=(libcmocka-dev clang libclang-rt-14-dev unzip zip postgresql sqlite3) ;;
     bench) want+=(python3-pandas nodejs zip)  # nodejs ships npm ;;
 esac
 
