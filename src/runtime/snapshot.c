@@ -346,3 +346,9 @@ kl_snap_pending_rows(const kl_snap_t *s)
 {
     return s->buf[s->active].n;
 }
+
+size_t
+kl_snap_backlog_rows(const kl_snap_t *s)
+{
+    return s->buf[s->active].n + (s->in_flight ? s->buf[s->active ^ 1].n : 0);
+}

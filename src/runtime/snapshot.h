@@ -68,5 +68,8 @@ int kl_snap_fail(kl_snap_t *s);
 int kl_snap_in_flight(const kl_snap_t *s);
 size_t kl_snap_dirty_count(const kl_snap_t *s);
 size_t kl_snap_pending_rows(const kl_snap_t *s); /* rows waiting in the active buffer */
+/* Rows held for the store: the active buffer plus the batch in flight (what a failed commit
+ * merges back), i.e. the memory a store outage costs. */
+size_t kl_snap_backlog_rows(const kl_snap_t *s);
 
 #endif

@@ -524,10 +524,12 @@ log_pass(kl_worker_t *w, const kl_msg_t *m, size_t n, int64_t tick_ms)
 static int
 stop_step(kl_worker_t *w, int idle_handoff)
 {
-    if (rings_nonempty(w) || !idle_handoff)
+    /* Drain first; but a backlogged worker cannot drain until the store takes its rows, so
+     * then it keeps committing. */
+    if (!idle_handoff || (rings_nonempty(w) && !w->backlogged))
         return 0;
     if (kl_snap_dirty_count(w->snap) == 0 && kl_snap_pending_rows(w->snap) == 0)
-        return 1;
+        return rings_nonempty(w) ? 0 : 1;
     if (w->consecutive_failures >= STOP_COMMIT_TRIES) {
         kl_log(KL_LOG_ERROR, "worker", "final_snapshot_lost",
                "worker=%d dirty_symbols=%zu pending_rows=%zu failures=%d "
@@ -555,15 +557,20 @@ worker_main(void *arg)
         size_t n = 0;
         /* Store outage: past the backlog bound, take no more trades until a commit succeeds.
          * The rings fill and the sources wait; memory stays bounded and nothing is dropped. */
+        /* Hysteresis (on at the bound, off at half of it), so a store that is merely slower
+         * than the input does not flip it on every commit. The backlog counts the batch in
+         * flight too: a failed commit merges it back. */
+        size_t held = kl_snap_backlog_rows(w->snap);
         int backlog = w->cfg.max_pending_rows &&
-                      kl_snap_pending_rows(w->snap) >= w->cfg.max_pending_rows;
+                      (w->backlogged ? held > w->cfg.max_pending_rows / 2
+                                     : held >= w->cfg.max_pending_rows);
         if (backlog != w->backlogged) {
             w->backlogged = backlog;
             kl_log(backlog ? KL_LOG_WARN : KL_LOG_INFO, "worker",
                    backlog ? "backpressure_on" : "backpressure_off",
-                   "worker=%d pending_rows=%zu max_pending_rows=%zu reason=\"%s\"", w->cfg.index,
-                   kl_snap_pending_rows(w->snap), w->cfg.max_pending_rows,
-                   backlog ? "the store is not committing" : "the store caught up");
+                   "worker=%d held_rows=%zu max_pending_rows=%zu reason=\"%s\"", w->cfg.index,
+                   held, w->cfg.max_pending_rows,
+                   backlog ? "the store is not keeping up" : "the store caught up");
         }
         if (!backlog && !atomic_load_explicit(&w->failed, memory_order_relaxed))
             for (int p = 0; p < w->cfg.n_inputs; p++)
