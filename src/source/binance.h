@@ -34,6 +34,13 @@
  *    and when nothing (not even a pong to our ping, sent after 5 s of silence) arrived for 15 s.
  *    Malformed and oversized messages are counted as rejected, logged rate-limited, and the
  *    connection stays up.
+ *  - Clock holds: with the wall clock, a symbol's klines must not be finalized while trades of
+ *    theirs may still come from REST. So a symbol that may have a hole (its connection dropped,
+ *    it resumes after a restart, its stream showed a hole, or its connection went silent for
+ *    500 ms) is held with kl_router_hold() (ticks skip it; its own trades still move it), and
+ *    released once the hole is closed and the connection is live again; a hold that sees no
+ *    trade for 60 s is released with a warning. A quiet but healthy connection may therefore
+ *    finalize its symbols' klines up to ~5 s late (until the ping answers).
  *  - Name resolution is the blocking getaddrinfo() of lws 4.1 (no async DNS in Debian's build):
  *    a reconnect may stall the loop for as long as the resolver takes.
  *
