@@ -12,21 +12,9 @@ ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # Three symbols x two days of aggTrades, with gaps (holes) and bursts, deterministic.
-gen() { # SYMBOL DAY SEED
-    awk -v sym="$1" -v day="$2" -v seed="$3" 'BEGIN {
-        srand(seed); t = 1704067200000 + (day - 1) * 86400000; a = day * 1000000; f = a * 3
-        for (i = 0; i < 6000; i++) {
-            r = rand(); t += (r < 0.3 ? 0 : (r < 0.8 ? int(rand() * 2000) : int(rand() * 90000)))
-            if (t >= 1704067200000 + day * 86400000) break
-            n = 1 + int(rand() * 3)
-            # %.0f, not %d: mawk prints integers through a C int
-            printf "%.0f,%d.%08d,%d.%08d,%.0f,%.0f,%.0f,%s,True\n", a, 100 + int(rand() * 50),
-                   int(rand() * 99999999), int(rand() * 5), int(rand() * 99999999), f, f + n - 1, t,
-                   (rand() < 0.5 ? "True" : "False")
-            a++; f += n
-        }
-    }' >"$T/in/$1-aggTrades-2024-01-0$2.csv"
-}
+# shellcheck source=lib/aggtrades.sh
+. "$(dirname "$0")/lib/aggtrades.sh"
+gen() { gen_aggtrades "$T/in" "$1" "$2" "$3" 6000; } # SYMBOL DAY SEED
 mkdir -p "$T/in"
 seed=1
 for s in AAAUSDT BBBUSDT CCCBTC; do

@@ -44,20 +44,9 @@ MAX_BATCH_ROWS=$((MAX_PENDING + 10000))
 # Three symbols x eight days of aggTrades (the crash.sh generator, trades until the end of each
 # day, so that no gap is longer than 90 s: one trade never brings more than 90 hole klines, and
 # the worker's bound is never overshot by much): about 35 s of replay at --pace 20000.
-gen() { # SYMBOL DAY SEED
-    awk -v sym="$1" -v day="$2" -v seed="$3" 'BEGIN {
-        srand(seed); t = 1704067200000 + (day - 1) * 86400000; a = day * 1000000; f = a * 3
-        for (i = 0; i < 100000; i++) {
-            r = rand(); t += (r < 0.3 ? 0 : (r < 0.8 ? int(rand() * 2000) : int(rand() * 90000)))
-            if (t >= 1704067200000 + day * 86400000) break
-            n = 1 + int(rand() * 3)
-            printf "%.0f,%d.%08d,%d.%08d,%.0f,%.0f,%.0f,%s,True\n", a, 100 + int(rand() * 50),
-                   int(rand() * 99999999), int(rand() * 5), int(rand() * 99999999), f, f + n - 1, t,
-                   (rand() < 0.5 ? "True" : "False")
-            a++; f += n
-        }
-    }' >"$T/in/$1-aggTrades-2024-01-0$2.csv"
-}
+# shellcheck source=lib/aggtrades.sh
+. "$(dirname "$0")/lib/aggtrades.sh"
+gen() { gen_aggtrades "$T/in" "$1" "$2" "$3" 100000; } # SYMBOL DAY SEED
 mkdir -p "$T/in"
 seed=1
 for s in AAAUSDT BBBUSDT CCCBTC; do
