@@ -129,6 +129,56 @@ for peer in duckdb pandas; do
     echo "$peer: $same identical, $diff different"
 done
 
+echo "== live feed: exchange JSON -> worker rings, frame -> kline latency (bench_feed)"
+# Then the live source end to end over loopback: tests/tools/fake_exchange plays 4 symbols at a
+# fixed tape rate to `klined serve --source binance`, and the stats lines' source_messages give
+# what klined's source received per second. Plain ws://: the fake has no TLS, and binance.c
+# trusts only the system CA bundle, so a self-signed wss:// would not connect anyway. The rate
+# is swept, not --rate 0: the fake drops a client that falls 16384 frames behind, and at
+# --rate 0 (819k trades/s) it cannot even write that fast itself, so every client is dropped.
+# The highest rate kept with dropped_slow=0 is the figure; both processes share this machine.
+if cmake --build "$B" -j2 --target bench_feed fake_exchange >/dev/null 2>&1; then
+    "$B/bench/bench_feed"
+    FEED=$TMP/feed
+    mkdir -p "$FEED/in"
+    "$B/bench/gen_dump" "$FEED/in/BTCUSDT-aggTrades-2024-01.csv" 500000 >/dev/null 2>&1
+    for s in ETHUSDT BNBUSDT SOLUSDT; do
+        cp "$FEED/in/BTCUSDT-aggTrades-2024-01.csv" "$FEED/in/$s-aggTrades-2024-01.csv"
+    done
+    FEED_FILES=$(ls "$FEED"/in/*.csv | paste -sd,)
+    # feed_once RATE: prints "RATE <msgs/s received> <dropped_slow> <reconnects>".
+    feed_once() {
+        local p fx k
+        rm -rf "$FEED/k.db" "$FEED/wal"
+        p=$((20000 + RANDOM % 30000))
+        "$B/tools/fake_exchange" --port "$p" --trades "$FEED_FILES" --rate "$1" --start-ms 3000 \
+            >"$FEED/fx.log" 2>&1 &
+        fx=$!
+        sleep 0.5
+        "$B/klined" serve --source binance --binance-ws "ws://127.0.0.1:$p" \
+            --binance-rest "http://127.0.0.1:$p" --symbols BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT \
+            --clock event --stats-s 1 --store "sqlite:$FEED/k.db" --wal-dir "$FEED/wal" \
+            >"$FEED/k.log" 2>&1 &
+        k=$!
+        sleep 10
+        kill "$k" 2>/dev/null; wait "$k" 2>/dev/null || true
+        kill "$fx" 2>/dev/null; wait "$fx" 2>/dev/null || true
+        # Mean over the stats lines after the first one that saw traffic (a partial second).
+        grep 'event=stats ' "$FEED/k.log" | sed -n 's/.*source_messages=\([0-9]*\).*/\1/p' |
+            awk -v r="$1" -v d="$(sed -n 's/.*dropped_slow \([0-9]*\).*/\1/p' "$FEED/fx.log")" \
+                -v c="$(grep -c 'event=disconnected' "$FEED/k.log" || true)" '
+                $1 > 0 && first == "" { first = $1; n0 = NR }
+                { last = $1; nl = NR }
+                END { printf "%d %.0f %d %d\n", r, (nl > n0) ? (last - first) / (nl - n0) : 0, d, c }'
+    }
+    printf "%-12s %16s %12s %10s\n" "tape rate/s" "received msgs/s" "dropped_slow" "reconnects"
+    for r in 100000 125000 150000 200000 300000; do
+        feed_once "$r" | awk '{ printf "%-12d %16d %12d %10d\n", $1, $2, $3, $4 }'
+    done
+else
+    echo "bench_feed / fake_exchange did not build: skipped"
+fi
+
 rate() { awk '{ print $3 }' "$TMP/rate.$1"; }
 KL=$(rate klined_csv_all)
 cat <<EOF
