@@ -4,7 +4,7 @@ JOBS  ?= $(shell nproc)
 # What `make run` follows on the live feed; override: make run SYMBOLS=BTCUSDT,ETH/BTC
 SYMBOLS ?= BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT
 
-.PHONY: all build run test bench deps clean
+.PHONY: all build run run-sample test bench deps clean
 
 all: build
 
@@ -17,6 +17,10 @@ deps:
 
 run: deps build
 	@./$(BUILD)/klined serve --symbols $(SYMBOLS)
+
+# Offline: serves a generated one-day sample of 3 symbols at 60x into ./var/sample.db.
+run-sample: deps build
+	@BUILD=$(BUILD) scripts/sample.sh
 
 test:
 	@scripts/install-deps.sh test
