@@ -366,6 +366,42 @@ set_binance_rest(struct cfg_run *r, const char *v)
     return cfg_set_url(r, v, "http://", "https://", &r->t->binance_rest);
 }
 
+/* A comma list of quote assets, each 2..10 of [A-Z0-9]; "" clears it. */
+static int
+set_quote_assets(struct cfg_run *r, const char *v)
+{
+    size_t run = 0;
+    for (const char *p = v;; p++) {
+        if (*p == ',' || *p == '\0') {
+            if (run < 2 || run > 10)
+                return *v == '\0' ? (r->t->quote_assets = "", 0) : KL_ECONFIG;
+            run = 0;
+            if (*p == '\0')
+                break;
+        } else if ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) {
+            run++;
+        } else {
+            return KL_ECONFIG;
+        }
+    }
+    const char *d = cfg_strndup(r->t, v, strlen(v));
+    if (d == NULL)
+        return KL_ENOMEM;
+    r->t->quote_assets = d;
+    return 0;
+}
+
+/* Only aggTrade streams are built: a raw `trade` stream would need its own REST backfill
+ * (historicalTrades by id), which the source does not have. */
+static int
+set_binance_stream(struct cfg_run *r, const char *v)
+{
+    if (strcmp(v, "aggTrade") != 0)
+        return KL_ECONFIG;
+    r->t->binance_stream = "aggTrade";
+    return 0;
+}
+
 static int
 set_pace(struct cfg_run *r, const char *v)
 {
@@ -825,6 +861,12 @@ static const struct cfg_key cfg_keys[] = {
      "kafka://BROKERS/TOPIC"},
     {"binance-ws", set_binance_ws, 0, "must be a ws:// or wss:// URL"},
     {"binance-rest", set_binance_rest, 0, "must be an http:// or https:// URL"},
+    {"quote-assets", set_quote_assets, 0,
+     "must be empty or a comma list of quote assets of 2..10 characters A-Z 0-9 (e.g. "
+     "USDT,FDUSD)"},
+    {"binance-stream", set_binance_stream, 0,
+     "must be aggTrade (raw `trade` streams are not supported: their gaps cannot be backfilled "
+     "by aggTrades ids)"},
     {"pace", set_pace, 0, "must be 0 (full speed) or a number > 0 up to 1000000 (1 = real time)"},
     {"group", set_group, 0, "must be a Kafka consumer group name of 1..255 characters"},
     {"store", set_store, 0, "must be sqlite:PATH, postgres://... or postgresql://..."},
@@ -1207,6 +1249,8 @@ kl_config_defaults(kl_config_t *c)
     c->source = KL_CFG_SRC_BINANCE;
     c->binance_ws = "wss://stream.binance.com:9443";
     c->binance_rest = "https://api.binance.com";
+    c->quote_assets = "";
+    c->binance_stream = "aggTrade";
     c->pace = 0;
     c->group = "klined";
     c->store = KL_CFG_STORE_SQLITE;
@@ -1419,7 +1463,8 @@ kl_config_describe(const kl_config_t *c, FILE *f)
             fprintf(f, "%s%s", i ? "," : "", c->replay_files[i]);
         break;
     }
-    fprintf(f, "\nbinance-ws = %s\nbinance-rest = %s\n", c->binance_ws, c->binance_rest);
+    fprintf(f, "\nbinance-ws = %s\nbinance-rest = %s\nquote-assets = %s\nbinance-stream = %s\n",
+            c->binance_ws, c->binance_rest, c->quote_assets, c->binance_stream);
     fprintf(f, "pace = %.15g\n", c->pace);
     cfg_print_kv(f, "group", c->group);
     fputs("store = ", f);

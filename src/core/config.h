@@ -61,6 +61,9 @@ typedef struct kl_config {
     const char *kafka_topic;         /* KAFKA */
     const char *binance_ws;          /* ws:// or wss://, trailing '/' removed */
     const char *binance_rest;        /* http:// or https://, trailing '/' removed */
+    const char *quote_assets;        /* "" or "USDT,FDUSD": with no symbols, the binance source
+                                        follows every TRADING symbol of these quote assets */
+    const char *binance_stream;      /* "aggTrade" (the only one built; "trade" is rejected) */
     double pace;                     /* 0 = full speed; > 0 only with REPLAY (1 = real time) */
     const char *group;               /* Kafka consumer group */
 

@@ -434,7 +434,18 @@ kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_
 
 enum { TAG_WS = 0x5753, TAG_REST = 0x5245 };
 enum { WS_IDLE, WS_CONNECTING, WS_OPEN };
-enum { REQ_FETCH, REQ_TIME };
+enum { REQ_FETCH, REQ_TIME, REQ_INFO };
+#define SYNC_MS 1000                       /* how often the registry is compared with the streams */
+#define INFO_REFRESH_MS (10 * 60 * 1000)   /* quote-asset mode: exchangeInfo re-read */
+#define INFO_BODY_MAX (64u << 20)          /* the whole market's exchangeInfo is ~20 MB */
+#define CTL_SPACING_MS 200                 /* Binance: at most 5 control messages/s/connection */
+#define CTL_MSG_MAX 8192                   /* bytes of one SUBSCRIBE/UNSUBSCRIBE */
+
+/* Names waiting for a SUBSCRIBE or UNSUBSCRIBE on one connection. */
+typedef struct nameq {
+    char (*v)[KL_SYM_MAX];
+    size_t n, cap;
+} nameq_t;
 
 typedef struct binance binance_t;
 
@@ -444,8 +455,14 @@ typedef struct wsconn {
     size_t index;
     struct lws *wsi;
     int state;
-    char *path;
-    size_t sym_first, sym_count;
+    char *path;      /* built from mem at each (re)connect */
+    uint32_t *mem;   /* indices (into syms) of the symbols it carries */
+    size_t n_mem, cap_mem;
+    size_t path_len; /* stream bytes a path of mem would take */
+    nameq_t subq, unsubq; /* changes since the path was built, to send as control messages */
+    int64_t ctl_next_ms;
+    long long ctl_id;
+    int ctl_want;
     unsigned attempt;
     int64_t retry_at_ms, started_ms, opened_ms, last_rx_ms;
     int ping_pending, ping_sent, got_data, kill;
@@ -481,17 +498,35 @@ typedef struct sym {
     size_t conn;     /* index of the connection that carries it */
     int held;        /* a HOLD was sent and no RELEASE since */
     int64_t held_ms; /* mono time of the hold or of its last routed trade */
+    int dead;        /* removed: its slot stays until the array is freed (REST may answer) */
 } sym_t;
 
 struct binance {
     kl_source_t base;
     kl_binance_url_t ws, rest;
     sym_t *syms;
-    size_t n_syms;
-    uint32_t *hash; /* sym index + 1; 0 = empty */
+    size_t n_syms, cap_syms; /* slots, dead ones included; never reused */
+    uint32_t *hash; /* sym index + 1; 0 = empty; live symbols only */
     size_t hash_mask;
-    wsconn_t *conns;
-    size_t n_conns;
+    wsconn_t **conns; /* pointers: lws holds each one as its wsi's user data */
+    size_t n_conns, cap_conns;
+    kl_resume_fn resume;
+    void *resume_ctx;
+    int initial;      /* symbols added now are the starting set: they resume after recovery */
+    uint64_t sync_epoch;
+    size_t sync_count;
+    int64_t sync_at_ms;
+    int sync_force;
+    /* quote-asset mode: every TRADING symbol quoted in one of quotes */
+    int quote_mode;
+    char quotes[256]; /* ",USDT,FDUSD," */
+    char (*qset)[KL_SYM_MAX];
+    size_t n_qset;
+    int qset_loaded, info_need, info_inflight;
+    unsigned info_attempt;
+    int64_t info_at_ms;
+    uint64_t ctl_sent, ctl_errors, sym_added, sym_removed;
+    unsigned char ctlbuf[LWS_PRE + CTL_MSG_MAX];
     rest_req_t reqs[KL_BINANCE_REST_INFLIGHT];
     size_t rest_cursor;
     int64_t rest_next_ms, rest_pause_until_ms;
@@ -637,7 +672,7 @@ sym_release(sym_t *y)
 static void
 sym_settle(sym_t *y)
 {
-    const wsconn_t *c = &y->b->conns[y->conn];
+    const wsconn_t *c = y->b->conns[y->conn];
     if (y->held && c->state == WS_OPEN && !c->kill && !c->silent && !y->bf.backfilling &&
         !y->bf.verify)
         sym_release(y);
@@ -648,8 +683,8 @@ static void
 conn_not_silent(wsconn_t *c)
 {
     c->silent = 0;
-    for (size_t k = 0; k < c->sym_count; k++)
-        sym_settle(&c->b->syms[c->sym_first + k]);
+    for (size_t k = 0; k < c->n_mem; k++)
+        sym_settle(&c->b->syms[c->mem[k]]);
 }
 
 static void
@@ -687,6 +722,15 @@ rest_failed(rest_req_t *r, const char *why)
         b->time_inflight = 0;
         b->time_need = 1;
         b->time_at_ms = kl_mono_ms() + delay;
+    } else if (r->kind == REQ_INFO) {
+        delay = backoff_next(b, &b->info_attempt);
+        b->info_inflight = 0;
+        b->info_need = 1;
+        b->info_at_ms = kl_mono_ms() + delay;
+        what = "exchangeInfo";
+    } else if (b->syms[r->sym].dead) {
+        b->syms[r->sym].inflight = 0;
+        return; /* removed meanwhile: nothing more is wanted */
     } else {
         sym_t *y = &b->syms[r->sym];
         delay = backoff_next(b, &y->rest_attempt);
@@ -739,6 +783,8 @@ time_complete(rest_req_t *r)
            anchored);
 }
 
+static void info_complete(rest_req_t *r);
+
 /* A whole answer arrived: route it through the symbol's gap filler and decide the next fetch. */
 static void
 rest_complete(rest_req_t *r)
@@ -761,7 +807,15 @@ rest_complete(rest_req_t *r)
         time_complete(r);
         return;
     }
+    if (r->kind == REQ_INFO) {
+        info_complete(r);
+        return;
+    }
     sym_t *y = &b->syms[r->sym];
+    if (y->dead) {
+        y->inflight = 0;
+        return;
+    }
     size_t n = 0, bad = 0;
     int rc = kl_binance_parse_page(r->body, r->len, y->name, b->page, KL_BINANCE_REST_LIMIT, &n,
                                    &bad);
@@ -827,6 +881,10 @@ rest_start(binance_t *b, rest_req_t *r, int kind, size_t si)
         b->time_need = 0;
         b->time_inflight = 1;
         snprintf(path, sizeof path, "%s/api/v3/time", b->rest.prefix);
+    } else if (kind == REQ_INFO) {
+        b->info_need = 0;
+        b->info_inflight = 1;
+        snprintf(path, sizeof path, "%s/api/v3/exchangeInfo", b->rest.prefix);
     } else {
         sym_t *y = &b->syms[si];
         y->need = 0;
@@ -868,7 +926,7 @@ rest_start(binance_t *b, rest_req_t *r, int kind, size_t si)
 static void
 rest_pump(binance_t *b)
 {
-    if (b->stopping || b->n_syms == 0)
+    if (b->stopping || (b->n_syms == 0 && !b->info_need))
         return;
     int64_t now = kl_mono_ms();
     if (now < b->rest_pause_until_ms || now < b->rest_next_ms)
@@ -884,12 +942,19 @@ rest_pump(binance_t *b)
         rest_start(b, r, REQ_TIME, 0);
         return;
     }
+    if (b->info_need && !b->info_inflight && b->info_at_ms <= now) {
+        b->rest_next_ms = now + KL_BINANCE_REST_SPACING_MS;
+        rest_start(b, r, REQ_INFO, 0);
+        return;
+    }
+    if (b->n_syms == 0)
+        return;
     /* Symbols holding live trades first, then the checks after a reconnect. */
     for (int pass = 0; pass < 2; pass++)
         for (size_t k = 0; k < b->n_syms; k++) {
             size_t si = (b->rest_cursor + k) % b->n_syms;
             sym_t *y = &b->syms[si];
-            if (!y->need || y->inflight || y->fetch_at_ms > now)
+            if (!y->need || y->inflight || y->fetch_at_ms > now || y->dead)
                 continue;
             if (!kl_bf_needs_rest(&y->bf)) {
                 y->need = 0; /* a contiguous live trade settled it */
@@ -930,7 +995,7 @@ rest_callback(rest_req_t *r, struct lws *wsi, enum lws_callback_reasons reason, 
     case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
         if (r->too_big || len == 0)
             return 0;
-        if (r->len + len > REST_BODY_MAX) {
+        if (r->len + len > (r->kind == REQ_INFO ? INFO_BODY_MAX : REST_BODY_MAX)) {
             r->too_big = 1;
             return 0;
         }
@@ -990,9 +1055,15 @@ conn_lost(wsconn_t *c, const char *why)
         return;
     b->disconnects++;
     size_t held = 0;
+    if (c->n_mem == 0) { /* every symbol of it was removed: it stays closed until reused */
+        c->retry_at_ms = INT64_MAX;
+        kl_log(KL_LOG_INFO, "binance", "connection_unused", "conn=%zu reason=\"%s\"", c->index,
+               why);
+        return;
+    }
     if (was_open) /* what the exchange sends from now on is lost to us until a backfill */
-        for (size_t k = 0; k < c->sym_count; k++) {
-            sym_t *y = &b->syms[c->sym_first + k];
+        for (size_t k = 0; k < c->n_mem; k++) {
+            sym_t *y = &b->syms[c->mem[k]];
             if (y->bf.last_id != INT64_MIN) {
                 sym_hold(y);
                 held += y->held;
@@ -1009,13 +1080,40 @@ conn_lost(wsconn_t *c, const char *why)
                was_open ? "disconnected" : "connect_failed",
                "conn=%zu streams=%zu reason=\"%s\" attempt=%u retry_in_ms=%" PRId64
                " clock_held=%zu",
-               c->index, c->sym_count, why, c->attempt, delay, held);
+               c->index, c->n_mem, why, c->attempt, delay, held);
 }
 
 static void
 conn_open(wsconn_t *c)
 {
     binance_t *b = c->b;
+    if (c->n_mem == 0) {
+        c->retry_at_ms = INT64_MAX;
+        return;
+    }
+    /* The path is the connection's symbol set now: the queued changes are in it. */
+    static const char streams[] = "/stream?streams=";
+    kl_free(c->path);
+    c->path = kl_alloc(strlen(b->ws.prefix) + sizeof streams + c->path_len + 1);
+    if (!c->path) {
+        c->retry_at_ms = kl_mono_ms() + KL_BINANCE_BACKOFF_CAP_MS;
+        return;
+    }
+    char *p = c->path;
+    p += sprintf(p, "%s%s", b->ws.prefix, streams);
+    for (size_t k = 0; k < c->n_mem; k++) {
+        const sym_t *y = &b->syms[c->mem[k]];
+        if (k > 0)
+            *p++ = '/';
+        for (size_t j = 0; j < y->len; j++) {
+            char ch = y->name[j];
+            *p++ = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+        }
+        p += sprintf(p, "@aggTrade");
+    }
+    c->subq.n = c->unsubq.n = 0;
+    c->ctl_next_ms = 0;
+    c->ctl_want = 0;
     struct lws_client_connect_info i;
     memset(&i, 0, sizeof i);
     i.context = b->ctx;
@@ -1060,6 +1158,18 @@ handle_message(wsconn_t *c, const char *s, size_t n)
         reject(b, "oversize", KL_ELINE, s, n, c->msg_total);
         return;
     }
+    /* An answer to our SUBSCRIBE/UNSUBSCRIBE: {"result":null,"id":N} or {"error":{..},"id":N}. */
+    if (n > 0 && s[0] == '{' && memmem(s, n, "\"id\":", 5) && !memmem(s, n, "\"data\"", 6) &&
+        !memmem(s, n, "\"e\":", 4)) {
+        atomic_fetch_add_explicit(&b->base.skipped_events, 1, memory_order_relaxed);
+        if (memmem(s, n, "\"error\"", 7) || !memmem(s, n, "\"result\":null", 13)) {
+            b->ctl_errors++;
+            kl_log(KL_LOG_WARN, "binance", "control_error",
+                   "conn=%zu reply=\"%.*s\" errors=%llu", c->index, (int)(n > 200 ? 200 : n), s,
+                   (unsigned long long)b->ctl_errors);
+        }
+        return;
+    }
     kl_trade_msg_t m;
     int rc = kl_trade_json_parse(s, n, &m);
     if (rc == KL_EJSON_EVENT) {
@@ -1100,6 +1210,8 @@ handle_message(wsconn_t *c, const char *s, size_t n)
         sym_settle(y);
 }
 
+static int ctl_send(wsconn_t *c);
+
 static int
 ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void *in, size_t len)
 {
@@ -1115,9 +1227,9 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
         c->silent = 0;
         b->connects++;
         kl_log(KL_LOG_INFO, "binance", "connected", "conn=%zu streams=%zu host=%s port=%d",
-               c->index, c->sym_count, b->ws.host, b->ws.port);
-        for (size_t k = 0; k < c->sym_count; k++) {
-            sym_t *y = &b->syms[c->sym_first + k];
+               c->index, c->n_mem, b->ws.host, b->ws.port);
+        for (size_t k = 0; k < c->n_mem; k++) {
+            sym_t *y = &b->syms[c->mem[k]];
             if (kl_bf_connected(&y->bf))
                 want_fetch(y, 0);
         }
@@ -1159,7 +1271,12 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
             c->ping_sent = 1;
             if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
                 return -1;
+            if (c->ctl_want) /* one write per WRITEABLE: the message waits for the next */
+                lws_callback_on_writable(wsi);
+            return 0;
         }
+        if (c->ctl_want)
+            return ctl_send(c);
         return 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         conn_lost(c, in ? (const char *)in : "connection error");
@@ -1170,6 +1287,384 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
     default:
         return 0;
     }
+}
+
+/* ---- the symbol set: additions and removals while running -------------------------------- */
+
+static int
+nameq_push(nameq_t *q, const char *name)
+{
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->v[i], name) == 0)
+            return 0;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        char(*nv)[KL_SYM_MAX] = kl_alloc(cap * sizeof *nv);
+        if (!nv)
+            return KL_ENOMEM;
+        if (q->n)
+            memcpy(nv, q->v, q->n * sizeof *nv);
+        kl_free(q->v);
+        q->v = nv;
+        q->cap = cap;
+    }
+    snprintf(q->v[q->n++], KL_SYM_MAX, "%s", name);
+    return 0;
+}
+
+static void
+nameq_del(nameq_t *q, const char *name)
+{
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->v[i], name) == 0) {
+            memmove(q->v + i, q->v + i + 1, (q->n - i - 1) * sizeof *q->v);
+            q->n--;
+            return;
+        }
+}
+
+/* Sends one control message from c's queues (UNSUBSCRIBE first), as many streams as fit. The
+ * tick asks for the next one CTL_SPACING_MS later. */
+static int
+ctl_send(wsconn_t *c)
+{
+    binance_t *b = c->b;
+    c->ctl_want = 0;
+    nameq_t *q = c->unsubq.n > 0 ? &c->unsubq : &c->subq;
+    if (q->n == 0)
+        return 0;
+    char *out = (char *)b->ctlbuf + LWS_PRE;
+    size_t len = (size_t)snprintf(out, CTL_MSG_MAX, "{\"method\":\"%s\",\"params\":[",
+                                  q == &c->unsubq ? "UNSUBSCRIBE" : "SUBSCRIBE");
+    size_t k = 0;
+    for (; k < q->n && len + KL_SYM_MAX + 64 < CTL_MSG_MAX; k++) {
+        out[len++] = k ? ',' : '"';
+        if (k)
+            out[len++] = '"';
+        for (const char *p = q->v[k]; *p; p++)
+            out[len++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        len += (size_t)snprintf(out + len, CTL_MSG_MAX - len, "@aggTrade\"");
+    }
+    len += (size_t)snprintf(out + len, CTL_MSG_MAX - len, "],\"id\":%lld}", ++c->ctl_id);
+    kl_log(KL_LOG_INFO, "binance", "control_sent", "conn=%zu msg=\"%.*s\"", c->index,
+           (int)(len > 300 ? 300 : len), out);
+    memmove(q->v, q->v + k, (q->n - k) * sizeof *q->v);
+    q->n -= k;
+    b->ctl_sent++;
+    c->ctl_next_ms = kl_mono_ms() + CTL_SPACING_MS;
+    if (lws_write(c->wsi, (unsigned char *)out, len, LWS_WRITE_TEXT) < (int)len)
+        return -1;
+    return 0;
+}
+
+/* Rebuilds the name index over the live symbols. */
+static int
+hash_rebuild(binance_t *b)
+{
+    size_t hsize = 16;
+    while (hsize < b->n_syms * 2)
+        hsize *= 2;
+    uint32_t *h = kl_calloc(hsize, sizeof *h);
+    if (!h)
+        return KL_ENOMEM;
+    kl_free(b->hash);
+    b->hash = h;
+    b->hash_mask = hsize - 1;
+    for (size_t i = 0; i < b->n_syms; i++) {
+        if (b->syms[i].dead)
+            continue;
+        size_t k = name_hash(b->syms[i].name, b->syms[i].len) & b->hash_mask;
+        while (h[k])
+            k = (k + 1) & b->hash_mask;
+        h[k] = (uint32_t)(i + 1);
+    }
+    return 0;
+}
+
+static size_t
+stream_bytes(const sym_t *y)
+{
+    return y->len + 9 + 1; /* "@aggTrade" and a '/' */
+}
+
+/* Puts symbol si on a connection with room in its stream and path budgets, or on a new one.
+ * An open (or opening) connection is sent a SUBSCRIBE; an idle one has it in its next path. */
+static int
+conn_assign(binance_t *b, size_t si)
+{
+    static const char streams[] = "/stream?streams=";
+    sym_t *y = &b->syms[si];
+    size_t base = strlen(b->ws.prefix) + sizeof streams - 1, add = stream_bytes(y);
+    wsconn_t *c = NULL;
+    for (size_t k = 0; k < b->n_conns && !c; k++) {
+        wsconn_t *x = b->conns[k];
+        if (x->n_mem < KL_BINANCE_STREAMS_MAX && base + x->path_len + add <= KL_BINANCE_PATH_MAX)
+            c = x;
+    }
+    if (!c) {
+        if (b->n_conns == b->cap_conns) {
+            size_t cap = b->cap_conns ? b->cap_conns * 2 : 4;
+            wsconn_t **nc = kl_alloc(cap * sizeof *nc);
+            if (!nc)
+                return KL_ENOMEM;
+            if (b->n_conns)
+                memcpy(nc, b->conns, b->n_conns * sizeof *nc);
+            kl_free(b->conns);
+            b->conns = nc;
+            b->cap_conns = cap;
+        }
+        c = kl_calloc(1, sizeof *c);
+        if (!c || !(c->msg = kl_alloc(KL_TRADE_JSON_MAX))) {
+            kl_free(c);
+            return KL_ENOMEM;
+        }
+        c->tag = TAG_WS;
+        c->b = b;
+        c->index = b->n_conns;
+        c->state = WS_IDLE;
+        c->retry_at_ms = 0;
+        b->conns[b->n_conns++] = c;
+    }
+    if (c->n_mem == c->cap_mem) {
+        size_t cap = c->cap_mem ? c->cap_mem * 2 : 16;
+        uint32_t *nm = kl_alloc(cap * sizeof *nm);
+        if (!nm)
+            return KL_ENOMEM;
+        if (c->n_mem)
+            memcpy(nm, c->mem, c->n_mem * sizeof *nm);
+        kl_free(c->mem);
+        c->mem = nm;
+        c->cap_mem = cap;
+    }
+    if (c->state != WS_IDLE) {
+        nameq_del(&c->unsubq, y->name);
+        if (nameq_push(&c->subq, y->name) != 0)
+            return KL_ENOMEM;
+    } else if (c->n_mem == 0) {
+        c->retry_at_ms = 0; /* an unused connection comes back */
+    }
+    c->mem[c->n_mem++] = (uint32_t)si;
+    c->path_len += add;
+    y->conn = c->index;
+    return 0;
+}
+
+/* Starts following name: from resume_id, or from its first live trade. */
+static int
+sym_add(binance_t *b, const char *name, int64_t resume_id)
+{
+    if (b->n_syms == b->cap_syms) {
+        size_t cap = b->cap_syms ? b->cap_syms * 2 : 16;
+        sym_t *ns = kl_calloc(cap, sizeof *ns);
+        if (!ns)
+            return KL_ENOMEM;
+        if (b->n_syms)
+            memcpy(ns, b->syms, b->n_syms * sizeof *ns);
+        kl_free(b->syms);
+        b->syms = ns;
+        b->cap_syms = cap;
+    }
+    size_t si = b->n_syms;
+    sym_t *y = &b->syms[si];
+    memset(y, 0, sizeof *y);
+    snprintf(y->name, sizeof y->name, "%s", name);
+    y->len = strlen(y->name);
+    y->b = b;
+    kl_bf_init(&y->bf, resume_id, KL_BF_BUF_MAX);
+    b->n_syms++;
+    int rc = hash_rebuild(b);
+    if (rc == 0)
+        rc = conn_assign(b, si);
+    if (rc != 0) {
+        kl_bf_fini(&y->bf);
+        y->dead = 1;
+        (void)hash_rebuild(b);
+        return rc;
+    }
+    const wsconn_t *c = b->conns[y->conn];
+    if (c->state == WS_OPEN && kl_bf_connected(&y->bf)) { /* resumes: the gap is fetched */
+        sym_hold(y);
+        want_fetch(y, 0);
+    }
+    return 0;
+}
+
+/* Stops following symbol si: UNSUBSCRIBE, and its state goes. */
+static void
+sym_drop(binance_t *b, size_t si)
+{
+    sym_t *y = &b->syms[si];
+    wsconn_t *c = b->conns[y->conn];
+    sym_release(y);
+    y->dead = 1;
+    y->need = 0;
+    kl_bf_fini(&y->bf);
+    for (size_t k = 0; k < c->n_mem; k++)
+        if (c->mem[k] == si) {
+            memmove(c->mem + k, c->mem + k + 1, (c->n_mem - k - 1) * sizeof *c->mem);
+            c->n_mem--;
+            c->path_len -= stream_bytes(y);
+            break;
+        }
+    if (c->state != WS_IDLE) {
+        nameq_del(&c->subq, y->name);
+        (void)nameq_push(&c->unsubq, y->name); /* out of memory: its trades are refused */
+        if (c->n_mem == 0)
+            conn_kill(c, "no symbol left on it");
+    }
+    (void)hash_rebuild(b); /* out of memory: the old index finds a dead slot, dropped below */
+}
+
+static int
+qset_has(const binance_t *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_qset; i++)
+        if (strcmp(b->qset[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Compares the registry's live symbols (in quote-asset mode: those of the quote set) with the
+ * streamed ones, and subscribes/unsubscribes the difference. Cheap when nothing moved: the
+ * registry's epoch (removals) and count (additions) are compared first. */
+static void
+sync_symbols(binance_t *b)
+{
+    kl_symreg_t *reg = b->rt ? b->rt->reg : NULL;
+    if (!reg)
+        return;
+    uint64_t epoch = kl_symreg_epoch(reg);
+    size_t n = kl_symreg_list(reg, NULL, 0);
+    if (!b->sync_force && epoch == b->sync_epoch && n == b->sync_count)
+        return;
+    if (b->quote_mode && !b->qset_loaded)
+        return;
+    kl_syminfo_t *list = kl_alloc((n + 64) * sizeof *list);
+    if (!list)
+        return; /* tried again in a second */
+    n = kl_symreg_list(reg, list, n + 64);
+    if (n > b->sync_count + 64) { /* grew meanwhile: the next pass sees it all */
+        kl_free(list);
+        return;
+    }
+    b->sync_force = 0;
+    b->sync_epoch = epoch;
+    b->sync_count = n;
+    char *keep = kl_calloc(b->n_syms + 1, 1);
+    if (!keep) {
+        kl_free(list);
+        b->sync_force = 1;
+        return;
+    }
+    size_t added = 0, removed = 0, n_old = b->n_syms;
+    for (size_t i = 0; i < n; i++) {
+        if (b->quote_mode && !qset_has(b, list[i].name))
+            continue;
+        sym_t *y = sym_find(b, list[i].name, strlen(list[i].name));
+        if (y) {
+            keep[y - b->syms] = 1;
+            continue;
+        }
+        int64_t resume = b->initial && b->resume ? b->resume(b->resume_ctx, list[i].name)
+                                                 : INT64_MIN;
+        if (sym_add(b, list[i].name, resume) == 0)
+            added++;
+        else
+            b->sync_force = 1;
+    }
+    for (size_t i = 0; i < n_old; i++)
+        if (!b->syms[i].dead && !keep[i]) {
+            sym_drop(b, i);
+            removed++;
+        }
+    kl_free(keep);
+    kl_free(list);
+    b->initial = 0;
+    b->sym_added += added;
+    b->sym_removed += removed;
+    size_t live = 0;
+    for (size_t i = 0; i < b->n_syms; i++)
+        live += !b->syms[i].dead;
+    if (added || removed)
+        kl_log(KL_LOG_INFO, "binance", "symbols_changed",
+               "added=%zu removed=%zu streams=%zu connections=%zu", added, removed, live,
+               b->n_conns);
+}
+
+/* exchangeInfo: the symbols with status TRADING and a quote asset of ours. Returns how many,
+ * with *out (owned by the caller), or -1 when the text has no "symbols". */
+static long
+parse_exchange_info(const binance_t *b, const char *body, char (**out)[KL_SYM_MAX])
+{
+    if (!body || !strstr(body, "\"symbols\""))
+        return -1;
+    size_t n = 0, cap = 0;
+    char(*v)[KL_SYM_MAX] = NULL;
+    const char *p = strstr(body, "\"symbol\":\"");
+    while (p) {
+        const char *name = p + 10, *ne = strchr(name, '"');
+        if (!ne)
+            break;
+        const char *next = strstr(ne, "\"symbol\":\"");
+        size_t seg = next ? (size_t)(next - ne) : strlen(ne);
+        const char *st = memmem(ne, seg, "\"status\":\"TRADING\"", 18);
+        const char *qa = memmem(ne, seg, "\"quoteAsset\":\"", 14);
+        if (st && qa && ne - name > 0 && ne - name < KL_SYM_MAX) {
+            char q[40];
+            const char *qs = qa + 14, *qe = memchr(qs, '"', (size_t)(ne + seg - qs));
+            if (qe && qe - qs > 0 && qe - qs < 32) {
+                snprintf(q, sizeof q, ",%.*s,", (int)(qe - qs), qs);
+                if (strstr(b->quotes, q)) {
+                    if (n == cap) {
+                        cap = cap ? cap * 2 : 256;
+                        char(*nv)[KL_SYM_MAX] = kl_alloc(cap * sizeof *nv);
+                        if (!nv) {
+                            kl_free(v);
+                            return -1;
+                        }
+                        if (n)
+                            memcpy(nv, v, n * sizeof *nv);
+                        kl_free(v);
+                        v = nv;
+                    }
+                    snprintf(v[n++], KL_SYM_MAX, "%.*s", (int)(ne - name), name);
+                }
+            }
+        }
+        p = next;
+    }
+    *out = v;
+    return (long)n;
+}
+
+/* A new quote set: its symbols go into the registry (not the ones an admin removed), and the
+ * next sync streams exactly them. */
+static void
+info_complete(rest_req_t *r)
+{
+    binance_t *b = r->b;
+    char(*v)[KL_SYM_MAX] = NULL;
+    long n = parse_exchange_info(b, r->body, &v);
+    if (n < 0) {
+        reject(b, "rest_exchange_info", KL_EJSON, r->body ? r->body : "", r->len, r->len);
+        rest_failed(r, "unreadable exchangeInfo answer");
+        return;
+    }
+    b->info_inflight = 0;
+    b->info_attempt = 0;
+    b->info_at_ms = kl_mono_ms() + INFO_REFRESH_MS;
+    kl_free(b->qset);
+    b->qset = v;
+    b->n_qset = (size_t)n;
+    b->qset_loaded = 1;
+    b->sync_force = 1;
+    size_t fresh = 0;
+    for (size_t i = 0; b->rt && i < b->n_qset; i++) {
+        kl_syminfo_t info;
+        fresh += kl_symreg_lookup(b->rt->reg, b->qset[i], KL_SYMREG_AUTO, 1, &info) == 1;
+    }
+    kl_log(KL_LOG_INFO, "binance", "exchange_info", "quote_assets=%s trading=%ld new=%zu",
+           b->quotes, n, fresh);
 }
 
 static int
@@ -1201,7 +1696,12 @@ tick_cb(lws_sorted_usec_list_t *sul)
     }
     int64_t now = kl_mono_ms();
     for (size_t k = 0; k < b->n_conns; k++) {
-        wsconn_t *c = &b->conns[k];
+        wsconn_t *c = b->conns[k];
+        if (c->state == WS_OPEN && !c->kill && !c->ctl_want && now >= c->ctl_next_ms &&
+            (c->subq.n > 0 || c->unsubq.n > 0)) {
+            c->ctl_want = 1;
+            lws_callback_on_writable(c->wsi);
+        }
         if (c->state == WS_IDLE && now >= c->retry_at_ms) {
             conn_open(c);
         } else if (c->state == WS_CONNECTING && now - c->started_ms > CONNECT_TIMEOUT_MS) {
@@ -1219,8 +1719,8 @@ tick_cb(lws_sorted_usec_list_t *sul)
             if (c->got_data && !c->silent && now - c->last_rx_ms >= STALL_HOLD_MS) {
                 /* stalled or quiet: what it still owes us must not come after the tick */
                 c->silent = 1;
-                for (size_t j = 0; j < c->sym_count; j++) {
-                    sym_t *y = &b->syms[c->sym_first + j];
+                for (size_t j = 0; j < c->n_mem; j++) {
+                    sym_t *y = &b->syms[c->mem[j]];
                     if (y->bf.last_id != INT64_MIN)
                         sym_hold(y);
                 }
@@ -1251,6 +1751,12 @@ tick_cb(lws_sorted_usec_list_t *sul)
                 lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
             rest_release(r);
         }
+    }
+    if (b->quote_mode && !b->info_inflight && !b->info_need && now >= b->info_at_ms)
+        b->info_need = 1;
+    if (now >= b->sync_at_ms) {
+        b->sync_at_ms = now + SYNC_MS;
+        sync_symbols(b);
     }
     rest_pump(b);
     lws_sul_schedule(b->ctx, 0, &b->tick, tick_cb, TICK_MS * LWS_US_PER_MS);
@@ -1293,7 +1799,8 @@ binance_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
     info.protocols = protocols;
     info.gid = -1;
     info.uid = -1;
-    info.fd_limit_per_thread = (unsigned)(b->n_conns + KL_BINANCE_REST_INFLIGHT + 8);
+    /* connections come and go with the symbol set: room for the whole spot market */
+    info.fd_limit_per_thread = (unsigned)(b->n_conns + 64 + KL_BINANCE_REST_INFLIGHT + 8);
     info.max_http_header_data = 8192;
     info.pt_serv_buf_size = 16384;
     if (b->ws.tls || b->rest.tls) {
@@ -1340,9 +1847,14 @@ binance_destroy(kl_source_t *src)
     for (size_t i = 0; i < b->n_syms; i++)
         kl_bf_fini(&b->syms[i].bf);
     for (size_t i = 0; i < b->n_conns; i++) {
-        kl_free(b->conns[i].path);
-        kl_free(b->conns[i].msg);
+        kl_free(b->conns[i]->path);
+        kl_free(b->conns[i]->msg);
+        kl_free(b->conns[i]->mem);
+        kl_free(b->conns[i]->subq.v);
+        kl_free(b->conns[i]->unsubq.v);
+        kl_free(b->conns[i]);
     }
+    kl_free(b->qset);
     for (size_t i = 0; i < KL_BINANCE_REST_INFLIGHT; i++)
         kl_free(b->reqs[i].body);
     kl_free(b->conns);
@@ -1354,64 +1866,14 @@ binance_destroy(kl_source_t *src)
 
 static const kl_source_ops_t binance_ops = {"binance", binance_run, binance_destroy};
 
-/* Splits the symbols into connections: at most KL_BINANCE_STREAMS_MAX streams and
- * KL_BINANCE_PATH_MAX bytes of request path each. */
-static int
-plan_connections(binance_t *b)
-{
-    static const char streams[] = "/stream?streams=";
-    size_t base = strlen(b->ws.prefix) + sizeof streams - 1;
-    b->conns = kl_calloc(b->n_syms, sizeof *b->conns); /* never more connections than symbols */
-    if (!b->conns)
-        return KL_ENOMEM;
-    size_t i = 0;
-    while (i < b->n_syms) {
-        wsconn_t *c = &b->conns[b->n_conns];
-        size_t len = base, first = i;
-        while (i < b->n_syms && i - first < KL_BINANCE_STREAMS_MAX) {
-            size_t add = b->syms[i].len + 9 + (i > first); /* "@aggTrade" and a '/' */
-            if (i > first && len + add > KL_BINANCE_PATH_MAX)
-                break;
-            len += add;
-            i++;
-        }
-        c->path = kl_alloc(len + 1);
-        c->msg = kl_alloc(KL_TRADE_JSON_MAX);
-        if (!c->path || !c->msg) {
-            kl_free(c->path);
-            kl_free(c->msg);
-            c->path = c->msg = NULL;
-            return KL_ENOMEM;
-        }
-        char *p = c->path;
-        p += sprintf(p, "%s%s", b->ws.prefix, streams);
-        for (size_t k = first; k < i; k++) {
-            b->syms[k].conn = b->n_conns;
-            if (k > first)
-                *p++ = '/';
-            for (size_t j = 0; j < b->syms[k].len; j++) {
-                char ch = b->syms[k].name[j];
-                *p++ = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-            }
-            p += sprintf(p, "@aggTrade");
-        }
-        c->tag = TAG_WS;
-        c->b = b;
-        c->index = b->n_conns++;
-        c->sym_first = first;
-        c->sym_count = i - first;
-    }
-    return 0;
-}
-
 int
 kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void *resume_ctx,
                          kl_source_t **out, char *err, size_t cap)
 {
-    if (cfg->n_symbols == 0) {
+    if (cfg->n_symbols == 0 && (!cfg->quote_assets || !cfg->quote_assets[0])) {
         snprintf(err, cap, "source binance: no symbols: list them with --symbols (e.g. "
-                           "BTC/USDT,ETHUSDT) or pick another --source; following every TRADING "
-                           "symbol of a quote asset is not built yet");
+                           "BTC/USDT,ETHUSDT), or follow every TRADING symbol of some quote "
+                           "assets with quote-assets = USDT,FDUSD, or pick another --source");
         return KL_ECONFIG;
     }
     binance_t *b = kl_calloc(1, sizeof *b);
@@ -1435,38 +1897,28 @@ kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void 
         binance_destroy(&b->base);
         return KL_ECONFIG;
     }
-    b->n_syms = cfg->n_symbols;
-    size_t hsize = 16;
-    while (hsize < b->n_syms * 2)
-        hsize *= 2;
-    b->hash_mask = hsize - 1;
-    b->syms = kl_calloc(b->n_syms, sizeof *b->syms);
-    b->hash = kl_calloc(hsize, sizeof *b->hash);
+    b->resume = resume;
+    b->resume_ctx = resume_ctx;
+    b->initial = 1;
+    b->sync_force = 1; /* the first tick compares the registry with the configured list */
+    if (cfg->n_symbols == 0) {
+        b->quote_mode = 1;
+        b->info_need = 1;
+        snprintf(b->quotes, sizeof b->quotes, ",%s,", cfg->quote_assets);
+    }
     b->page = kl_alloc(KL_BINANCE_REST_LIMIT * sizeof *b->page);
-    if (!b->syms || !b->hash || !b->page) {
+    int rc = b->page ? hash_rebuild(b) : KL_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < cfg->n_symbols; i++)
+        rc = sym_add(b, cfg->symbols[i].name,
+                     resume ? resume(resume_ctx, cfg->symbols[i].name) : INT64_MIN);
+    if (rc != 0) {
         snprintf(err, cap, "source binance: out of memory");
         binance_destroy(&b->base);
         return KL_ENOMEM;
-    }
-    for (size_t i = 0; i < b->n_syms; i++) {
-        sym_t *y = &b->syms[i];
-        snprintf(y->name, sizeof y->name, "%s", cfg->symbols[i].name);
-        y->len = strlen(y->name);
-        y->b = b;
-        kl_bf_init(&y->bf, resume ? resume(resume_ctx, y->name) : INT64_MIN, KL_BF_BUF_MAX);
-        size_t h = name_hash(y->name, y->len) & b->hash_mask;
-        while (b->hash[h])
-            h = (h + 1) & b->hash_mask;
-        b->hash[h] = (uint32_t)(i + 1);
     }
     for (size_t k = 0; k < KL_BINANCE_REST_INFLIGHT; k++) {
         b->reqs[k].tag = TAG_REST;
         b->reqs[k].b = b;
-    }
-    if (plan_connections(b) != 0) {
-        snprintf(err, cap, "source binance: out of memory");
-        binance_destroy(&b->base);
-        return KL_ENOMEM;
     }
     b->t0_ms = INT64_MIN;
     b->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^

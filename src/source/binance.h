@@ -41,6 +41,24 @@
  *    released once the hole is closed and the connection is live again; a hold that sees no
  *    trade for 60 s is released with a warning. A quiet but healthy connection may therefore
  *    finalize its symbols' klines up to ~5 s late (until the ping answers).
+ *  - The symbol set follows the registry (kl_symreg): every SYNC_MS (1 s) the source compares
+ *    its epoch (moves on removal) and live count with what it streams, and on a change diffs the
+ *    lists. A new symbol goes on the first connection with room in its stream and path budgets
+ *    (a new connection if none has); an open connection is sent {"method":"SUBSCRIBE",...},
+ *    batched, at most one control message per 200 ms per connection (Binance allows 5/s), and
+ *    the symbol starts at its first live trade (a symbol of the starting set resumes after
+ *    recovery instead). A removed one is sent UNSUBSCRIBE, its hold released and its state
+ *    freed (its slot stays: a REST answer in flight finds it dead); a connection left empty is
+ *    closed until a new symbol needs it. Replies other than {"result":null,...} are logged as
+ *    control_error. A (re)connect puts the connection's current set in its URL and drops the
+ *    queued control messages.
+ *  - Quote-asset mode (config quote-assets, no symbols): GET exchangeInfo at the start and every
+ *    10 min; every symbol with status TRADING and one of the quote assets is added to the
+ *    registry (KL_SYMREG_AUTO: one an admin removed stays removed), and the streamed set is the
+ *    registry's live symbols that are in the latest quote set (a delisted one is unsubscribed
+ *    but stays in the registry; an admin-added symbol of another quote asset is not streamed).
+ *  - Only aggTrade streams: config rejects binance-stream = trade (raw trade ids would need a
+ *    historicalTrades backfill).
  *  - Name resolution is the blocking getaddrinfo() of lws 4.1 (no async DNS in Debian's build):
  *    a reconnect may stall the loop for as long as the resolver takes.
  *

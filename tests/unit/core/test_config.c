@@ -165,6 +165,8 @@ test_defaults(void **state)
     assert_string_equal(d, "source = binance\n"
                            "binance-ws = wss://stream.binance.com:9443\n"
                            "binance-rest = https://api.binance.com\n"
+                           "quote-assets = \n"
+                           "binance-stream = aggTrade\n"
                            "pace = 0\n"
                            "group = klined\n"
                            "store = sqlite:./var/klined.db\n"
@@ -274,6 +276,40 @@ test_urls(void **state)
     parse_bad("config: binance-rest = \"wss://x\": must be an http:// or https:// URL",
               "--binance-rest", "wss://x", NULL);
     parse_bad(NULL, "--binance-rest", "http://a b", NULL);
+}
+
+/* quote-assets: a comma list of 2..10 [A-Z0-9]; binance-stream: only aggTrade is built. */
+static void
+test_quote_assets_stream(void **state)
+{
+    (void)state;
+    kl_config_t c;
+    parse_ok(&c, NULL);
+    assert_string_equal(c.quote_assets, "");
+    assert_string_equal(c.binance_stream, "aggTrade");
+    kl_config_free(&c);
+    parse_ok(&c, "--quote-assets", "USDT,FDUSD,BTC,1000SATS", "--binance-stream", "aggTrade",
+             NULL);
+    assert_string_equal(c.quote_assets, "USDT,FDUSD,BTC,1000SATS");
+    assert_string_equal(c.binance_stream, "aggTrade");
+    kl_config_free(&c);
+    parse_ok(&c, "--quote-assets", "", NULL);
+    assert_string_equal(c.quote_assets, "");
+    kl_config_free(&c);
+
+    parse_bad("config: quote-assets = \"usdt\": must be empty or a comma list of quote assets of "
+              "2..10 characters A-Z 0-9 (e.g. USDT,FDUSD)",
+              "--quote-assets", "usdt", NULL);
+    parse_bad(NULL, "--quote-assets", "USDT,", NULL);
+    parse_bad(NULL, "--quote-assets", ",USDT", NULL);
+    parse_bad(NULL, "--quote-assets", "USDT,,BTC", NULL);
+    parse_bad(NULL, "--quote-assets", "U", NULL);
+    parse_bad(NULL, "--quote-assets", "ABCDEFGHIJK", NULL);
+    parse_bad(NULL, "--quote-assets", "USDT FDUSD", NULL);
+    parse_bad("config: binance-stream = \"trade\": must be aggTrade (raw `trade` streams are not "
+              "supported: their gaps cannot be backfilled by aggTrades ids)",
+              "--binance-stream", "trade", NULL);
+    parse_bad(NULL, "--binance-stream", "aggtrade", NULL);
 }
 
 static void
@@ -941,6 +977,7 @@ main(void)
         cmocka_unit_test_setup(test_defaults, setup),
         cmocka_unit_test_setup(test_source, setup),
         cmocka_unit_test_setup(test_urls, setup),
+        cmocka_unit_test_setup(test_quote_assets_stream, setup),
         cmocka_unit_test_setup(test_pace, setup),
         cmocka_unit_test_setup(test_store_group_wal, setup),
         cmocka_unit_test_setup(test_listen, setup),
