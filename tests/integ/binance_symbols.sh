@@ -8,7 +8,8 @@
 # last one emitted before the add (its first live trade on), A equals replay of all of A, and B
 # gets no trade after its removal. Round 2: no symbols and `quote-assets = USDT`: the source reads
 # exchangeInfo and follows exactly the three USDT symbols (the export's file list), whose store
-# equals replay. No assertion depends on timing: waits poll the fake and klined's log.
+# equals replay. Round 3: 150 USDT symbols (and 5 BTC ones) in quote-asset mode: more than one
+# connection (the path budget), all 150 followed. No assertion depends on timing: waits poll the fake and klined's log.
 # Usage: binance_symbols.sh KLINED; prints `N passed, N failed`.
 set -uo pipefail
 K=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -57,7 +58,8 @@ field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; }
 start_fx() {
     for _ in 1 2 3 4 5; do
         P=$((20000 + RANDOM % 30000))
-        "$FX" --port "$P" --trades "$files" --rate 800 --start-ms 3000 >"$T/fx.log" 2>&1 &
+        "$FX" --port "$P" --trades "${1:-$files}" --rate "${2:-800}" --start-ms "${3:-3000}" \
+            >"$T/fx.log" 2>&1 &
         FXPID=$!
         for _ in $(seq 50); do
             grep -q "listening on 127.0.0.1:$P" "$T/fx.log" && return 0
@@ -223,4 +225,30 @@ syms=$(ls "$D/got" | sed 's/[-_.].*//' | sort -u | paste -sd,)
     bad "2 the store holds $syms"
 replay_of BBBUSDT "$T/want-b" '1'
 same "2 BBBUSDT equals replay" "$T/want-b" "$D/got" BBBUSDT
+
+# ---- 3. a wide quote set ----------------------------------------------------------------------
+echo "# 3. quote-assets = USDT over 150 symbols"
+D=$T/r3 && mkdir -p "$D" "$T/wide"
+for i in $(seq 100 249); do gen_aggtrades "$T/wide" "Q${i}USDT" 2 "$i" 20; done
+for i in $(seq 1 5); do gen_aggtrades "$T/wide" "Q${i}BTC" 2 "$i" 20; done
+n_wide=$(cat "$T"/wide/*USDT-*.csv | wc -l)
+printf 'symbols =\nquote-assets = USDT\n' >"$D/k.conf"
+start_fx "$(ls "$T"/wide/*.csv | paste -sd,)" 1000 6000 || bad "3 fake_exchange did not start"
+start_k "$D"
+wait_log "$D" "event=exchange_info quote_assets=,USDT, trading=150 new=150" &&
+    ok "3 exchangeInfo: 150 TRADING USDT symbols" || bad "3 no exchange_info line"
+wait_done || bad "3 the fake never finished"
+wait_applied "$D" "$n_wide" && ok "3 applied all $n_wide USDT trades" ||
+    bad "3 applied $(last_stat "$D" applied), want $n_wide"
+streams=$(grep 'event=connected ' "$D/k.log" | sed -n 's/.* conn=\([0-9]*\) streams=\([0-9]*\).*/\1 \2/p' |
+    sort -u | awk '{ s += $2; c++ } END { print c, s }')
+[ "${streams% *}" -ge 2 ] && [ "${streams#* }" = 150 ] &&
+    ok "3 150 streams over ${streams% *} connections" || bad "3 connections/streams: $streams"
+stop_k && ok "3 SIGTERM: exit 0" || bad "3 exit status non-zero"
+stop_fx
+export_of "$D"
+nsym=$(ls "$D/got" | sed 's/-.*//' | sort -u | grep -c USDT)
+nbtc=$(ls "$D/got" | grep -c BTC)
+[ "$nsym" = 150 ] && [ "$nbtc" = 0 ] && ok "3 the store holds the 150 USDT symbols, no BTC one" ||
+    bad "3 the store holds $nsym USDT and $nbtc BTC files"
 finish
