@@ -1075,12 +1075,14 @@ conn_lost(wsconn_t *c, const char *why)
         c->attempt++;
     c->retry_at_ms = kl_mono_ms() + delay;
     uint64_t supp;
+    /* Say plainly, at warn, that the exchange cannot be reached (no network, DNS, refused),
+     * and that the service keeps retrying. */
     if (was_open || kl_ratelimit_ok(&b->rl_conn, 1000, &supp))
-        kl_log(was_open ? KL_LOG_WARN : KL_LOG_INFO, "binance",
-               was_open ? "disconnected" : "connect_failed",
-               "conn=%zu streams=%zu reason=\"%s\" attempt=%u retry_in_ms=%" PRId64
-               " clock_held=%zu",
-               c->index, c->n_mem, why, c->attempt, delay, held);
+        kl_log(KL_LOG_WARN, "binance", was_open ? "disconnected" : "cannot_reach_exchange",
+               "conn=%zu url=%s://%s:%d streams=%zu reason=\"%s\" attempt=%u retry_in_ms=%" PRId64
+               " clock_held=%zu action=\"retrying with backoff\"",
+               c->index, b->ws.tls ? "wss" : "ws", b->ws.host, b->ws.port, c->n_mem, why,
+               c->attempt, delay, held);
 }
 
 static void
@@ -1132,7 +1134,7 @@ conn_open(wsconn_t *c)
     c->wsi = NULL;
     c->kill = 0;
     if (!lws_client_connect_via_info(&i) && c->state == WS_CONNECTING)
-        conn_lost(c, "cannot start the connection");
+        conn_lost(c, "cannot connect (no network, name resolution or refused)");
 }
 
 static void

@@ -223,7 +223,7 @@ log_has "2 summary: reconnects, backfill, no gap" "$D" \
     "event=stopped .*disconnects=([3-9]|[1-9][0-9]+) server_shutdowns=1 .*rest_failures=0 backfilled=[1-9][0-9]* .*gaps=0 gap_ids=0"
 if [ "${refused:-0}" -gt 0 ]; then
     ok "2 the fake refused $refused connection attempts and klined retried"
-    log_has "2 a refused connect was retried with backoff" "$D" "event=connect_failed .*retry_in_ms=[0-9]+"
+    log_has "2 a refused connect was retried with backoff" "$D" "event=cannot_reach_exchange .*retry_in_ms=[0-9]+"
 else
     echo "    (no reconnect met the refuse window this time)"
 fi
