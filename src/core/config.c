@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/interval.h"
@@ -364,6 +365,31 @@ static int
 set_binance_rest(struct cfg_run *r, const char *v)
 {
     return cfg_set_url(r, v, "http://", "https://", &r->t->binance_rest);
+}
+
+/* A PEM bundle the live source trusts instead of the system one. Checked here, at start, so
+ * that a typo fails the start with the key's name rather than as certificate errors on every
+ * reconnect later. "" goes back to the system bundle. */
+static int
+set_binance_ca_file(struct cfg_run *r, const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0) {
+        r->t->binance_ca_file = "";
+        return 0;
+    }
+    struct stat st;
+    if (n > KL_CFG_CA_FILE_MAX || stat(v, &st) != 0 || !S_ISREG(st.st_mode))
+        return KL_ECONFIG;
+    FILE *f = fopen(v, "r");
+    if (f == NULL)
+        return KL_ECONFIG;
+    fclose(f);
+    const char *d = cfg_strndup(r->t, v, n);
+    if (d == NULL)
+        return KL_ENOMEM;
+    r->t->binance_ca_file = d;
+    return 0;
 }
 
 /* A comma list of quote assets, each 2..10 of [A-Z0-9]; "" clears it. */
@@ -861,6 +887,9 @@ static const struct cfg_key cfg_keys[] = {
      "kafka://BROKERS/TOPIC"},
     {"binance-ws", set_binance_ws, 0, "must be a ws:// or wss:// URL"},
     {"binance-rest", set_binance_rest, 0, "must be an http:// or https:// URL"},
+    {"binance-ca-file", set_binance_ca_file, 0,
+     "must be empty (the system CA bundle) or a readable regular file of PEM CA certificates, "
+     "path up to 1023 bytes"},
     {"quote-assets", set_quote_assets, 0,
      "must be empty or a comma list of quote assets of 2..10 characters A-Z 0-9 (e.g. "
      "USDT,FDUSD)"},
@@ -1249,6 +1278,7 @@ kl_config_defaults(kl_config_t *c)
     c->source = KL_CFG_SRC_BINANCE;
     c->binance_ws = "wss://stream.binance.com:9443";
     c->binance_rest = "https://api.binance.com";
+    c->binance_ca_file = "";
     c->quote_assets = "";
     c->binance_stream = "aggTrade";
     c->pace = 0;
@@ -1463,8 +1493,9 @@ kl_config_describe(const kl_config_t *c, FILE *f)
             fprintf(f, "%s%s", i ? "," : "", c->replay_files[i]);
         break;
     }
-    fprintf(f, "\nbinance-ws = %s\nbinance-rest = %s\nquote-assets = %s\nbinance-stream = %s\n",
-            c->binance_ws, c->binance_rest, c->quote_assets, c->binance_stream);
+    fprintf(f, "\nbinance-ws = %s\nbinance-rest = %s\n", c->binance_ws, c->binance_rest);
+    cfg_print_kv(f, "binance-ca-file", c->binance_ca_file);
+    fprintf(f, "quote-assets = %s\nbinance-stream = %s\n", c->quote_assets, c->binance_stream);
     fprintf(f, "pace = %.15g\n", c->pace);
     cfg_print_kv(f, "group", c->group);
     fputs("store = ", f);

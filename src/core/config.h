@@ -41,6 +41,7 @@ enum kl_cfg_token_from {
 #define KL_CFG_SHARDS_MAX 1024
 #define KL_CFG_TOKEN_MIN 16
 #define KL_CFG_TOKEN_MAX 256
+#define KL_CFG_CA_FILE_MAX 1023 /* binance-ca-file path, in bytes */
 
 /* One entry of symbols. name is what klined serves ("BTCUSDT"); base/quote are set only when
  * the entry was written BASE/QUOTE, otherwise they are "" and come from exchangeInfo. */
@@ -61,6 +62,8 @@ typedef struct kl_config {
     const char *kafka_topic;         /* KAFKA */
     const char *binance_ws;          /* ws:// or wss://, trailing '/' removed */
     const char *binance_rest;        /* http:// or https://, trailing '/' removed */
+    const char *binance_ca_file;     /* "" = the system CA bundle; else a PEM file that was a
+                                        readable regular file when the config was loaded */
     const char *quote_assets;        /* "" or "USDT,FDUSD": with no symbols, the binance source
                                         follows every TRADING symbol of these quote assets */
     const char *binance_stream;      /* "aggTrade" (the only one built; "trade" is rejected) */

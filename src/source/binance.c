@@ -46,6 +46,32 @@ kl_binance_rand(void *state)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
+/* ---- connection budget ------------------------------------------------------------------- */
+
+void
+kl_binance_budget_init(kl_binance_budget_t *bg, uint32_t max, int64_t window_ms)
+{
+    memset(bg, 0, sizeof *bg);
+    bg->max = max < 1 ? 1 : max > KL_BINANCE_CONN_BUDGET ? KL_BINANCE_CONN_BUDGET : max;
+    bg->window_ms = window_ms > 0 ? window_ms : 1;
+}
+
+int64_t
+kl_binance_budget_take(kl_binance_budget_t *bg, int64_t now_ms)
+{
+    /* A start at t counts while now < t + window: the exchange's window is not ours to see, so
+     * the edge is taken on the safe side. */
+    while (bg->n > 0 && now_ms - bg->start_ms[bg->head] >= bg->window_ms) {
+        bg->head = (bg->head + 1) % KL_BINANCE_CONN_BUDGET;
+        bg->n--;
+    }
+    if (bg->n >= bg->max)
+        return bg->start_ms[bg->head] + bg->window_ms - now_ms;
+    bg->start_ms[(bg->head + bg->n) % KL_BINANCE_CONN_BUDGET] = now_ms;
+    bg->n++;
+    return 0;
+}
+
 /* ---- URLs -------------------------------------------------------------------------------- */
 
 int
@@ -541,7 +567,10 @@ struct binance {
     const _Atomic int *stop;
     int stopping, fatal;
     uint64_t rng;
-    char ca_file[64];
+    char ca_file[KL_CFG_CA_FILE_MAX + 1];
+    kl_binance_budget_t budget;
+    uint64_t budget_waits;
+    kl_ratelimit_t rl_budget;
     kl_ratelimit_t rl_reject, rl_oversize, rl_gap, rl_conn, rl_rest, rl_bf, rl_hold;
     uint64_t connects, disconnects, rest_requests, rest_failures, gaps, gap_ids, shutdowns;
     size_t n_held;
@@ -549,6 +578,11 @@ struct binance {
 };
 
 static kl_ratelimit_t lws_log_rl;
+/* lws 4.1 hands the connect-error callback only "connect SSL err 1: error:00000001:..."; the
+ * verify result (an untrusted issuer, a wrong host) comes through its log. The last one is kept
+ * here so that cannot_reach_exchange can say what was wrong with the certificate. Source thread
+ * only (lws logs from the thread that services it). */
+static char lws_tls_err[160];
 
 static void
 lws_log_emit(int level, const char *line)
@@ -558,6 +592,12 @@ lws_log_emit(int level, const char *line)
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
+    const char *e = strstr(line, "SSL error: ");
+    if (e) {
+        e += strlen("SSL error: ");
+        size_t m = (size_t)(line + n - e);
+        snprintf(lws_tls_err, sizeof lws_tls_err, "%.*s", (int)m, e);
+    }
     /* Only the source thread logs through lws here; a rate limit keeps a refusing server from
      * flooding the log. */
     if (kl_ratelimit_ok(&lws_log_rl, 1000, &supp))
@@ -1075,13 +1115,20 @@ conn_lost(wsconn_t *c, const char *why)
         c->attempt++;
     c->retry_at_ms = kl_mono_ms() + delay;
     uint64_t supp;
+    /* A TLS failure says what was wrong with the certificate, and where trust comes from. */
+    char tls[sizeof lws_tls_err + KL_CFG_CA_FILE_MAX + 64] = "";
+    if (b->ws.tls && strstr(why, "SSL") && lws_tls_err[0]) {
+        snprintf(tls, sizeof tls, " tls_error=\"certificate not accepted: %s\" ca_file=%s",
+                 lws_tls_err, b->ca_file[0] ? b->ca_file : "(lws default)");
+        lws_tls_err[0] = '\0';
+    }
     /* Say plainly, at warn, that the exchange cannot be reached (no network, DNS, refused),
      * and that the service keeps retrying. */
     if (was_open || kl_ratelimit_ok(&b->rl_conn, 1000, &supp))
         kl_log(KL_LOG_WARN, "binance", was_open ? "disconnected" : "cannot_reach_exchange",
-               "conn=%zu url=%s://%s:%d streams=%zu reason=\"%s\" attempt=%u retry_in_ms=%" PRId64
+               "conn=%zu url=%s://%s:%d streams=%zu reason=\"%s\"%s attempt=%u retry_in_ms=%" PRId64
                " clock_held=%zu action=\"retrying with backoff\"",
-               c->index, b->ws.tls ? "wss" : "ws", b->ws.host, b->ws.port, c->n_mem, why,
+               c->index, b->ws.tls ? "wss" : "ws", b->ws.host, b->ws.port, c->n_mem, why, tls,
                c->attempt, delay, held);
 }
 
@@ -1091,6 +1138,20 @@ conn_open(wsconn_t *c)
     binance_t *b = c->b;
     if (c->n_mem == 0) {
         c->retry_at_ms = INT64_MAX;
+        return;
+    }
+    int64_t now = kl_mono_ms(), wait = kl_binance_budget_take(&b->budget, now);
+    if (wait > 0) { /* the IP's connection budget is spent: going on would get it banned */
+        c->retry_at_ms = now + wait;
+        b->budget_waits++;
+        uint64_t supp;
+        if (kl_ratelimit_ok(&b->rl_budget, 60000, &supp))
+            kl_log(KL_LOG_WARN, "binance", "connect_budget_spent",
+                   "conn=%zu budget=%u window_ms=%" PRId64 " wait_ms=%" PRId64
+                   " waits=%llu suppressed=%llu note=\"Binance allows 300 new connections per 5 "
+                   "minutes per IP: this reconnect waits\"",
+                   c->index, b->budget.max, b->budget.window_ms, wait,
+                   (unsigned long long)b->budget_waits, (unsigned long long)supp);
         return;
     }
     /* The path is the connection's symbol set now: the queued changes are in it. */
@@ -1825,9 +1886,10 @@ binance_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
         return KL_ENOMEM;
     }
     kl_log(KL_LOG_INFO, "binance", "starting",
-           "symbols=%zu connections=%zu ws=%s://%s:%d%s rest=%s://%s:%d%s", b->n_syms,
+           "symbols=%zu connections=%zu ws=%s://%s:%d%s rest=%s://%s:%d%s ca_file=%s", b->n_syms,
            b->n_conns, b->ws.tls ? "wss" : "ws", b->ws.host, b->ws.port, b->ws.prefix,
-           b->rest.tls ? "https" : "http", b->rest.host, b->rest.port, b->rest.prefix);
+           b->rest.tls ? "https" : "http", b->rest.host, b->rest.port, b->rest.prefix,
+           b->ws.tls || b->rest.tls ? (b->ca_file[0] ? b->ca_file : "(lws default)") : "-");
     /* Trades after a resumed symbol's last id may be missing until the first connection proves
      * otherwise. */
     for (size_t i = 0; i < b->n_syms; i++)
@@ -1935,7 +1997,10 @@ kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void 
              (uint64_t)(uintptr_t)b;
     if (b->rng == 0)
         b->rng = 1;
-    if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+    kl_binance_budget_init(&b->budget, KL_BINANCE_CONN_BUDGET, KL_BINANCE_CONN_WINDOW_MS);
+    if (cfg->binance_ca_file && cfg->binance_ca_file[0])
+        snprintf(b->ca_file, sizeof b->ca_file, "%s", cfg->binance_ca_file);
+    else if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
         snprintf(b->ca_file, sizeof b->ca_file, "/etc/ssl/certs/ca-certificates.crt");
     size_t resumed = 0;
     for (size_t i = 0; i < b->n_syms; i++)

@@ -29,7 +29,10 @@
  *  - A gap REST cannot fill (it answers with a first id beyond last_id + 1, or stays behind the
  *    buffered live trades for KL_BF_MAX_EMPTY polls) is logged with its id span and counted; the
  *    ids in it are never made up.
- *  - Reconnects use full-jitter exponential backoff (250 ms base, 30 s cap); a connection is
+ *  - Reconnects use full-jitter exponential backoff (250 ms base, 30 s cap), and every
+ *    connection start also spends Binance's budget of 300 new connections per 5 minutes per IP
+ *    (kl_binance_budget_t): when it is spent, the start waits until the oldest one leaves the
+ *    window (logged at most once a minute). A connection is
  *    closed and reopened after 23 h 50 min (Binance ends them at 24 h), on {"e":"serverShutdown"},
  *    and when nothing (not even a pong to our ping, sent after 5 s of silence) arrived for 15 s.
  *    Malformed and oversized messages are counted as rejected, logged rate-limited, and the
@@ -59,6 +62,9 @@
  *    but stays in the registry; an admin-added symbol of another quote asset is not streamed).
  *  - Only aggTrade streams: config rejects binance-stream = trade (raw trade ids would need a
  *    historicalTrades backfill).
+ *  - TLS trusts config binance-ca-file when set, else the system bundle, for the WS
+ *    connections and REST alike (one lws context); a certificate the bundle does not accept
+ *    fails the connect like any unreachable server: logged with lws's reason, retried.
  *  - Name resolution is the blocking getaddrinfo() of lws 4.1 (no async DNS in Debian's build):
  *    a reconnect may stall the loop for as long as the resolver takes.
  *
@@ -101,6 +107,30 @@ int64_t kl_binance_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms,
 
 /* xorshift64* step over *state (which must not be 0): a kl_rand_fn for production use. */
 uint64_t kl_binance_rand(void *state);
+
+/* ---- connection budget ------------------------------------------------------------------- */
+
+/* Binance allows at most 300 new WS connections per 5 minutes per IP; beyond that it bans the
+ * IP. A flapping network with many connections could spend that with backoff alone, so every
+ * connection start goes through a sliding window of the last starts. */
+#define KL_BINANCE_CONN_BUDGET 300
+#define KL_BINANCE_CONN_WINDOW_MS ((int64_t)5 * 60 * 1000)
+
+typedef struct kl_binance_budget {
+    int64_t start_ms[KL_BINANCE_CONN_BUDGET]; /* ring of the starts inside the window, oldest at
+                                                 head */
+    uint32_t head, n, max;
+    int64_t window_ms;
+} kl_binance_budget_t;
+
+/* At most max (clamped to 1..KL_BINANCE_CONN_BUDGET) starts in any window_ms (> 0). */
+void kl_binance_budget_init(kl_binance_budget_t *bg, uint32_t max, int64_t window_ms);
+
+/* Asks for one connection start at now_ms (a monotonic clock, never going back). Returns 0 when
+ * it may start now, and records it; else the ms to wait (> 0) until the oldest start leaves the
+ * window, and records nothing. Pure (the clock is the caller's); any thread, one at a time per
+ * budget. */
+int64_t kl_binance_budget_take(kl_binance_budget_t *bg, int64_t now_ms);
 
 /* ---- URLs -------------------------------------------------------------------------------- */
 

@@ -1012,7 +1012,7 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: fake_exchange --port P --trades FILE[,FILE...] [--rate N] "
-                    "[--start-ms T] [--live-time]\n");
+                    "[--start-ms T] [--live-time] [--tls-cert FILE --tls-key FILE]\n");
     exit(2);
 }
 
@@ -1020,6 +1020,7 @@ int
 main(int argc, char **argv)
 {
     int64_t port = -1, start_ms = 0;
+    const char *tls_cert = NULL, *tls_key = NULL;
     kl_inputs_t in = {0};
     char err[512];
     g.rate = 2000;
@@ -1041,6 +1042,10 @@ main(int argc, char **argv)
         } else if (strcmp(a, "--start-ms") == 0) {
             if (kl_int_parse(v, strlen(v), &start_ms) || start_ms < 0)
                 usage();
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            tls_cert = v;
+        } else if (strcmp(a, "--tls-key") == 0) {
+            tls_key = v;
         } else if (strcmp(a, "--trades") == 0) {
             char *list = strdup(v), *save = NULL;
             for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save))
@@ -1055,7 +1060,7 @@ main(int argc, char **argv)
             usage();
         }
     }
-    if (port < 0 || in.n == 0)
+    if (port < 0 || in.n == 0 || !tls_cert != !tls_key)
         usage();
     int rc = 0;
     if (load(&in) != 0) {
@@ -1074,6 +1079,11 @@ main(int argc, char **argv)
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = 16384;
+    if (tls_cert) { /* the same WS and REST, over TLS: wss:// and https:// */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = tls_cert;
+        info.ssl_private_key_filepath = tls_key;
+    }
     g.ctx = lws_create_context(&info);
     if (!g.ctx) {
         logf_("cannot listen on 127.0.0.1:%" PRId64, port);
@@ -1087,8 +1097,8 @@ main(int argc, char **argv)
     lws_sul_schedule(g.ctx, 0, &g.sul, tick, 1);
     printf("fake_exchange: listening on 127.0.0.1:%d\n", bound);
     fflush(stdout);
-    logf_("listening on 127.0.0.1:%d, rate %" PRId64 "/s, start in %" PRId64 " ms%s", bound,
-          g.rate, start_ms, g.live_time ? ", live time" : "");
+    logf_("listening on 127.0.0.1:%d, rate %" PRId64 "/s, start in %" PRId64 " ms%s%s", bound,
+          g.rate, start_ms, g.live_time ? ", live time" : "", tls_cert ? ", tls" : "");
     while (!g.quit)
         if (lws_service(g.ctx, 0) < 0)
             break;

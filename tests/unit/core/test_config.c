@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -130,6 +131,7 @@ test_defaults(void **state)
     assert_int_equal(c.source, KL_CFG_SRC_BINANCE);
     assert_string_equal(c.binance_ws, "wss://stream.binance.com:9443");
     assert_string_equal(c.binance_rest, "https://api.binance.com");
+    assert_string_equal(c.binance_ca_file, "");
     assert_true(c.pace == 0.0);
     assert_string_equal(c.group, "klined");
     assert_int_equal(c.store, KL_CFG_STORE_SQLITE);
@@ -165,6 +167,7 @@ test_defaults(void **state)
     assert_string_equal(d, "source = binance\n"
                            "binance-ws = wss://stream.binance.com:9443\n"
                            "binance-rest = https://api.binance.com\n"
+                           "binance-ca-file = \n"
                            "quote-assets = \n"
                            "binance-stream = aggTrade\n"
                            "pace = 0\n"
@@ -276,6 +279,47 @@ test_urls(void **state)
     parse_bad("config: binance-rest = \"wss://x\": must be an http:// or https:// URL",
               "--binance-rest", "wss://x", NULL);
     parse_bad(NULL, "--binance-rest", "http://a b", NULL);
+}
+
+/* binance-ca-file: checked when loaded (a readable regular file), so a typo fails the start
+ * by name instead of as TLS errors later; "" is the system bundle again. */
+static void
+test_binance_ca_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/kl_test_ca_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "-----BEGIN CERTIFICATE-----\n", 28), 28);
+    close(fd);
+    kl_config_t c;
+    parse_ok(&c, "--binance-ca-file", path, NULL);
+    assert_string_equal(c.binance_ca_file, path);
+    char *d = describe(&c);
+    char line[128];
+    snprintf(line, sizeof line, "\nbinance-ca-file = %s\n", path);
+    assert_non_null(strstr(d, line));
+    free(d);
+    kl_config_free(&c);
+
+    parse_ok(&c, "--binance-ca-file", path, "--binance-ca-file", "", NULL);
+    assert_string_equal(c.binance_ca_file, "");
+    kl_config_free(&c);
+
+    parse_bad("config: binance-ca-file = \"/nonexistent/ca.pem\": must be empty (the system CA "
+              "bundle) or a readable regular file of PEM CA certificates, path up to 1023 bytes",
+              "--binance-ca-file", "/nonexistent/ca.pem", NULL);
+    parse_bad(NULL, "--binance-ca-file", "/tmp", NULL); /* a directory */
+    if (geteuid() != 0) { /* root reads anything */
+        chmod(path, 0);
+        parse_bad(NULL, "--binance-ca-file", path, NULL);
+    }
+    char longp[1100];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[0] = '/';
+    longp[sizeof longp - 1] = '\0';
+    parse_bad(NULL, "--binance-ca-file", longp, NULL);
+    unlink(path);
 }
 
 /* quote-assets: a comma list of 2..10 [A-Z0-9]; binance-stream: only aggTrade is built. */
@@ -960,7 +1004,8 @@ test_usage(void **state)
     kl_config_usage(f);
     fclose(f);
     /* Every contract flag is listed. */
-    const char *flags[] = {"--source", "--binance-ws", "--binance-rest", "--pace", "--group",
+    const char *flags[] = {"--source", "--binance-ws", "--binance-rest", "--binance-ca-file",
+                           "--pace", "--group",
                            "--store", "--wal-dir", "--listen", "--symbols", "--intervals", "--tz",
                            "--workers", "--cpus", "--admin-token", "--exit-on-eof", "--shard",
                            "--config"};
@@ -977,6 +1022,7 @@ main(void)
         cmocka_unit_test_setup(test_defaults, setup),
         cmocka_unit_test_setup(test_source, setup),
         cmocka_unit_test_setup(test_urls, setup),
+        cmocka_unit_test_setup(test_binance_ca_file, setup),
         cmocka_unit_test_setup(test_quote_assets_stream, setup),
         cmocka_unit_test_setup(test_pace, setup),
         cmocka_unit_test_setup(test_store_group_wal, setup),

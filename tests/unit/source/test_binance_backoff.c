@@ -2,7 +2,8 @@
  * the network or sleeps: the full-jitter reconnect backoff driven by an injected random source
  * (exact bounds at each attempt, the cap, no overflow at huge attempts), the URL split, the REST
  * aggTrades page parser (Binance's documented example answer, errors, skipped bad elements), and
- * the per-symbol gap filler that hands over from REST backfill to the live stream: hand-made
+ * the connection budget (Binance's 300 new connections per 5 minutes, a sliding window driven by
+ * an injected clock), the per-symbol gap filler that hands over from REST backfill to the live stream: hand-made
  * scenarios for every branch, then a randomized run of disconnects, REST lag and buffer
  * overflows that must route every id exactly once and in order. */
 #include <setjmp.h>
@@ -17,6 +18,82 @@
 
 #include "kl/err.h"
 #include "source/binance.h"
+
+/* ---- connection budget ------------------------------------------------------------------- */
+
+/* A small window first, so every edge is visible: 3 starts per 1000 ms. */
+static void
+budget_small(void **state)
+{
+    (void)state;
+    kl_binance_budget_t bg;
+    kl_binance_budget_init(&bg, 3, 1000);
+    assert_int_equal(kl_binance_budget_take(&bg, 100), 0);
+    assert_int_equal(kl_binance_budget_take(&bg, 200), 0);
+    assert_int_equal(kl_binance_budget_take(&bg, 200), 0);
+    /* spent: the oldest (100) leaves at 1100 */
+    assert_int_equal(kl_binance_budget_take(&bg, 250), 850);
+    assert_int_equal(kl_binance_budget_take(&bg, 1099), 1);
+    assert_int_equal(bg.n, 3); /* a refusal records nothing */
+    assert_int_equal(kl_binance_budget_take(&bg, 1100), 0);
+    /* now 200, 200, 1100: the next slot frees at 1200, both 200s at once */
+    assert_int_equal(kl_binance_budget_take(&bg, 1150), 50);
+    assert_int_equal(kl_binance_budget_take(&bg, 1200), 0);
+    assert_int_equal(kl_binance_budget_take(&bg, 1200), 0);
+    assert_int_equal(kl_binance_budget_take(&bg, 1200), 1100 + 1000 - 1200);
+    /* a long quiet spell empties the window entirely */
+    assert_int_equal(kl_binance_budget_take(&bg, 10000), 0);
+    assert_int_equal(bg.n, 1);
+    assert_int_equal(kl_binance_budget_take(&bg, 10000), 0);
+    assert_int_equal(kl_binance_budget_take(&bg, 10000), 0);
+    assert_int_equal(kl_binance_budget_take(&bg, 10000), 1000);
+
+    /* bounds: max clamped to 1..KL_BINANCE_CONN_BUDGET, window to > 0 */
+    kl_binance_budget_init(&bg, 0, 0);
+    assert_int_equal(bg.max, 1);
+    assert_int_equal(bg.window_ms, 1);
+    kl_binance_budget_init(&bg, 100000, 5);
+    assert_int_equal(bg.max, KL_BINANCE_CONN_BUDGET);
+}
+
+/* Binance's real budget over a reconnect storm: a start every 100 ms wants 3000 per 5 minutes;
+ * the budget lets 300 through in the first window and then one per freed slot, so no 5-minute
+ * window ever holds more than 300 starts (checked over every window ending at a start), and the
+ * ring wraps many times on the way. */
+static void
+budget_binance_storm(void **state)
+{
+    (void)state;
+    kl_binance_budget_t bg;
+    kl_binance_budget_init(&bg, KL_BINANCE_CONN_BUDGET, KL_BINANCE_CONN_WINDOW_MS);
+    enum { N = 2000 };
+    static int64_t started[N];
+    size_t n = 0;
+    int64_t now = 0;
+    uint64_t waits = 0;
+    while (n < N) {
+        int64_t w = kl_binance_budget_take(&bg, now);
+        if (w == 0) {
+            started[n++] = now;
+            now += 100;
+        } else {
+            assert_true(w > 0 && w <= KL_BINANCE_CONN_WINDOW_MS);
+            waits++;
+            now += w; /* the caller sleeps exactly as long as told */
+        }
+    }
+    assert_true(waits > 0);
+    assert_int_equal(started[299], 29900);                       /* the first 300 go at once */
+    assert_int_equal(started[300], KL_BINANCE_CONN_WINDOW_MS);   /* then the 301st waits */
+    for (size_t i = 300; i < N; i++) /* never 301 starts inside one window */
+        assert_true(started[i] - started[i - 300] >= KL_BINANCE_CONN_WINDOW_MS);
+    /* and the budget does not hold back more than it must: each start waited only for its slot */
+    for (size_t i = 300; i < N; i++) {
+        int64_t earliest = started[i - 1] + 100;
+        int64_t slot = started[i - 300] + KL_BINANCE_CONN_WINDOW_MS;
+        assert_int_equal(started[i], earliest > slot ? earliest : slot);
+    }
+}
 
 /* ---- backoff ------------------------------------------------------------------------------ */
 
@@ -613,6 +690,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(budget_small),
+        cmocka_unit_test(budget_binance_storm),
         cmocka_unit_test(backoff_bounds),
         cmocka_unit_test(backoff_real_generator),
         cmocka_unit_test(url_parse),
