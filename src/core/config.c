@@ -417,14 +417,17 @@ set_quote_assets(struct cfg_run *r, const char *v)
     return 0;
 }
 
-/* Only aggTrade streams are built: a raw `trade` stream would need its own REST backfill
- * (historicalTrades by id), which the source does not have. */
+/* aggTrade (gaps backfilled by REST aggTrades) or trade (raw trades, gaps backfilled by REST
+ * historicalTrades): the name is kept as a static string, exact case as Binance spells it. */
 static int
 set_binance_stream(struct cfg_run *r, const char *v)
 {
-    if (strcmp(v, "aggTrade") != 0)
+    if (strcmp(v, "aggTrade") == 0)
+        r->t->binance_stream = "aggTrade";
+    else if (strcmp(v, "trade") == 0)
+        r->t->binance_stream = "trade";
+    else
         return KL_ECONFIG;
-    r->t->binance_stream = "aggTrade";
     return 0;
 }
 
@@ -894,8 +897,7 @@ static const struct cfg_key cfg_keys[] = {
      "must be empty or a comma list of quote assets of 2..10 characters A-Z 0-9 (e.g. "
      "USDT,FDUSD)"},
     {"binance-stream", set_binance_stream, 0,
-     "must be aggTrade (raw `trade` streams are not supported: their gaps cannot be backfilled "
-     "by aggTrades ids)"},
+     "must be aggTrade or trade"},
     {"pace", set_pace, 0, "must be 0 (full speed) or a number > 0 up to 1000000 (1 = real time)"},
     {"group", set_group, 0, "must be a Kafka consumer group name of 1..255 characters"},
     {"store", set_store, 0, "must be sqlite:PATH, postgres://... or postgresql://..."},

@@ -1,6 +1,7 @@
-/* Live Binance spot source: aggTrade combined streams over libwebsockets, gaps backfilled by id
- * from REST aggTrades; binance.h has the design. The pure parts (backoff, URL split, REST page
- * parser, gap filler) come first, then the lws machinery on the source thread. */
+/* Live Binance spot source: aggTrade (or raw trade) combined streams over libwebsockets, gaps
+ * backfilled by id from REST aggTrades (or historicalTrades); binance.h has the design. The pure
+ * parts (backoff, URL split, REST page parsers, gap filler) come first, then the lws machinery
+ * on the source thread. */
 #include "source/binance.h"
 
 #include <errno.h>
@@ -171,12 +172,67 @@ object_end(const char *s, size_t n, size_t i)
     return 0;
 }
 
-int
-kl_binance_parse_page(const char *body, size_t n, const char *symbol, kl_trade_t *out,
-                      size_t max, size_t *n_out, size_t *n_bad)
+/* Copies the members of one historicalTrades element (its text after the '{') to out with
+ * the keys the trade parser reads renamed to a `trade` event's: id to t, price to p, qty to q,
+ * time to T, isBuyerMaker to m. Only keys of the element itself are renamed, never string
+ * values or keys of nested values; quoteQty and isBestMatch stay, and the parser skips them.
+ * Returns the length written, or 0 when it does not fit in cap (or a string is not closed). */
+static size_t
+raw_keys(const char *s, size_t n, char *out, size_t cap)
+{
+    static const char *const from[] = {"id", "price", "qty", "time", "isBuyerMaker"};
+    static const char *const to[] = {"t", "p", "q", "T", "m"};
+    size_t o = 0;
+    int depth = 0, want_key = 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            size_t j = i + 1;
+            while (j < n && s[j] != '"')
+                j += s[j] == '\\' ? 2 : 1;
+            if (j >= n)
+                return 0;
+            const char *w = s + i + 1;
+            size_t wl = j - i - 1;
+            if (depth == 0 && want_key) {
+                for (size_t k = 0; k < sizeof from / sizeof from[0]; k++)
+                    if (strlen(from[k]) == wl && memcmp(w, from[k], wl) == 0) {
+                        w = to[k];
+                        wl = strlen(to[k]);
+                        break;
+                    }
+                want_key = 0;
+            }
+            if (o + wl + 2 > cap)
+                return 0;
+            out[o++] = '"';
+            memcpy(out + o, w, wl);
+            o += wl;
+            out[o++] = '"';
+            i = j;
+            continue;
+        }
+        if (c == '{' || c == '[')
+            depth++;
+        else if (c == '}' || c == ']')
+            depth--;
+        else if (c == ',' && depth == 0)
+            want_key = 1;
+        if (o + 1 > cap)
+            return 0;
+        out[o++] = c;
+    }
+    return o;
+}
+
+/* Both REST shapes: raw 0 for aggTrades, 1 for historicalTrades. */
+static int
+parse_page(const char *body, size_t n, const char *symbol, int raw, kl_trade_t *out, size_t max,
+           size_t *n_out, size_t *n_bad)
 {
     char msg[KL_TRADE_JSON_MAX];
-    int pre = snprintf(msg, sizeof msg, "{\"e\":\"aggTrade\",\"s\":\"%s\",", symbol);
+    int pre = snprintf(msg, sizeof msg, "{\"e\":\"%s\",\"s\":\"%s\",", raw ? "trade" : "aggTrade",
+                       symbol);
     if (!body || pre <= 0 || (size_t)pre >= 128)
         return KL_EARG;
     size_t cnt = 0, bad = 0, i = skip_ws(body, n, 0);
@@ -194,12 +250,17 @@ kl_binance_parse_page(const char *body, size_t n, const char *symbol, kl_trade_t
                 return KL_EJSON;
             if (cnt == max)
                 return KL_EFULL;
-            /* The element without its '{', behind a prefix that makes it an aggTrade event of
-             * symbol, so that the one hardened parser reads both the stream and REST. */
+            /* The element without its '{', behind a prefix that makes it an event of symbol
+             * (its keys renamed for historicalTrades), so that the one hardened parser reads
+             * both the stream and REST. */
             size_t len = end - i - 1;
             kl_trade_msg_t m;
             int rc = KL_ELINE;
-            if ((size_t)pre + len <= sizeof msg) {
+            if (raw) {
+                len = raw_keys(body + i + 1, len, msg + pre, sizeof msg - (size_t)pre);
+                if (len > 0)
+                    rc = kl_trade_json_parse(msg, (size_t)pre + len, &m);
+            } else if ((size_t)pre + len <= sizeof msg) {
                 memcpy(msg + pre, body + i + 1, len);
                 rc = kl_trade_json_parse(msg, (size_t)pre + len, &m);
             }
@@ -226,6 +287,20 @@ kl_binance_parse_page(const char *body, size_t n, const char *symbol, kl_trade_t
     *n_out = cnt;
     *n_bad = bad;
     return 0;
+}
+
+int
+kl_binance_parse_page(const char *body, size_t n, const char *symbol, kl_trade_t *out,
+                      size_t max, size_t *n_out, size_t *n_bad)
+{
+    return parse_page(body, n, symbol, 0, out, max, n_out, n_bad);
+}
+
+int
+kl_binance_parse_trades_page(const char *body, size_t n, const char *symbol, kl_trade_t *out,
+                             size_t max, size_t *n_out, size_t *n_bad)
+{
+    return parse_page(body, n, symbol, 1, out, max, n_out, n_bad);
 }
 
 /* ---- gap filler -------------------------------------------------------------------------- */
@@ -506,7 +581,7 @@ typedef struct rest_req {
     size_t sym;
     int status;
     int kind;                    /* REQ_* */
-    int64_t started_ms, from_id; /* from_id -1: by time, or not aggTrades */
+    int64_t started_ms, from_id; /* from_id -1: by time, or not a page of trades */
     char *body;
     size_t len, cap;
     int too_big;
@@ -539,6 +614,9 @@ struct binance {
     kl_resume_fn resume;
     void *resume_ctx;
     int initial;      /* symbols added now are the starting set: they resume after recovery */
+    int raw;          /* binance-stream = trade: @trade streams, historicalTrades backfill */
+    const char *stream; /* "aggTrade" or "trade": the stream suffix after '@' */
+    int64_t rest_spacing_ms;
     uint64_t sync_epoch;
     size_t sync_count;
     int64_t sync_at_ms;
@@ -857,19 +935,33 @@ rest_complete(rest_req_t *r)
         return;
     }
     size_t n = 0, bad = 0;
-    int rc = kl_binance_parse_page(r->body, r->len, y->name, b->page, KL_BINANCE_REST_LIMIT, &n,
-                                   &bad);
+    /* Raw trades from the start have no by-time page: aggTrades by startTime (limit 1) gives
+     * the first aggregate since the start, whose first raw id anchors historicalTrades. */
+    int anchor = b->raw && r->from_id < 0;
+    int rc = b->raw && !anchor
+                 ? kl_binance_parse_trades_page(r->body, r->len, y->name, b->page,
+                                                KL_BINANCE_REST_LIMIT, &n, &bad)
+                 : kl_binance_parse_page(r->body, r->len, y->name, b->page,
+                                         KL_BINANCE_REST_LIMIT, &n, &bad);
     if (rc != 0) {
         reject(b, "rest_page", rc, r->body ? r->body : "", r->len, r->len);
-        rest_failed(r, "unreadable aggTrades answer");
+        rest_failed(r, b->raw && !anchor ? "unreadable historicalTrades answer"
+                                         : "unreadable aggTrades answer");
         return;
+    }
+    int full = n + bad >= KL_BINANCE_REST_LIMIT;
+    if (anchor && n > 0) {
+        if (y->bf.last_id == INT64_MIN)
+            y->bf.last_id = b->page[0].first_id - 1;
+        n = 0;
+        full = 1; /* the page by id comes next */
     }
     for (size_t i = 0; i < bad; i++)
         reject(b, "rest_trade", KL_EJSON, r->body, r->len, r->len);
     y->rest_attempt = 0;
     y->inflight = 0;
     uint64_t before = y->bf.from_rest;
-    rc = kl_bf_page(&y->bf, b->page, n, n + bad >= KL_BINANCE_REST_LIMIT, &bf_ops, y);
+    rc = kl_bf_page(&y->bf, b->page, n, full, &bf_ops, y);
     if (rc < 0)
         return; /* shutting down */
     if (rc == KL_BF_MORE) {
@@ -929,15 +1021,14 @@ rest_start(binance_t *b, rest_req_t *r, int kind, size_t si)
         sym_t *y = &b->syms[si];
         y->need = 0;
         y->inflight = 1;
-        if (y->bf.last_id == INT64_MIN) /* from the start of the feed */
+        if (y->bf.last_id == INT64_MIN) /* from the start of the feed (raw: its first id) */
             snprintf(path, sizeof path,
                      "%s/api/v3/aggTrades?symbol=%s&startTime=%" PRId64 "&limit=%d",
-                     b->rest.prefix, y->name, b->t0_ms, KL_BINANCE_REST_LIMIT);
+                     b->rest.prefix, y->name, b->t0_ms, b->raw ? 1 : KL_BINANCE_REST_LIMIT);
         else
-            snprintf(path, sizeof path,
-                     "%s/api/v3/aggTrades?symbol=%s&fromId=%" PRId64 "&limit=%d",
-                     b->rest.prefix, y->name, (r->from_id = kl_bf_from_id(&y->bf)),
-                     KL_BINANCE_REST_LIMIT);
+            snprintf(path, sizeof path, "%s/api/v3/%s?symbol=%s&fromId=%" PRId64 "&limit=%d",
+                     b->rest.prefix, b->raw ? "historicalTrades" : "aggTrades", y->name,
+                     (r->from_id = kl_bf_from_id(&y->bf)), KL_BINANCE_REST_LIMIT);
     }
     struct lws_client_connect_info i;
     memset(&i, 0, sizeof i);
@@ -978,12 +1069,12 @@ rest_pump(binance_t *b)
     if (!r)
         return;
     if (b->time_need && !b->time_inflight && b->time_at_ms <= now) {
-        b->rest_next_ms = now + KL_BINANCE_REST_SPACING_MS;
+        b->rest_next_ms = now + b->rest_spacing_ms;
         rest_start(b, r, REQ_TIME, 0);
         return;
     }
     if (b->info_need && !b->info_inflight && b->info_at_ms <= now) {
-        b->rest_next_ms = now + KL_BINANCE_REST_SPACING_MS;
+        b->rest_next_ms = now + b->rest_spacing_ms;
         rest_start(b, r, REQ_INFO, 0);
         return;
     }
@@ -1005,7 +1096,7 @@ rest_pump(binance_t *b)
                 (y->bf.last_id == INT64_MIN && b->t0_ms == INT64_MIN))
                 continue;
             b->rest_cursor = (si + 1) % b->n_syms;
-            b->rest_next_ms = now + KL_BINANCE_REST_SPACING_MS;
+            b->rest_next_ms = now + b->rest_spacing_ms;
             rest_start(b, r, REQ_FETCH, si);
             return;
         }
@@ -1172,7 +1263,7 @@ conn_open(wsconn_t *c)
             char ch = y->name[j];
             *p++ = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
         }
-        p += sprintf(p, "@aggTrade");
+        p += sprintf(p, "@%s", b->stream);
     }
     c->subq.n = c->unsubq.n = 0;
     c->ctl_next_ms = 0;
@@ -1243,8 +1334,8 @@ handle_message(wsconn_t *c, const char *s, size_t n)
         }
         return;
     }
-    if (rc == 0 && !m.is_agg)
-        rc = KL_EJSON_EVENT; /* a raw trade on an aggTrade stream: its ids mean something else */
+    if (rc == 0 && m.is_agg == b->raw)
+        rc = KL_EJSON_EVENT; /* the other kind of event: its ids count something else */
     if (rc == 0)
         rc = kl_trade_validate(&m.t, 1);
     if (rc != 0) {
@@ -1296,8 +1387,9 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
         c->in_msg = 0;
         c->silent = 0;
         b->connects++;
-        kl_log(KL_LOG_INFO, "binance", "connected", "conn=%zu streams=%zu host=%s port=%d",
-               c->index, c->n_mem, b->ws.host, b->ws.port);
+        kl_log(KL_LOG_INFO, "binance", "connected",
+               "conn=%zu streams=%zu host=%s port=%d stream_type=%s", c->index, c->n_mem,
+               b->ws.host, b->ws.port, b->stream);
         for (size_t k = 0; k < c->n_mem; k++) {
             sym_t *y = &b->syms[c->mem[k]];
             if (kl_bf_connected(&y->bf))
@@ -1413,7 +1505,7 @@ ctl_send(wsconn_t *c)
             out[len++] = '"';
         for (const char *p = q->v[k]; *p; p++)
             out[len++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-        len += (size_t)snprintf(out + len, CTL_MSG_MAX - len, "@aggTrade\"");
+        len += (size_t)snprintf(out + len, CTL_MSG_MAX - len, "@%s\"", b->stream);
     }
     len += (size_t)snprintf(out + len, CTL_MSG_MAX - len, "],\"id\":%lld}", ++c->ctl_id);
     kl_log(KL_LOG_INFO, "binance", "control_sent", "conn=%zu msg=\"%.*s\"", c->index,
@@ -1454,7 +1546,7 @@ hash_rebuild(binance_t *b)
 static size_t
 stream_bytes(const sym_t *y)
 {
-    return y->len + 9 + 1; /* "@aggTrade" and a '/' */
+    return y->len + 1 + strlen(y->b->stream) + 1; /* "@aggTrade" or "@trade", and a '/' */
 }
 
 /* Puts symbol si on a connection with room in its stream and path budgets, or on a new one.
@@ -1969,6 +2061,9 @@ kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void 
         binance_destroy(&b->base);
         return KL_ECONFIG;
     }
+    b->raw = cfg->binance_stream && strcmp(cfg->binance_stream, "trade") == 0;
+    b->stream = b->raw ? "trade" : "aggTrade";
+    b->rest_spacing_ms = b->raw ? KL_BINANCE_REST_SPACING_RAW_MS : KL_BINANCE_REST_SPACING_MS;
     b->resume = resume;
     b->resume_ctx = resume_ctx;
     b->initial = 1;

@@ -60,8 +60,14 @@
  *    registry (KL_SYMREG_AUTO: one an admin removed stays removed), and the streamed set is the
  *    registry's live symbols that are in the latest quote set (a delisted one is unsubscribed
  *    but stays in the registry; an admin-added symbol of another quote asset is not streamed).
- *  - Only aggTrade streams: config rejects binance-stream = trade (raw trade ids would need a
- *    historicalTrades backfill).
+ *  - binance-stream = trade: `<symbol>@trade` streams instead, and `last_id` is a raw trade id:
+ *    holes are backfilled from `historicalTrades?fromId=` pages (same paging, buffering,
+ *    hand-over and clock holds; one page every KL_BINANCE_REST_SPACING_RAW_MS, since it weighs
+ *    25). The backfill of a symbol from the start, which has no by-time raw page, first reads
+ *    `aggTrades?startTime=&limit=1` and starts from that aggregate's first raw id `f` (none
+ *    yet: the empty page counts as an empty poll, as for aggTrades). Events of the other kind
+ *    on a stream are rejected. The resume id after a restart is taken as given: switching the
+ *    stream kind over a kept store mixes two id spaces.
  *  - TLS trusts config binance-ca-file when set, else the system bundle, for the WS
  *    connections and REST alike (one lws context); a certificate the bundle does not accept
  *    fails the connect like any unreachable server: logged with lws's reason, retried.
@@ -82,9 +88,10 @@
  * 2048 bytes (`GET ` + path + ` HTTP/1.1\r\n`) and a longer one fails the handshake, so a
  * connection carries about 110 streams of 8-letter symbols (the full spot market: ~15). */
 #define KL_BINANCE_PATH_MAX 2000
-#define KL_BINANCE_REST_LIMIT 1000  /* aggTrades page size (Binance maximum) */
+#define KL_BINANCE_REST_LIMIT 1000  /* aggTrades/historicalTrades page size (Binance maximum) */
 #define KL_BINANCE_REST_INFLIGHT 4
 #define KL_BINANCE_REST_SPACING_MS 100 /* 10 req/s x weight 4 = 40% of 6000/min */
+#define KL_BINANCE_REST_SPACING_RAW_MS 625 /* historicalTrades: 1.6 req/s x weight 25 = 40% */
 #define KL_BINANCE_BACKOFF_BASE_MS 250
 #define KL_BINANCE_BACKOFF_CAP_MS 30000
 #define KL_BINANCE_ROTATE_MS ((int64_t)(23 * 60 + 50) * 60 * 1000)
@@ -156,6 +163,15 @@ int kl_binance_url_parse(const char *url, kl_binance_url_t *out);
  * elements. Pure; any thread. */
 int kl_binance_parse_page(const char *body, size_t n, const char *symbol, kl_trade_t *out,
                           size_t max, size_t *n_out, size_t *n_bad);
+
+/* The same for a REST historicalTrades answer (binance-stream = trade): an array of
+ * {"id","price","qty","quoteQty","time","isBuyerMaker","isBestMatch"} objects, read as raw
+ * trades (id = "id", first_id = last_id = id, ts = "time"). Each element's own keys id, price,
+ * qty, time and isBuyerMaker are read like a `trade` event's t, p, q, T and m (same types, same
+ * strictness); quoteQty, isBestMatch and unknown keys are skipped. Same returns. Pure; any
+ * thread. */
+int kl_binance_parse_trades_page(const char *body, size_t n, const char *symbol, kl_trade_t *out,
+                                 size_t max, size_t *n_out, size_t *n_bad);
 
 /* ---- gap filler -------------------------------------------------------------------------- */
 

@@ -2,8 +2,8 @@
  * (`klined serve --source binance`) point --binance-ws/--binance-rest at. It loads
  * data.binance.vision trade dumps, plays them as one exchange tape at a fixed trade rate, pushes
  * what it emits to WebSocket subscribers in Binance's combined-stream shape, serves the emitted
- * prefix through Binance's REST aggTrades/exchangeInfo/time/ping, and injects faults on request
- * (POST /fault). The contract is in docs/fake_exchange.md.
+ * prefix through Binance's REST aggTrades/historicalTrades/exchangeInfo/time/ping, and injects
+ * faults on request (POST /fault). The contract is in docs/fake_exchange.md.
  *
  * DESIGN. One thread, one lws context, plain HTTP/WS on 127.0.0.1. A 5 ms lws_sul timer is the
  * exchange clock: each tick moves the emitted prefix of the tape forward to rate * active time
@@ -295,6 +295,22 @@ fmt_trade_rest(char *buf, size_t cap, const kl_trade_t *t)
                      "{\"a\":%" PRId64 ",\"p\":\"%s\",\"q\":\"%s\",\"f\":%" PRId64 ",\"l\":%" PRId64
                      ",\"T\":%" PRId64 ",\"m\":%s,\"M\":true}",
                      t->id, p, q, t->first_id, t->last_id, t->ts, t->buyer_maker ? "true" : "false");
+    return (size_t)n;
+}
+
+/* One element of a REST historicalTrades answer: the tape's trade as a raw trade, with the id
+ * its @trade events carry (quoteQty = price x qty, truncated to 8 places like Binance). */
+static size_t
+fmt_raw_trade_rest(char *buf, size_t cap, const kl_trade_t *t)
+{
+    char p[KL_NUM_BUFSZ], q[KL_NUM_BUFSZ], qq[KL_NUM_BUFSZ];
+    kl_dec_format(t->price, p);
+    kl_dec_format(t->qty, q);
+    kl_sum_format((kl_sum_t)t->price * (kl_sum_t)t->qty, 16, qq);
+    int n = snprintf(buf, cap,
+                     "{\"id\":%" PRId64 ",\"price\":\"%s\",\"qty\":\"%s\",\"quoteQty\":\"%s\""
+                     ",\"time\":%" PRId64 ",\"isBuyerMaker\":%s,\"isBestMatch\":true}",
+                     t->id, p, q, qq, t->ts, t->buyer_maker ? "true" : "false");
     return (size_t)n;
 }
 
@@ -618,6 +634,49 @@ bad_int(sb_t *b, const char *name)
     return binance_error(b, -1100, msg);
 }
 
+/* GET /api/v3/historicalTrades?symbol=S[&fromId=N][&limit=L]: the emitted trades of S with
+ * id >= fromId (the latest ones without it), as raw trades; no time filter, as on Binance. */
+static int
+route_historical_trades(struct lws *wsi, sb_t *b)
+{
+    char name[KL_SYMBOL_MAX];
+    int n = arg(wsi, "symbol", name, sizeof name);
+    if (n <= 0)
+        return binance_error(b, -1102, "Mandatory parameter 'symbol' was not sent, was "
+                                       "empty/null, or malformed.");
+    sym_t *s = sym_find(name, (size_t)n);
+    if (!s)
+        return binance_error(b, -1121, "Invalid symbol.");
+    int64_t limit = REST_LIMIT_DEFAULT, from_id = 0;
+    if (arg_int(wsi, "limit", &limit) < 0 || limit < 1)
+        return bad_int(b, "limit");
+    if (limit > REST_LIMIT_MAX)
+        limit = REST_LIMIT_MAX;
+    int has_from = arg_int(wsi, "fromId", &from_id);
+    if (has_from < 0)
+        return bad_int(b, "fromId");
+    size_t lo = 0, hi = s->emitted;
+    if (has_from) {
+        while (lo < hi) { /* first emitted trade with id >= fromId */
+            size_t mid = lo + (hi - lo) / 2;
+            if (s->t[mid].id < from_id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    } else {
+        lo = s->emitted > (size_t)limit ? s->emitted - (size_t)limit : 0; /* the latest */
+    }
+    sb_printf(b, "[");
+    char row[MSG_MAX];
+    for (size_t i = lo; i < s->emitted && i - lo < (size_t)limit; i++) {
+        size_t len = fmt_raw_trade_rest(row, sizeof row, &s->t[i]);
+        sb_printf(b, "%s%.*s", i > lo ? "," : "", (int)len, row);
+    }
+    sb_printf(b, "]");
+    return HTTP_STATUS_OK;
+}
+
 static int
 route_agg_trades(struct lws *wsi, sb_t *b)
 {
@@ -803,6 +862,8 @@ http_route(struct lws *wsi, pss_t *pss, const char *path)
         st = route_exchange_info(wsi, &b);
     } else if (strcmp(path, "/api/v3/aggTrades") == 0) {
         st = route_agg_trades(wsi, &b);
+    } else if (strcmp(path, "/api/v3/historicalTrades") == 0) {
+        st = route_historical_trades(wsi, &b);
     } else if (strcmp(path, "/status") == 0) {
         size_t n = 0;
         for (pss_t *c = g.clients; c; c = c->next)

@@ -322,7 +322,7 @@ test_binance_ca_file(void **state)
     unlink(path);
 }
 
-/* quote-assets: a comma list of 2..10 [A-Z0-9]; binance-stream: only aggTrade is built. */
+/* quote-assets: a comma list of 2..10 [A-Z0-9]; binance-stream: aggTrade or trade, case exact. */
 static void
 test_quote_assets_stream(void **state)
 {
@@ -350,10 +350,14 @@ test_quote_assets_stream(void **state)
     parse_bad(NULL, "--quote-assets", "U", NULL);
     parse_bad(NULL, "--quote-assets", "ABCDEFGHIJK", NULL);
     parse_bad(NULL, "--quote-assets", "USDT FDUSD", NULL);
-    parse_bad("config: binance-stream = \"trade\": must be aggTrade (raw `trade` streams are not "
-              "supported: their gaps cannot be backfilled by aggTrades ids)",
-              "--binance-stream", "trade", NULL);
+    parse_ok(&c, "--binance-stream", "trade", NULL);
+    assert_string_equal(c.binance_stream, "trade");
+    kl_config_free(&c);
+    parse_bad("config: binance-stream = \"Trade\": must be aggTrade or trade",
+              "--binance-stream", "Trade", NULL);
     parse_bad(NULL, "--binance-stream", "aggtrade", NULL);
+    parse_bad(NULL, "--binance-stream", "trades", NULL);
+    parse_bad(NULL, "--binance-stream", "", NULL);
 }
 
 static void
