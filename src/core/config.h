@@ -66,7 +66,8 @@ typedef struct kl_config {
                                         readable regular file when the config was loaded */
     const char *quote_assets;        /* "" or "USDT,FDUSD": with no symbols, the binance source
                                         follows every TRADING symbol of these quote assets */
-    const char *binance_stream;      /* "aggTrade" (the only one built; "trade" is rejected) */
+    const char *binance_stream;      /* "aggTrade" (default) or "trade" (raw trades, backfilled
+                                        from historicalTrades); keep it per store */
     double pace;                     /* 0 = full speed; > 0 only with REPLAY (1 = real time) */
     const char *group;               /* Kafka consumer group */
 
