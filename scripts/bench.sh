@@ -132,8 +132,8 @@ done
 echo "== live feed: exchange JSON -> worker rings, frame -> kline latency (bench_feed)"
 # Then the live source end to end over loopback: tests/tools/fake_exchange plays 4 symbols at a
 # fixed tape rate to `klined serve --source binance`, and the stats lines' source_messages give
-# what klined's source received per second. Plain ws://: the fake has no TLS, and binance.c
-# trusts only the system CA bundle, so a self-signed wss:// would not connect anyway. The rate
+# what klined's source received per second, over plain ws:// and over TLS (wss://, with a
+# throwaway CA given to klined as binance-ca-file). The rate
 # is swept, not --rate 0: the fake drops a client that falls 16384 frames behind, and at
 # --rate 0 (819k trades/s) it cannot even write that fast itself, so every client is dropped.
 # The highest rate kept with dropped_slow=0 is the figure; both processes share this machine.
@@ -146,17 +146,34 @@ if cmake --build "$B" -j2 --target bench_feed fake_exchange >/dev/null 2>&1; the
         cp "$FEED/in/BTCUSDT-aggTrades-2024-01.csv" "$FEED/in/$s-aggTrades-2024-01.csv"
     done
     FEED_FILES=$(ls "$FEED"/in/*.csv | paste -sd,)
-    # feed_once RATE: prints "RATE <msgs/s received> <dropped_slow> <reconnects>".
+    # A throwaway CA and a certificate for 127.0.0.1, for the TLS rounds.
+    TLS_OK=0
+    if command -v openssl >/dev/null 2>&1 &&
+        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=bench-ca \
+            -keyout "$FEED/ca.key" -out "$FEED/ca.pem" >/dev/null 2>&1 &&
+        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$FEED/srv.key" \
+            -out "$FEED/srv.csr" >/dev/null 2>&1 &&
+        printf 'subjectAltName=IP:127.0.0.1\n' >"$FEED/ext.cnf" &&
+        openssl x509 -req -in "$FEED/srv.csr" -CA "$FEED/ca.pem" -CAkey "$FEED/ca.key" \
+            -CAcreateserial -days 1 -extfile "$FEED/ext.cnf" -out "$FEED/srv.pem" >/dev/null 2>&1; then
+        TLS_OK=1
+    fi
+    # feed_once RATE [tls]: prints "RATE <msgs/s received> <dropped_slow> <reconnects>".
     feed_once() {
-        local p fx k
+        local p fx k ws=ws http=http fxtls=() ktls=()
+        if [ "${2:-}" = tls ]; then
+            ws=wss http=https
+            fxtls=(--tls-cert "$FEED/srv.pem" --tls-key "$FEED/srv.key")
+            ktls=(--binance-ca-file "$FEED/ca.pem")
+        fi
         rm -rf "$FEED/k.db" "$FEED/wal"
         p=$((20000 + RANDOM % 30000))
         "$B/tools/fake_exchange" --port "$p" --trades "$FEED_FILES" --rate "$1" --start-ms 3000 \
-            >"$FEED/fx.log" 2>&1 &
+            "${fxtls[@]}" >"$FEED/fx.log" 2>&1 &
         fx=$!
         sleep 0.5
-        "$B/klined" serve --source binance --binance-ws "ws://127.0.0.1:$p" \
-            --binance-rest "http://127.0.0.1:$p" --symbols BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT \
+        "$B/klined" serve --source binance --binance-ws "$ws://127.0.0.1:$p" "${ktls[@]}" \
+            --binance-rest "$http://127.0.0.1:$p" --symbols BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT \
             --clock event --stats-s 1 --store "sqlite:$FEED/k.db" --wal-dir "$FEED/wal" \
             >"$FEED/k.log" 2>&1 &
         k=$!
@@ -171,9 +188,13 @@ if cmake --build "$B" -j2 --target bench_feed fake_exchange >/dev/null 2>&1; the
                 { last = $1; nl = NR }
                 END { printf "%d %.0f %d %d\n", r, (nl > n0) ? (last - first) / (nl - n0) : 0, d, c }'
     }
-    printf "%-12s %16s %12s %10s\n" "tape rate/s" "received msgs/s" "dropped_slow" "reconnects"
-    for r in 100000 125000 150000 200000 300000; do
-        feed_once "$r" | awk '{ printf "%-12d %16d %12d %10d\n", $1, $2, $3, $4 }'
+    for mode in plain tls; do
+        [ $mode = tls ] && [ $TLS_OK = 0 ] && { echo "tls: openssl missing, skipped"; continue; }
+        echo "-- $mode"
+        printf "%-12s %16s %12s %10s\n" "tape rate/s" "received msgs/s" "dropped_slow" "reconnects"
+        for r in 100000 125000 150000 200000 300000; do
+            feed_once "$r" $mode | awk '{ printf "%-12d %16d %12d %10d\n", $1, $2, $3, $4 }'
+        done
     done
 else
     echo "bench_feed / fake_exchange did not build: skipped"
