@@ -179,6 +179,34 @@ build_scheds(kl_service_t *svc, char *err, size_t cap)
     return rc;
 }
 
+/* A store's resume ids are aggTrade ids or raw trade ids, never both: the live source's stream
+ * kind is recorded in the store on its first start and must not change afterwards. */
+static int
+check_stream_kind(kl_service_t *svc, char *err, size_t cap)
+{
+    if (svc->cfg->source != KL_CFG_SRC_BINANCE)
+        return 0;
+    int64_t want = strcmp(svc->cfg->binance_stream, "trade") == 0 ? 2 : 1, have = 0;
+    int rc = kl_store_get_kv(svc->store, "binance.stream", &have);
+    if (rc < 0) {
+        snprintf(err, cap, "store %s: reading binance.stream: %s", svc->cfg->store_url,
+                 kl_strerror(rc));
+        return rc;
+    }
+    if (rc == 0 && have != want) {
+        snprintf(err, cap, "binance-stream = \"%s\": this store was built from %s streams, whose "
+                 "ids do not mix with these; use a new store (and wal-dir) to switch",
+                 svc->cfg->binance_stream, have == 2 ? "trade" : "aggTrade");
+        return KL_ECONFIG;
+    }
+    if (rc == 1) {
+        kl_store_kv_t kv = {"binance.stream", want};
+        kl_store_batch_t b = {.kv = &kv, .n_kv = 1};
+        return kl_store_commit_batch(svc->store, &b, err, cap);
+    }
+    return 0;
+}
+
 /* Recovery (recover.h), then a WAL writer per worker continuing each log's numbering. */
 static int
 recover_and_open_wals(kl_service_t *svc, char *err, size_t cap)
@@ -261,6 +289,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
         if (rc == 0)
             svc->n_workers++;
     }
+    if (rc == 0)
+        rc = check_stream_kind(svc, err, cap);
     if (rc == 0)
         rc = recover_and_open_wals(svc, err, cap);
     if (rc == 0)

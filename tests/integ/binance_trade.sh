@@ -218,5 +218,16 @@ log_has "2 summary: a reconnect, backfill, no REST failure, no gap" "$D" \
 log_lacks "2 nothing rejected" "$D" "event=message_rejected"
 log_lacks "2 no error logged" "$D" "level=error"
 
+# 3. The stream kind is fixed per store: aggTrade ids and raw trade ids never mix in one store.
+out=$(timeout -s KILL 20 "$K" serve --source binance --binance-stream aggTrade --symbols AAAUSDT \
+    --binance-ws ws://127.0.0.1:1 --binance-rest http://127.0.0.1:1 \
+    --store "sqlite:$D/k.db" --wal-dir "$D/wal" 2>&1 </dev/null)
+rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 137 ] && grep -q 'binance-stream = "aggTrade": this store was built from trade streams' <<<"$out"; then
+    ok "3 switching the stream kind on a trade store is refused at start"
+else
+    bad "3 switching the stream kind: rc=$rc, $(tail -1 <<<"$out")"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
