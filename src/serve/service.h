@@ -2,8 +2,10 @@
  * the source, started and stopped in a documented order, plus the internal admin API that the
  * HTTP admin endpoints will call.
  *
- * Start order: store (schema) -> registry (configured symbols) -> workers -> recovery (states
- * from the store + WAL replay, recover.h) -> WAL writers -> persister -> clock -> source. Stop order (SIGINT/SIGTERM, or the end of a finite source with --exit-on-eof):
+ * Start order: store (schema) -> registry (configured symbols) -> workers -> the live source's
+ * stream kind checked against the store -> recovery (states from the store + WAL replay,
+ * recover.h) -> WAL writers -> source -> persister -> workers' threads -> clock -> source thread.
+ * Stop order (SIGINT/SIGTERM, or the end of a finite source with --exit-on-eof):
  * 1. stop the source and join its thread, so nothing new is accepted;
  * 2. stop the clock;
  * 3. stop each worker: it drains its rings, takes a final snapshot and waits for its commit;
