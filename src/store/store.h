@@ -1,6 +1,9 @@
 /* The store: where klines persist, behind one small vtable so SQLite (embedded default) and
  * PostgreSQL (production) are interchangeable. A kl_store_t is used by one thread at a time:
- * the persister while the service runs, or a command such as `klined export`.
+ * the persister while the service runs, or a command such as `klined export`. Other threads
+ * that read (the API) open their own kl_store_t on the same URL: opening a store whose schema
+ * exists already succeeds, and a reader's handle sees each commit whole or not at all, without
+ * blocking the writer (SQLite in WAL mode with a busy timeout; PostgreSQL MVCC).
  *
  * DESIGN. Rows are keyed by (symbol, interval, open_time); an upsert replaces the whole row, so
  * re-sending a kline (a retry after a failed commit, a correction, a newer live state) is
@@ -74,6 +77,8 @@ typedef struct kl_store_ops {
     /* Backends with engine states (checkpoints): one transaction for rows, states and kv. */
     int (*commit_batch)(kl_store_t *st, const kl_store_batch_t *b, char *err, size_t cap);
     int (*states)(kl_store_t *st, kl_store_state_fn fn, void *ctx);
+    int (*range)(kl_store_t *st, const char *symbol, int iv, int64_t lo, int64_t hi, size_t limit,
+                 int newest_first, kl_store_row_fn fn, void *ctx);
 } kl_store_ops_t;
 
 struct kl_store {
@@ -101,6 +106,16 @@ int kl_store_states(kl_store_t *st, kl_store_state_fn fn, void *ctx);
 /* Calls fn for every row of (symbol, iv) in ascending open_time. Returns 0, fn's non-zero
  * value, or a negative store error. */
 int kl_store_scan(kl_store_t *st, const char *symbol, int iv, kl_store_row_fn fn, void *ctx);
+
+/* Calls fn for the rows of (symbol, iv) with lo <= open_time <= hi (in the rows' own unit), at
+ * most limit rows: the lowest open_times first (newest_first = 0) or the highest first
+ * (newest_first = 1; fn then sees them in DESCENDING order). limit 0 calls fn for no row; lo > hi
+ * is an empty range. Served by the primary key index with bound parameters only. Returns 0,
+ * fn's non-zero value, or a negative store error (KL_EARG for a NULL argument or a bad iv).
+ * Caller: the thread using st; for reads beside a writer, open a second kl_store_t on the same
+ * URL in the reading thread. */
+int kl_store_range(kl_store_t *st, const char *symbol, int iv, int64_t lo, int64_t hi,
+                   size_t limit, int newest_first, kl_store_row_fn fn, void *ctx);
 
 /* Calls fn for every distinct symbol, in ascending order. */
 int kl_store_symbols(kl_store_t *st, kl_store_symbol_fn fn, void *ctx);
