@@ -24,6 +24,8 @@ typedef struct kl_trade {
     kl_dec_t price;
     kl_dec_t qty;
     uint8_t buyer_maker; /* 1 when the buyer was the maker: the taker sold */
+    uint32_t rx_us;      /* when a live source received it: low 32 bits of the monotonic clock in
+                            us, 0 = not stamped. Latency metrics only: never logged or stored. */
 } kl_trade_t;
 
 /* The 12 Binance kline fields plus the first/last raw trade ids (`f`, `L`). A hole kline has

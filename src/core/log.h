@@ -31,5 +31,10 @@ int kl_ratelimit_ok(kl_ratelimit_t *rl, int64_t interval_ms, uint64_t *suppresse
 /* Wall-clock and monotonic milliseconds. */
 int64_t kl_now_ms(void);
 int64_t kl_mono_ms(void);
+/* Monotonic clock in ns, for latency metrics. */
+uint64_t kl_mono_ns(void);
+/* Receive stamp for kl_trade_t.rx_us: the low 32 bits of the monotonic clock in us, never 0
+ * (wraps every 71 minutes; only differences of a few seconds are ever taken). */
+uint32_t kl_rx_us(void);
 
 #endif

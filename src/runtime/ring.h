@@ -25,6 +25,9 @@ enum kl_msg_type {
     KL_MSG_HOLD,     /* the source has a hole in sym's trades: the clock must not finalize past
                         them until KL_MSG_RELEASE (the backfill arrives first) */
     KL_MSG_RELEASE,
+    KL_MSG_WATCH,    /* API -> worker: publish sym's intervals in watch.mask from now on (0:
+                        stop), after sending what is pending for the newly watched ones; answered
+                        by KL_PUB_SYNC_END carrying watch.token. Not logged: not state. */
 };
 
 typedef struct kl_msg {
@@ -37,6 +40,10 @@ typedef struct kl_msg {
             char name[32];
             uint32_t unit_per_ms;
         } add;
+        struct {
+            uint32_t mask;
+            uint32_t token;
+        } watch;
     } u;
 } kl_msg_t;
 _Static_assert(sizeof(kl_msg_t) == 64, "one message per cache line");

@@ -352,3 +352,18 @@ kl_snap_backlog_rows(const kl_snap_t *s)
 {
     return s->buf[s->active].n + (s->in_flight ? s->buf[s->active ^ 1].n : 0);
 }
+
+int
+kl_snap_each_pending(const kl_snap_t *s, kl_store_row_fn fn, void *ctx)
+{
+    /* The in-flight buffer is older than the active one: visit it first. The persister only
+     * reads it, so reading it here too is safe. */
+    const rowbuf_t *order[2] = {s->in_flight ? &s->buf[1 - s->active] : NULL, &s->buf[s->active]};
+    for (int b = 0; b < 2; b++)
+        for (size_t i = 0; order[b] && i < order[b]->n; i++) {
+            int rc = fn(ctx, &order[b]->rows[i]);
+            if (rc != 0)
+                return rc;
+        }
+    return 0;
+}

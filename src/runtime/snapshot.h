@@ -72,4 +72,9 @@ size_t kl_snap_pending_rows(const kl_snap_t *s); /* rows waiting in the active b
  * merges back), i.e. the memory a store outage costs. */
 size_t kl_snap_backlog_rows(const kl_snap_t *s);
 
+/* Calls fn for every row not yet committed (the batch in flight, then the active buffer), oldest
+ * first; stops at fn's first non-zero value and returns it. Owner thread; off the hot path (the
+ * API's first look at a symbol). */
+int kl_snap_each_pending(const kl_snap_t *s, kl_store_row_fn fn, void *ctx);
+
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/hist.h"
 #include "core/log.h"
 #include "kl/err.h"
 #include "wal/walrec.h"
@@ -27,6 +28,8 @@ typedef struct slotmeta {
     uint16_t unit_per_ms;
     uint8_t live;
     uint8_t held; /* a source backfills it: ticks skip it (KL_MSG_HOLD) */
+    uint8_t touched; /* watched and changed in this pass: in touched[] */
+    uint32_t watch;  /* intervals (bits of enum kl_iv) the API wants published */
 } slotmeta_t;
 
 typedef struct chunk {
@@ -74,6 +77,15 @@ struct kl_worker {
     int backlogged;     /* taking no trades until the store catches up */
     int want_snapshot;  /* a snapshot was requested and not taken yet */
     uint64_t rows_lost; /* final rows that found no memory (logged; fails a recovery) */
+
+    /* API publication (kl_worker_set_api): watch requests in, kline updates out. */
+    kl_ring_t api_in;
+    kl_pubring_t *out;
+    kl_msg_t *api_pass;
+    uint32_t *touched; /* watched slots changed in this pass */
+    size_t n_touched;
+    uint32_t pass_rx_us; /* receive stamp of the pass's first live trade, 0: none */
+    kl_hist_t lat_apply; /* trade received -> kline updated */
 };
 
 /* ---- slots ----------------------------------------------------------------------------- */
@@ -117,7 +129,9 @@ grow_chunks(kl_worker_t *w)
     char *series = c ? kl_alloc(KL_WORKER_CHUNK * w->stride) : NULL;
     uint32_t *nf = series ? kl_alloc(total * sizeof *nf) : NULL;
     uint32_t *nl = nf ? kl_alloc(total * sizeof *nl) : NULL;
-    if (!nl || kl_snap_grow(w->snap, total) != 0) {
+    uint32_t *nt = nl ? kl_alloc(total * sizeof *nt) : NULL;
+    if (!nt || kl_snap_grow(w->snap, total) != 0) {
+        kl_free(nt);
         kl_free(nl);
         kl_free(nf);
         kl_free(series);
@@ -129,10 +143,14 @@ grow_chunks(kl_worker_t *w)
         memcpy(nf, w->free_slots, w->n_free * sizeof *nf);
     if (w->n_live)
         memcpy(nl, w->live, w->n_live * sizeof *nl);
+    if (w->n_touched)
+        memcpy(nt, w->touched, w->n_touched * sizeof *nt);
     kl_free(w->free_slots);
     kl_free(w->live);
+    kl_free(w->touched);
     w->free_slots = nf;
     w->live = nl;
+    w->touched = nt;
     /* Push in reverse so the lowest slot is reused first. */
     for (size_t i = KL_WORKER_CHUNK; i-- > 0;)
         w->free_slots[w->n_free++] = (uint32_t)(w->n_chunks * KL_WORKER_CHUNK + i);
@@ -197,6 +215,119 @@ slot_find(kl_worker_t *w, uint32_t sym)
     return slot_add(w, sym, info.name, info.unit_per_ms);
 }
 
+/* ---- publication to the API ------------------------------------------------------------ */
+
+static void
+pub_kline(kl_worker_t *w, const slotmeta_t *m, int type, int iv, const kl_kline_t *k,
+          unsigned flags, uint64_t t_ns)
+{
+    if (!w->out)
+        return;
+    kl_pub_msg_t p;
+    p.type = (uint8_t)type;
+    p.iv = (int8_t)iv;
+    p.unit_per_ms = m->unit_per_ms;
+    p.sym = m->sym;
+    p.flags = flags;
+    p.token = 0;
+    p.t_ns = t_ns;
+    p.k = *k;
+    kl_pubring_push(w->out, &p); /* full: dropped and counted by the ring */
+}
+
+static void
+touch(kl_worker_t *w, slotmeta_t *m, uint32_t slot)
+{
+    if (!m->touched) {
+        m->touched = 1;
+        w->touched[w->n_touched++] = slot;
+    }
+}
+
+/* End of a pass: the new live kline of every watched interval of every changed watched slot. */
+static void
+pub_touched(kl_worker_t *w)
+{
+    if (w->pass_rx_us) {
+        uint32_t d = kl_rx_us() - w->pass_rx_us; /* modular: the stamp wraps */
+        kl_hist_record(&w->lat_apply, (uint64_t)d * 1000u);
+        w->pass_rx_us = 0;
+    }
+    if (!w->out)
+        return;
+    uint64_t now = w->n_touched ? kl_mono_ns() : 0;
+    for (size_t i = 0; i < w->n_touched; i++) {
+        uint32_t slot = w->touched[i];
+        slotmeta_t *m = meta_of(w, slot);
+        m->touched = 0;
+        if (!m->live)
+            continue;
+        const kl_series_t *s = series_of(w, slot);
+        for (int j = 0; j < s->sched->n; j++) {
+            int iv = s->sched->spec[j].iv;
+            kl_kline_t k;
+            if ((m->watch >> iv & 1) && kl_series_get(s, iv, &k) == 0)
+                pub_kline(w, m, KL_PUB_LIVE, iv, &k, 0, now);
+        }
+    }
+    w->n_touched = 0;
+    kl_pubring_flush(w->out);
+}
+
+typedef struct pending_ctx {
+    kl_worker_t *w;
+    const slotmeta_t *m;
+    uint32_t mask;
+    uint64_t t_ns;
+} pending_ctx_t;
+
+static int
+pub_pending_row(void *ctx, const kl_store_row_t *row)
+{
+    pending_ctx_t *c = ctx;
+    if (row->is_final && (c->mask >> row->iv & 1) && strcmp(row->symbol, c->m->name) == 0)
+        pub_kline(c->w, c->m, KL_PUB_FINAL, row->iv, &row->k, 0, c->t_ns);
+    return 0;
+}
+
+/* A watch request: from now on publish the intervals in mask; for the newly watched ones first
+ * send the finals the store does not have yet and the live klines, then SYNC_END, so the API
+ * can answer from store + what it received, with nothing missing in between. */
+static void
+on_watch(kl_worker_t *w, const kl_msg_t *msg)
+{
+    kl_pub_msg_t end;
+    memset(&end, 0, sizeof end);
+    end.type = KL_PUB_SYNC_END;
+    end.iv = -1;
+    end.sym = msg->sym;
+    end.token = msg->u.watch.token;
+    int64_t slot = slot_find(w, msg->sym);
+    if (slot < 0) {
+        end.flags = 1;
+        kl_pubring_push(w->out, &end);
+        return;
+    }
+    slotmeta_t *m = meta_of(w, (uint32_t)slot);
+    uint32_t fresh = msg->u.watch.mask & ~m->watch;
+    m->watch = msg->u.watch.mask;
+    uint64_t now = kl_mono_ns();
+    if (fresh) {
+        pending_ctx_t c = {w, m, fresh, now};
+        kl_snap_each_pending(w->snap, pub_pending_row, &c);
+        const kl_series_t *s = series_of(w, (uint32_t)slot);
+        for (int j = 0; j < s->sched->n; j++) {
+            int iv = s->sched->spec[j].iv;
+            kl_kline_t k;
+            if ((fresh >> iv & 1) && kl_series_get(s, iv, &k) == 0)
+                pub_kline(w, m, KL_PUB_LIVE, iv, &k, 0, now);
+        }
+    }
+    end.unit_per_ms = m->unit_per_ms;
+    end.t_ns = now;
+    kl_pubring_push(w->out, &end);
+}
+
 /* ---- emission and snapshots ------------------------------------------------------------ */
 
 static void
@@ -213,7 +344,12 @@ static void
 on_emit(void *ctx, const kl_series_t *s, int iv, const kl_kline_t *k, unsigned flags)
 {
     kl_worker_t *w = ctx;
-    (void)flags;
+    slotmeta_t *m = s->user;
+    if (m->watch >> iv & 1) {
+        pub_kline(w, m, KL_PUB_FINAL, iv, k, flags, kl_mono_ns());
+        /* the next interval's kline is now the live one: publish it with the pass */
+        touch(w, m, w->by_sym[m->sym] - 1);
+    }
     kl_store_row_t row;
     row_fill(&row, s->user, iv, k, 1);
     w->local.finals++;
@@ -304,6 +440,11 @@ handle(kl_worker_t *w, const kl_msg_t *m)
         default: w->local.stale++; return;
         }
         kl_snap_mark(w->snap, (uint32_t)slot);
+        slotmeta_t *meta = meta_of(w, (uint32_t)slot);
+        if (meta->watch)
+            touch(w, meta, (uint32_t)slot);
+        if (!w->pass_rx_us)
+            w->pass_rx_us = m->u.trade.rx_us;
         break;
     }
     case KL_MSG_ADD:
@@ -430,7 +571,7 @@ has_work(void *ctx)
 {
     kl_worker_t *w = ctx;
     /* While backlogged the rings are not read: their content is no reason to stay awake. */
-    return (!w->backlogged && rings_nonempty(w)) ||
+    return (!w->backlogged && rings_nonempty(w)) || (w->out && kl_ring_depth(&w->api_in)) ||
            atomic_load_explicit(&w->snap_req, memory_order_relaxed) ||
            (w->cfg.wall_clock &&
             atomic_load_explicit(&w->tick_ms, memory_order_relaxed) != w->last_tick_ms) ||
@@ -588,6 +729,16 @@ worker_main(void *arg)
             do_tick(w, t);
             work++;
         }
+        /* API requests are read even while backlogged: they change no state, and a client
+         * waiting for its first klines should not wait for the store. */
+        if (w->out) {
+            size_t na = kl_ring_pop(&w->api_in, w->api_pass, BATCH);
+            for (size_t i = 0; i < na; i++)
+                if (w->api_pass[i].type == KL_MSG_WATCH)
+                    on_watch(w, &w->api_pass[i]);
+            work += (int)na;
+        }
+        pub_touched(w);
         int idle_handoff = check_handoff(w);
         /* acquire: pairs with kl_worker_stop()'s release; every message pushed before the stop
          * request is visible in the rings now. */
@@ -663,6 +814,11 @@ kl_worker_destroy(kl_worker_t *w)
     kl_free(w->by_sym);
     kl_snap_destroy(w->snap);
     kl_free(w->pass);
+    kl_free(w->touched);
+    if (w->api_pass) {
+        kl_ring_fini(&w->api_in);
+        kl_free(w->api_pass);
+    }
     kl_free(w);
 }
 
@@ -742,6 +898,32 @@ kl_worker_batch_pending(kl_worker_t *w, kl_snap_batch_t *batch, uint64_t *wal_se
     *wal_seq = w->batch_seq;
     *index = w->cfg.index;
     return 1;
+}
+
+int
+kl_worker_set_api(kl_worker_t *w, kl_pubring_t *out, size_t in_capacity)
+{
+    w->api_pass = kl_alloc(BATCH * sizeof *w->api_pass);
+    int rc = w->api_pass ? kl_ring_init(&w->api_in, in_capacity) : KL_ENOMEM;
+    if (rc != 0) {
+        kl_free(w->api_pass);
+        w->api_pass = NULL;
+        return rc;
+    }
+    w->out = out;
+    return 0;
+}
+
+kl_ring_t *
+kl_worker_api_ring(kl_worker_t *w)
+{
+    return &w->api_in;
+}
+
+void
+kl_worker_latency(kl_worker_t *w, kl_hist_snap_t *out)
+{
+    kl_hist_read(&w->lat_apply, out);
 }
 
 void

@@ -28,7 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/hist.h"
 #include "engine/kline.h"
+#include "runtime/pub.h"
 #include "runtime/ring.h"
 #include "runtime/snapshot.h"
 #include "runtime/symreg.h"
@@ -83,6 +85,17 @@ void kl_worker_request_snapshot(kl_worker_t *w);
 int kl_worker_stop(kl_worker_t *w);
 
 void kl_worker_stats(kl_worker_t *w, kl_worker_stats_t *out);
+
+/* Connects the worker to the API thread (before kl_worker_start): out receives the klines of
+ * watched (symbol, interval) pairs (pub.h), and the API thread becomes the single producer of
+ * kl_worker_api_ring(), a ring of in_capacity KL_MSG_WATCH requests (push, then notify
+ * kl_worker_wake()). Returns 0, KL_EARG or KL_ENOMEM. */
+int kl_worker_set_api(kl_worker_t *w, kl_pubring_t *out, size_t in_capacity);
+kl_ring_t *kl_worker_api_ring(kl_worker_t *w);
+
+/* Any thread: the histogram of trade received (kl_trade_t.rx_us) -> kline updated, one sample
+ * per pass (its oldest live trade). */
+void kl_worker_latency(kl_worker_t *w, kl_hist_snap_t *out);
 
 /* Gives the worker its WAL writer (before kl_worker_start; the caller keeps ownership). */
 void kl_worker_set_wal(kl_worker_t *w, kl_wal_t *wal);

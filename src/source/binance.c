@@ -722,10 +722,11 @@ reject(binance_t *b, const char *what, int err, const char *text, size_t n, size
 static int
 emit_trade(void *ctx, const kl_trade_t *t, int from_rest)
 {
-    (void)from_rest;
     sym_t *y = ctx;
     binance_t *b = y->b;
-    int rc = kl_router_trade(b->rt, y->name, y->len, 1, t);
+    kl_trade_t st = *t;
+    st.rx_us = from_rest ? 0 : kl_rx_us(); /* backfilled trades are not live latency */
+    int rc = kl_router_trade(b->rt, y->name, y->len, 1, &st);
     if (rc == KL_ESHUTDOWN)
         return rc;
     if (rc == KL_EARG) { /* removed by an admin while we still receive it */

@@ -28,6 +28,7 @@ typedef struct conn {
     size_t len;    /* bytes buffered */
     int discarding; /* inside an over-long line */
     uint64_t line;
+    uint32_t rx_us; /* receive stamp of the last read */
     char *buf;
 } conn_t;
 
@@ -70,6 +71,7 @@ handle_line(lines_src_t *l, conn_t *c, kl_router_t *rt, const char *line, size_t
     if (rc == 0)
         rc = kl_trade_validate(&m.t, 1);
     if (rc == 0) {
+        m.t.rx_us = c->rx_us;
         rc = kl_router_trade(rt, m.symbol, strlen(m.symbol), 1, &m.t);
         if (rc == KL_ESHUTDOWN)
             return;
@@ -97,6 +99,7 @@ pump(lines_src_t *l, conn_t *c, kl_router_t *rt)
         return 1;
     }
     c->len += (size_t)r;
+    c->rx_us = kl_rx_us(); /* one stamp per read: the lines it completes arrived now */
     size_t start = 0;
     for (;;) {
         char *nl = memchr(c->buf + start, '\n', c->len - start);

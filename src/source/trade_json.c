@@ -420,6 +420,7 @@ tj_finish(const tj_state_t *st, kl_trade_msg_t *out)
     out->t.price = st->p;
     out->t.qty = st->q;
     out->t.buyer_maker = st->m;
+    out->t.rx_us = 0;
     if (st->kind) {
         out->t.id = st->a;
         out->t.first_id = st->f;
