@@ -41,9 +41,10 @@ const chart = createChart($('chart'), {
 const candles = chart.addSeries(CandlestickSeries, {
   upColor: UP, downColor: DOWN, borderVisible: false, wickUpColor: UP, wickDownColor: DOWN,
 });
-// Volume shares the pane on its own hidden scale, squeezed into the bottom fifth.
+// Volume shares the pane on its own hidden scale in the bottom fifth; the candles keep clear of it.
 const volume = chart.addSeries(HistogramSeries, { priceFormat: { type: 'volume' }, priceScaleId: '' });
 volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+candles.priceScale().applyOptions({ scaleMargins: { top: 0.1, bottom: 0.25 } });
 
 function bars(k) {
   const time = toTime(k.t);
@@ -175,7 +176,8 @@ async function start(keep) {
   const ks = rows.map((r) => bars({ t: r[0], o: r[1], h: r[2], l: r[3], c: r[4], v: r[5] }));
   candles.setData(ks.map((b) => b[0]));
   volume.setData(ks.map((b) => b[1]));
-  if (!keep) chart.timeScale().scrollToRealTime();
+  // A short history fills the width instead of hugging the right edge; a long one opens at now.
+  if (!keep) ks.length < 150 ? chart.timeScale().fitContent() : chart.timeScale().scrollToRealTime();
   for (const k of buffer) if (toTime(k.t) >= (ks.at(-1)?.[0].time ?? 0)) apply(k);
   buffer = null;
   legend(candles.data().at(-1), volume.data().at(-1));
