@@ -5,9 +5,9 @@
  * the caller keeps all samples of one family together, after its header. Names are the caller's
  * constants and are written as given (they must match [a-zA-Z_:][a-zA-Z0-9_:]*). labels is the
  * text between the braces, e.g. `worker="0",iv="1m"`, or NULL/"" for none; its values must be
- * escaped already (kl_prom_label() does that). Values: integers in decimal, floats as %.17g
- * (shortest exact round trip is not needed by Prometheus) with NaN, +Inf and -Inf spelled as the
- * format requires. All functions are appends: errors surface as b->oom. Caller's thread. */
+ * escaped already (kl_prom_label() does that). Values: integers in decimal, floats in the
+ * shortest %g form that reads back exactly, with NaN, +Inf and -Inf spelled as the format
+ * requires. All functions are appends: errors surface as b->oom. Caller's thread. */
 #ifndef KL_API_PROM_H
 #define KL_API_PROM_H
 

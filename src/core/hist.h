@@ -5,8 +5,8 @@
  *
  * DESIGN. Each field is an independent relaxed atomic, so a reader racing the writer may see a
  * snapshot where count, sum_ns and the buckets disagree by the records in flight (at most one
- * per field). That is acceptable for metrics, and kl_hist_read() then clamps count to be at
- * least the sum of the buckets it read, so the exposed +Inf bucket never exceeds _count. */
+ * per field). That is acceptable for metrics; kl_hist_read() sets count to the sum of the
+ * buckets it read, so a snapshot's +Inf bucket always equals its count, as the format needs. */
 #ifndef KL_CORE_HIST_H
 #define KL_CORE_HIST_H
 
