@@ -12,9 +12,9 @@
 /* Longest symbol kl_kjson_ws_event() takes, in bytes (the symbol registry's KL_SYM_MAX - 1). */
 #define KL_KJSON_SYMBOL_MAX 31
 
-/* Bytes a formatted kline event or row can need, worst case: every integer at 20 characters,
- * every price at 21, every sum at 41 (__int128 extremes) and a KL_KJSON_SYMBOL_MAX symbol
- * come to 577 for the event, less for the row; the unit test checks the extremes. */
+/* Bytes a formatted kline event or row can need, worst case: integers at 20 characters, prices
+ * at 21, 1e-8 sums at 41 and 1e-16 sums at 33 (__int128 extremes), a KL_KJSON_SYMBOL_MAX symbol
+ * and "x":false come to 561 for the event, less for the row (test_kjson pins it). */
 #define KL_KJSON_MAX 768
 
 /* Writes the REST row [openTime,"open","high","low","close","volume",closeTime,"quoteVolume",
