@@ -148,6 +148,18 @@ kl_store_scan(kl_store_t *st, const char *symbol, int iv, kl_store_row_fn fn, vo
 }
 
 int
+kl_store_range(kl_store_t *st, const char *symbol, int iv, int64_t lo, int64_t hi, size_t limit,
+               int newest_first, kl_store_row_fn fn, void *ctx)
+{
+    if (!st || !symbol || !fn || iv < 0 || iv >= KL_IV_COUNT || !st->ops->range)
+        return KL_EARG;
+    /* Decided here so that no backend has to bind an empty range or a LIMIT of 0. */
+    if (limit == 0 || lo > hi)
+        return 0;
+    return st->ops->range(st, symbol, iv, lo, hi, limit, newest_first != 0, fn, ctx);
+}
+
+int
 kl_store_symbols(kl_store_t *st, kl_store_symbol_fn fn, void *ctx)
 {
     if (!st || !fn)

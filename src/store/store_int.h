@@ -10,6 +10,11 @@
 extern const kl_store_ops_t kl_store_sqlite_ops;
 extern const kl_store_ops_t kl_store_pg_ops;
 
+/* The range queries' SQL text (ascending, descending), exported so the tests can EXPLAIN the
+ * very statements the backends run and check that the primary key serves them. */
+extern const char kl_store_sqlite_range_sql[2][512];
+extern const char kl_store_pg_range_sql[2][512];
+
 /* Writes a message into err (cap bytes; err may be NULL or cap 0) with snprintf semantics. */
 void kl_store_errf(char *err, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -8,9 +8,13 @@
  * a commit appends to the -wal file without an fsync; a power loss may lose the last commits
  * but never corrupts the file or splits a transaction, and the service's own WAL replays what
  * the lost commits held. busy_timeout lets a reader in another process (export) wait instead
- * of failing the persister. A scan or symbols callback may read (get_kv; scan from a symbols
- * callback, as export does) but a nested scan of the same kind or a commit returns KL_EARG:
- * it would reset the statement being stepped or write inside a read. Only the handle and its
+ * of failing the persister. The API thread reads through a second store of its own on the same
+ * file: WAL lets it read the last committed state while the persister writes, each read
+ * statement is one snapshot (a commit is seen whole or not at all), and opening a file whose
+ * schema is current takes no write lock, so it never waits for a long commit. A scan, range
+ * or symbols callback may read (get_kv; scan from a symbols callback, as export does) but a
+ * nested scan or range, a nested symbols or a commit returns KL_EARG: it would reset the
+ * statement being stepped or write inside a read. Only the handle and its
  * path come from kl_alloc; SQLite keeps its own heap (SQLITE_CONFIG_MALLOC is process-wide).
  *
  * FORMAT (schema version 1, in PRAGMA user_version):
@@ -46,6 +50,7 @@ typedef struct sq_store {
     sqlite3 *db;
     sqlite3_stmt *upsert, *put_kv, *get_kv, *scan, *symbols, *begin, *commit, *rollback;
     sqlite3_stmt *put_state, *del_state, *states;
+    sqlite3_stmt *range[2]; /* ascending, descending */
     unsigned in_scan : 1, in_symbols : 1; /* a callback must not restart its own statement */
     char *path;
     /* Bound with SQLITE_STATIC: they live as long as the statement, so a later step or a trace
@@ -92,6 +97,17 @@ static const char SQL_SCAN[] =
     " taker_base, taker_quote, first_id, last_id, is_final"
     " FROM klines WHERE symbol = ?1 AND interval = ?2 ORDER BY open_time";
 
+/* Both directions walk the primary key (symbol, interval, open_time): the equality prefix and the
+ * open_time bounds are the search, ORDER BY follows the index (DESC walks it backwards) and
+ * LIMIT stops the walk, so no sort and no row outside the answer is read (checked with EXPLAIN
+ * QUERY PLAN in the tests). */
+#define SQL_RANGE(dir)                                                                           \
+    "SELECT open_time, close_time, unit, open, high, low, close, volume, quote_volume, trades,"  \
+    " taker_base, taker_quote, first_id, last_id, is_final"                                      \
+    " FROM klines WHERE symbol = ?1 AND interval = ?2 AND open_time >= ?3 AND open_time <= ?4"  \
+    " ORDER BY open_time " dir " LIMIT ?5"
+const char kl_store_sqlite_range_sql[2][512] = {SQL_RANGE("ASC"), SQL_RANGE("DESC")};
+
 static const char SQL_PUT_KV[] =
     "INSERT INTO meta(key, value) VALUES(?1, ?2)"
     " ON CONFLICT(key) DO UPDATE SET value = excluded.value";
@@ -128,7 +144,8 @@ sq_close(kl_store_t *base)
     sq_store *st = (sq_store *)base;
     sqlite3_stmt *all[] = {st->upsert,  st->put_kv,   st->get_kv,    st->scan,
                            st->symbols, st->begin,    st->commit,    st->rollback,
-                           st->put_state, st->del_state, st->states};
+                           st->put_state, st->del_state, st->states, st->range[0],
+                           st->range[1]};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]); /* NULL is a no-op */
     /* _v2 so that a statement we forgot can never leave the file open behind our back. */
@@ -177,13 +194,36 @@ out:
     return rc;
 }
 
+/* Reads PRAGMA user_version into *version. */
+static int
+sq_version(sq_store *st, int *version, char *err, size_t cap)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_ROW)
+        rc = sq_fail(st->db, st->path, "read schema version", err, cap);
+    else
+        *version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 /* Creates the schema in a new file, or checks the version of an existing one; in one write
- * transaction so two processes opening a new file at once cannot both create it. */
+ * transaction so two processes opening a new file at once cannot both create it. A file whose
+ * schema is current is only read: a second handle (the API's, beside the persister's) must
+ * open without waiting for the write lock that a long commit holds. */
 static int
 sq_schema(sq_store *st, char *err, size_t cap)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sq_exec(st, "BEGIN IMMEDIATE", "begin schema transaction", err, cap);
+    int current = 0;
+    int rc = sq_version(st, &current, err, cap);
+    if (rc < 0)
+        return rc;
+    if (current == SCHEMA_VERSION)
+        return 0;
+    rc = sq_exec(st, "BEGIN IMMEDIATE", "begin schema transaction", err, cap);
     if (rc < 0)
         return rc;
     rc = KL_ESTORE;
@@ -269,7 +309,9 @@ sq_open(const char *url, kl_store_t **out, char *err, size_t cap)
         (rc = sq_prepare(st, "DELETE FROM series_state WHERE symbol = ?1", &st->del_state, err,
                          cap)) < 0 ||
         (rc = sq_prepare(st, "SELECT symbol, state FROM series_state ORDER BY symbol",
-                         &st->states, err, cap)) < 0)
+                         &st->states, err, cap)) < 0 ||
+        (rc = sq_prepare(st, kl_store_sqlite_range_sql[0], &st->range[0], err, cap)) < 0 ||
+        (rc = sq_prepare(st, kl_store_sqlite_range_sql[1], &st->range[1], err, cap)) < 0)
         goto fail;
     *out = &st->base;
     return 0;
@@ -464,22 +506,64 @@ sq_read_row(sqlite3_stmt *s, kl_store_row_t *r)
     return 0;
 }
 
+/* Binds (symbol, interval) as ?1, ?2 of s and fills row's key; row must outlive the steps. */
+static int
+sq_bind_key(sq_store *st, sqlite3_stmt *s, const char *symbol, int iv, kl_store_row_t *row)
+{
+    size_t len = strlen(symbol);
+    if (st->in_scan || len == 0 || len >= KL_STORE_SYMBOL_MAX)
+        return KL_EARG;
+    memset(row, 0, sizeof *row);
+    memcpy(row->symbol, symbol, len + 1);
+    row->iv = (uint8_t)iv;
+    if (sqlite3_bind_text(s, 1, row->symbol, (int)len, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_text(s, 2, kl_iv_name(iv), -1, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_clear_bindings(s);
+        return KL_ESTORE;
+    }
+    return 0;
+}
+
+static int sq_step_rows(sq_store *st, sqlite3_stmt *s, kl_store_row_t *row, kl_store_row_fn fn,
+                        void *ctx);
+
 static int
 sq_scan(kl_store_t *base, const char *symbol, int iv, kl_store_row_fn fn, void *ctx)
 {
     sq_store *st = (sq_store *)base;
-    size_t len = strlen(symbol);
-    if (st->in_scan || len == 0 || len >= KL_STORE_SYMBOL_MAX)
-        return KL_EARG;
     kl_store_row_t row;
-    memset(&row, 0, sizeof row);
-    memcpy(row.symbol, symbol, len + 1);
-    row.iv = (uint8_t)iv;
+    int rc = sq_bind_key(st, st->scan, symbol, iv, &row);
+    if (rc < 0)
+        return rc;
+    return sq_step_rows(st, st->scan, &row, fn, ctx);
+}
 
-    sqlite3_stmt *s = st->scan;
-    if (sqlite3_bind_text(s, 1, row.symbol, (int)len, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_text(s, 2, kl_iv_name(iv), -1, SQLITE_STATIC) != SQLITE_OK)
+static int
+sq_range(kl_store_t *base, const char *symbol, int iv, int64_t lo, int64_t hi, size_t limit,
+         int newest_first, kl_store_row_fn fn, void *ctx)
+{
+    sq_store *st = (sq_store *)base;
+    sqlite3_stmt *s = st->range[newest_first ? 1 : 0];
+    kl_store_row_t row;
+    int rc = sq_bind_key(st, s, symbol, iv, &row);
+    if (rc < 0)
+        return rc;
+    /* A limit beyond INT64_MAX means no limit: SQLite's LIMIT is a signed 64-bit integer. */
+    int64_t lim = limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+    if (sqlite3_bind_int64(s, 3, lo) != SQLITE_OK || sqlite3_bind_int64(s, 4, hi) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 5, lim) != SQLITE_OK) {
+        sqlite3_clear_bindings(s);
         return KL_ESTORE;
+    }
+    return sq_step_rows(st, s, &row, fn, ctx);
+}
+
+/* Steps a bound row query to its end (or fn's non-zero value, or an error), then resets it:
+ * the read transaction it opened ends here, so a reader never holds back the writer's WAL
+ * checkpoints between calls. */
+static int
+sq_step_rows(sq_store *st, sqlite3_stmt *s, kl_store_row_t *row, kl_store_row_fn fn, void *ctx)
+{
     st->in_scan = 1;
     int rc;
     for (;;) {
@@ -488,11 +572,11 @@ sq_scan(kl_store_t *base, const char *symbol, int iv, kl_store_row_fn fn, void *
             rc = 0;
             break;
         }
-        if (step != SQLITE_ROW || sq_read_row(s, &row) != 0) {
+        if (step != SQLITE_ROW || sq_read_row(s, row) != 0) {
             rc = KL_ESTORE;
             break;
         }
-        if ((rc = fn(ctx, &row)) != 0)
+        if ((rc = fn(ctx, row)) != 0)
             break;
     }
     st->in_scan = 0;
@@ -588,4 +672,5 @@ const kl_store_ops_t kl_store_sqlite_ops = {
     .close = sq_close,
     .commit_batch = sq_commit_batch,
     .states = sq_states,
+    .range = sq_range,
 };

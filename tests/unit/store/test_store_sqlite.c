@@ -2,10 +2,14 @@
  * directory. The store is where a restart gets its klines back, so every field must come back
  * bit for bit (__int128 sums, 16-place quotes, hole ids -1, us times), a commit must be all or
  * nothing (a checkpoint in meta must never name rows that are not there), and a damaged row must
- * fail a scan instead of vanishing. Some tests reach past the API with the sqlite3 library
+ * fail a scan instead of vanishing. Range reads (the REST API's) must honour inclusive bounds,
+ * the limit and the direction, walk the primary key (EXPLAIN QUERY PLAN), and work through a
+ * second handle on the same file while another writes. Some tests reach past the API with the sqlite3 library
  * itself, to check the on-disk text and to plant failures (a trigger, a bad value). */
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +26,7 @@
 #include "core/interval.h"
 #include "kl/err.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 #define I128_MAX ((kl_sum_t)(((unsigned __int128)1 << 127) - 1))
 
@@ -680,6 +685,371 @@ test_alloc_failure_on_open(void **state)
     assert_int_equal(kl_alloc_live_bytes(), base);
 }
 
+/* ---- range reads ----------------------------------------------------------------------- */
+
+#define T0 1700000000000LL
+#define TM(i) (T0 + (int64_t)(i) * 60000)
+
+static size_t
+range_got(kl_store_t *st, const char *sym, int iv, int64_t lo, int64_t hi, size_t limit,
+          int newest_first, struct collect *c)
+{
+    memset(c, 0, sizeof *c);
+    int rc = kl_store_range(st, sym, iv, lo, hi, limit, newest_first, collect_row, c);
+    if (rc != 0)
+        fail_msg("range %s %s [%lld, %lld] limit %zu: %d", sym, kl_iv_name(iv), (long long)lo,
+                 (long long)hi, limit, rc);
+    return c->n;
+}
+
+/* The rows got are exactly the minutes want[0..n), in that order, each whole. */
+static void
+assert_minutes(const struct collect *c, const int *want, size_t n)
+{
+    assert_int_equal(c->n, n);
+    for (size_t i = 0; i < n; i++) {
+        kl_store_row_t r = mk_row("BTCUSDT", KL_IV_1M, TM(want[i]), want[i]);
+        assert_row_eq(&c->rows[i], &r);
+    }
+}
+
+static void
+test_range_bounds_limit_direction(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("range.db");
+    const int order[] = {7, 2, 9, 1, 10, 4, 3, 8, 6, 5}; /* committed out of order */
+    kl_store_row_t rows[30];
+    size_t n = 0;
+    for (size_t i = 0; i < 10; i++) {
+        rows[n++] = mk_row("BTCUSDT", KL_IV_1M, TM(order[i]), order[i]);
+        rows[n++] = mk_row("BTCUSDT", KL_IV_3M, TM(order[i]), 100 + order[i]);
+        rows[n++] = mk_row("BTCUSDTX", KL_IV_1M, TM(order[i]), 200 + order[i]);
+    }
+    commit_ok(st, rows, n, NULL, 0);
+    struct collect c;
+
+    range_got(st, "BTCUSDT", KL_IV_1M, INT64_MIN, INT64_MAX, SIZE_MAX, 0, &c);
+    assert_minutes(&c, (const int[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 10);
+    range_got(st, "BTCUSDT", KL_IV_1M, INT64_MIN, INT64_MAX, SIZE_MAX, 1, &c);
+    assert_minutes(&c, (const int[]){10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, 10);
+    /* The limit keeps the oldest rows, or the newest (then in descending order). */
+    range_got(st, "BTCUSDT", KL_IV_1M, INT64_MIN, INT64_MAX, 3, 0, &c);
+    assert_minutes(&c, (const int[]){1, 2, 3}, 3);
+    range_got(st, "BTCUSDT", KL_IV_1M, INT64_MIN, INT64_MAX, 3, 1, &c);
+    assert_minutes(&c, (const int[]){10, 9, 8}, 3);
+    /* Both bounds are inclusive, in the rows' own unit. */
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(3), TM(6), 100, 0, &c);
+    assert_minutes(&c, (const int[]){3, 4, 5, 6}, 4);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(3), TM(6), 100, 1, &c);
+    assert_minutes(&c, (const int[]){6, 5, 4, 3}, 4);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(3), TM(6), 2, 1, &c);
+    assert_minutes(&c, (const int[]){6, 5}, 2);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(3) + 1, TM(6) - 1, 100, 0, &c);
+    assert_minutes(&c, (const int[]){4, 5}, 2);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(4), TM(4), 100, 1, &c);
+    assert_minutes(&c, (const int[]){4}, 1);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(10), INT64_MAX, 5, 0, &c);
+    assert_minutes(&c, (const int[]){10}, 1);
+    /* Empty answers: past the data, lo > hi, limit 0, another symbol or interval. */
+    assert_int_equal(range_got(st, "BTCUSDT", KL_IV_1M, TM(11), TM(20), 5, 0, &c), 0);
+    assert_int_equal(range_got(st, "BTCUSDT", KL_IV_1M, TM(6), TM(3), 5, 0, &c), 0);
+    assert_int_equal(range_got(st, "BTCUSDT", KL_IV_1M, TM(1), TM(10), 0, 1, &c), 0);
+    assert_int_equal(range_got(st, "BTCUSD", KL_IV_1M, TM(1), TM(10), 5, 0, &c), 0);
+    assert_int_equal(range_got(st, "BTCUSDT", KL_IV_5M, TM(1), TM(10), 5, 0, &c), 0);
+    /* The other interval and the prefix-sharing symbol are kept apart. */
+    range_got(st, "BTCUSDT", KL_IV_3M, TM(2), TM(3), 5, 1, &c);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.rows[0].k.trades, 103 + 3);
+    assert_int_equal(c.rows[0].iv, KL_IV_3M);
+    range_got(st, "BTCUSDTX", KL_IV_1M, TM(9), TM(9), 5, 0, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.rows[0].symbol, "BTCUSDTX");
+    assert_int_equal(c.rows[0].k.trades, 209 + 3);
+
+    /* The callback's value stops the range and comes back; the next range starts afresh. */
+    memset(&c, 0, sizeof c);
+    c.stop_after = 2;
+    assert_int_equal(kl_store_range(st, "BTCUSDT", KL_IV_1M, TM(1), TM(10), 10, 1, collect_row,
+                                    &c),
+                     7);
+    assert_int_equal(c.n, 2);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(1), TM(10), 10, 1, &c);
+    assert_int_equal(c.n, 10);
+    assert_int_equal(scan_all(st, "BTCUSDT", KL_IV_1M, &c), 10);
+
+    /* Bad arguments. */
+    assert_int_equal(kl_store_range(st, "BTCUSDT", KL_IV_COUNT, 0, 1, 1, 0, collect_row, &c),
+                     KL_EARG);
+    assert_int_equal(kl_store_range(st, "BTCUSDT", -1, 0, 1, 1, 0, collect_row, &c), KL_EARG);
+    assert_int_equal(kl_store_range(st, NULL, KL_IV_1M, 0, 1, 1, 0, collect_row, &c), KL_EARG);
+    assert_int_equal(kl_store_range(st, "BTCUSDT", KL_IV_1M, 0, 1, 1, 0, NULL, &c), KL_EARG);
+    assert_int_equal(kl_store_range(NULL, "BTCUSDT", KL_IV_1M, 0, 1, 1, 0, collect_row, &c),
+                     KL_EARG);
+    assert_int_equal(kl_store_range(st, "", KL_IV_1M, TM(1), TM(10), 1, 0, collect_row, &c),
+                     KL_EARG);
+    char longsym[KL_STORE_SYMBOL_MAX + 1];
+    memset(longsym, 'A', KL_STORE_SYMBOL_MAX);
+    longsym[KL_STORE_SYMBOL_MAX] = '\0';
+    assert_int_equal(kl_store_range(st, longsym, KL_IV_1M, TM(1), TM(10), 1, 0, collect_row, &c),
+                     KL_EARG);
+    kl_store_close(st);
+}
+
+/* Microsecond rows (2025+ spot dumps) are ranged in microseconds. */
+static void
+test_range_us_rows(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("range_us.db");
+    kl_store_row_t rows[5];
+    for (int i = 0; i < 5; i++) {
+        rows[i] = mk_row("ETHUSDT", KL_IV_1S, 1735689600000000LL + i * 1000000LL, i);
+        rows[i].unit_per_ms = 1000;
+        rows[i].k.close_time = rows[i].k.open_time + 999999;
+    }
+    commit_ok(st, rows, 5, NULL, 0);
+    struct collect c;
+    range_got(st, "ETHUSDT", KL_IV_1S, 1735689601000000LL, 1735689603000000LL, 10, 1, &c);
+    assert_int_equal(c.n, 3);
+    assert_row_eq(&c.rows[0], &rows[3]);
+    assert_row_eq(&c.rows[1], &rows[2]);
+    assert_row_eq(&c.rows[2], &rows[1]);
+    assert_int_equal(c.rows[0].unit_per_ms, 1000);
+    kl_store_close(st);
+}
+
+struct range_reenter {
+    kl_store_t *st;
+    int calls, range_rc, scan_rc, kv_rc;
+};
+
+static int
+range_reenter_row(void *ctx, const kl_store_row_t *row)
+{
+    struct range_reenter *r = ctx;
+    struct collect c;
+    int64_t v;
+    r->calls++;
+    r->range_rc = kl_store_range(r->st, row->symbol, row->iv, 0, INT64_MAX, 5, 0, collect_row, &c);
+    r->scan_rc = kl_store_scan(r->st, row->symbol, row->iv, collect_row, &c);
+    r->kv_rc = kl_store_get_kv(r->st, "k", &v);
+    return 0;
+}
+
+static int
+range_from_scan_row(void *ctx, const kl_store_row_t *row)
+{
+    struct range_reenter *r = ctx;
+    struct collect c;
+    r->calls++;
+    r->range_rc = kl_store_range(r->st, row->symbol, row->iv, 0, INT64_MAX, 5, 0, collect_row, &c);
+    return 0;
+}
+
+static void
+test_range_reentry(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("range_reenter.db");
+    kl_store_row_t row = mk_row("BTCUSDT", KL_IV_1M, TM(1), 1);
+    kl_store_kv_t kv = {"k", 5};
+    commit_ok(st, &row, 1, &kv, 1);
+    struct range_reenter r = {.st = st};
+    assert_int_equal(kl_store_range(st, "BTCUSDT", KL_IV_1M, 0, INT64_MAX, 5, 1,
+                                    range_reenter_row, &r),
+                     0);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.range_rc, KL_EARG);
+    assert_int_equal(r.scan_rc, KL_EARG);
+    assert_int_equal(r.kv_rc, 0);
+    memset(&r, 0, sizeof r);
+    r.st = st;
+    assert_int_equal(kl_store_scan(st, "BTCUSDT", KL_IV_1M, range_from_scan_row, &r), 0);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.range_rc, KL_EARG);
+    kl_store_close(st);
+}
+
+/* The plan of each range statement, rows joined by "; ". */
+static void
+query_plan(sqlite3 *db, const char *sql, char *out, size_t cap)
+{
+    char q[1024];
+    snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, q, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("prepare %s: %s", q, sqlite3_errmsg(db));
+    out[0] = '\0';
+    size_t o = 0;
+    while (sqlite3_step(s) == SQLITE_ROW)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? "; " : "",
+                              (const char *)sqlite3_column_text(s, 3));
+    sqlite3_finalize(s);
+}
+
+static void
+test_range_uses_primary_key(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("plan.db");
+    kl_store_row_t rows[200];
+    for (int i = 0; i < 200; i++)
+        rows[i] = mk_row(i % 2 ? "BTCUSDT" : "ETHUSDT", KL_IV_1M, TM(i / 2), i);
+    commit_ok(st, rows, 200, NULL, 0);
+    char path[512], plan[512];
+    db_path(path, sizeof path, "plan.db");
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    /* Also after ANALYZE, when the planner has statistics to prefer something else with. */
+    for (int analyzed = 0; analyzed < 2; analyzed++) {
+        for (int dir = 0; dir < 2; dir++) {
+            query_plan(db, kl_store_sqlite_range_sql[dir], plan, sizeof plan);
+            /* One index search on all three key columns, and no sort (no TEMP B-TREE). */
+            assert_string_equal(plan, "SEARCH klines USING PRIMARY KEY (symbol=? AND "
+                                      "interval=? AND open_time>? AND open_time<?)");
+        }
+        assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
+    }
+    /* Bound parameters only: five of them, the SQL holds no value. */
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, kl_store_sqlite_range_sql[1], -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_parameter_count(s), 5);
+    sqlite3_finalize(s);
+    assert_non_null(strstr(kl_store_sqlite_range_sql[1], "ORDER BY open_time DESC LIMIT ?5"));
+    sqlite3_close(db);
+    kl_store_close(st);
+}
+
+/* The API opens its own store on the persister's file. That open must not need the write
+ * lock (a commit may hold it), and its reads see the last commit while the next is open. */
+static void
+test_second_handle_while_writer_holds_lock(void **state)
+{
+    (void)state;
+    kl_store_t *a = open_store("shared.db");
+    kl_store_row_t rows[3] = {mk_row("BTCUSDT", KL_IV_1M, TM(1), 1),
+                              mk_row("BTCUSDT", KL_IV_1M, TM(2), 2),
+                              mk_row("BTCUSDT", KL_IV_1M, TM(3), 3)};
+    kl_store_kv_t kv = {"ckpt", 1};
+    commit_ok(a, rows, 3, &kv, 1);
+
+    /* A plain connection holds the write lock with an uncommitted change, as a long commit
+     * of the persister would. */
+    char path[512];
+    db_path(path, sizeof path, "shared.db");
+    sqlite3 *w = NULL;
+    assert_int_equal(sqlite3_open(path, &w), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(w,
+                                  "BEGIN IMMEDIATE; UPDATE klines SET trades = 999;"
+                                  " UPDATE meta SET value = 2",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+
+    kl_store_t *b = open_store("shared.db"); /* fails after the busy timeout if it locks */
+    struct collect c;
+    range_got(b, "BTCUSDT", KL_IV_1M, TM(1), TM(3), 10, 1, &c);
+    assert_int_equal(c.n, 3);
+    assert_row_eq(&c.rows[0], &rows[2]);
+    assert_row_eq(&c.rows[2], &rows[0]);
+    int64_t v = 0;
+    assert_int_equal(kl_store_get_kv(b, "ckpt", &v), 0);
+    assert_int_equal(v, 1);
+
+    assert_int_equal(sqlite3_exec(w, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    range_got(b, "BTCUSDT", KL_IV_1M, TM(1), TM(3), 10, 0, &c);
+    assert_int_equal(c.n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(c.rows[i].k.trades, 999);
+    assert_int_equal(kl_store_get_kv(b, "ckpt", &v), 0);
+    assert_int_equal(v, 2);
+    sqlite3_close(w);
+
+    /* Both handles write and read in turn; each sees the other's commits. */
+    rows[0].k.trades = 41;
+    commit_ok(b, rows, 1, NULL, 0);
+    assert_int_equal(range_got(a, "BTCUSDT", KL_IV_1M, TM(1), TM(1), 1, 0, &c), 1);
+    assert_int_equal(c.rows[0].k.trades, 41);
+    char mode[32];
+    raw_text("shared.db", "PRAGMA journal_mode", mode, sizeof mode);
+    assert_string_equal(mode, "wal");
+    kl_store_close(b);
+    kl_store_close(a);
+}
+
+#define SHARE_ROWS 20
+#define SHARE_COMMITS 300
+
+struct share_writer {
+    kl_store_t *st;
+    int rc;
+    char err[512];
+    _Atomic int done;
+};
+
+/* The persister's part: every commit rewrites all rows with trades = the commit's number. */
+static void *
+share_writer_main(void *arg)
+{
+    struct share_writer *w = arg;
+    kl_store_row_t rows[SHARE_ROWS];
+    for (int n = 1; n <= SHARE_COMMITS && w->rc == 0; n++) {
+        for (int i = 0; i < SHARE_ROWS; i++) {
+            rows[i] = mk_row("BTCUSDT", KL_IV_1M, TM(i), i);
+            rows[i].k.trades = n;
+        }
+        w->rc = kl_store_commit(w->st, rows, SHARE_ROWS, NULL, 0, w->err, sizeof w->err);
+    }
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static void
+check_share_snapshot(kl_store_t *st, int64_t *last)
+{
+    struct collect c;
+    memset(&c, 0, sizeof c);
+    int rc = kl_store_range(st, "BTCUSDT", KL_IV_1M, TM(0), TM(SHARE_ROWS - 1), SHARE_ROWS, 1,
+                            collect_row, &c);
+    if (rc != 0)
+        fail_msg("range beside a writer: %d", rc);
+    if (c.n == 0)
+        return; /* before the first commit */
+    assert_int_equal(c.n, SHARE_ROWS);
+    /* One commit whole: every row from the same commit, never older than the last read. */
+    for (size_t i = 0; i < c.n; i++) {
+        assert_int_equal(c.rows[i].k.trades, c.rows[0].k.trades);
+        assert_int_equal(c.rows[i].k.open_time, TM(SHARE_ROWS - 1 - (int)i));
+    }
+    assert_true(c.rows[0].k.trades >= *last);
+    *last = c.rows[0].k.trades;
+}
+
+/* A reader thread's store beside a writer thread's: no read fails (no SQLITE_BUSY reaches the
+ * caller) and every read is one commit's state. */
+static void
+test_second_handle_reads_while_other_commits(void **state)
+{
+    (void)state;
+    static struct share_writer w;
+    memset(&w, 0, sizeof w);
+    w.st = open_store("share.db");
+    kl_store_t *r = open_store("share.db");
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, share_writer_main, &w), 0);
+    int64_t last = 0;
+    while (!atomic_load(&w.done))
+        check_share_snapshot(r, &last);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    if (w.rc != 0)
+        fail_msg("writer: %d %s", w.rc, w.err);
+    check_share_snapshot(r, &last);
+    assert_int_equal(last, SHARE_COMMITS);
+    kl_store_close(r);
+    kl_store_close(w.st);
+}
+
 int
 main(void)
 {
@@ -696,6 +1066,12 @@ main(void)
         cmocka_unit_test(test_callbacks_reentry),
         cmocka_unit_test(test_bad_paths_and_urls),
         cmocka_unit_test(test_alloc_failure_on_open),
+        cmocka_unit_test(test_range_bounds_limit_direction),
+        cmocka_unit_test(test_range_us_rows),
+        cmocka_unit_test(test_range_reentry),
+        cmocka_unit_test(test_range_uses_primary_key),
+        cmocka_unit_test(test_second_handle_while_writer_holds_lock),
+        cmocka_unit_test(test_second_handle_reads_while_other_commits),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
