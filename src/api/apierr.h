@@ -21,8 +21,20 @@ size_t kl_api_err_json(const kl_api_err_t *e, char *buf, size_t cap);
 void kl_api_err_set(kl_api_err_t *e, int http, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Writes s[0..n) JSON-escaped (without quotes) into buf[0..cap), never cutting an escape;
- * stops at the first character that does not fit. Returns bytes written; no NUL. */
+/* Writes s[0..n) JSON-escaped (without quotes) into buf[0..cap), never cutting an escape or a
+ * UTF-8 sequence; bytes that are not valid UTF-8 become \ufffd, so the output is always valid
+ * JSON string content. Stops at the first character that does not fit. Returns bytes written;
+ * no NUL. */
 size_t kl_api_json_escape(const char *s, size_t n, char *buf, size_t cap);
+
+/* Length of the valid UTF-8 sequence that starts s[0..n) (n > 0): 1..4, or 0 if the bytes are
+ * not valid UTF-8 (overlong forms, surrogates and code points past U+10FFFF included). */
+size_t kl_api_utf8_len(const char *s, size_t n);
+
+/* Writes head, then msg[0..msg_len) escaped, then tail, NUL-terminated. head and tail are
+ * written whole or not at all: when they do not fit with the NUL, buf gets "" (if cap > 0)
+ * and 0 is returned; otherwise msg is shortened to fit. Returns the length written. */
+size_t kl_api_json_frame(const char *head, const char *msg, size_t msg_len, const char *tail,
+                         char *buf, size_t cap);
 
 #endif

@@ -20,8 +20,10 @@ typedef struct kl_ws_stream {
     int has_tz;
 } kl_ws_stream_t;
 
-/* Parses "btcusdt@kline_1m" or "btcusdt@kline_1m@+08:00" from s[0..n). Returns 0, or -1
- * (*out then unspecified). */
+/* Parses "btcusdt@kline_1m" or "btcusdt@kline_1m@+08:00" from s[0..n): symbol
+ * [A-Za-z0-9]{1,31} (any case, stored uppercased), interval case-sensitive, offset exactly
+ * [+-]HH:MM within -12:00..+14:00 ("-00:00" refused so that the canonical name round-trips).
+ * Returns 0, or -1 (*out then unspecified). */
 int kl_ws_stream_parse(const char *s, size_t n, kl_ws_stream_t *out);
 
 /* Canonical stream name as Binance echoes it (lowercase symbol, "@+08:00" when has_tz).
@@ -29,14 +31,24 @@ int kl_ws_stream_parse(const char *s, size_t n, kl_ws_stream_t *out);
 size_t kl_ws_stream_name(const kl_ws_stream_t *st, char *buf, size_t cap);
 
 #define KL_WS_PARAMS_MAX 1024
-enum kl_ws_method { KL_WS_SUBSCRIBE = 1, KL_WS_UNSUBSCRIBE, KL_WS_LIST_SUBSCRIPTIONS };
+/* SET_PROPERTY / GET_PROPERTY carry Binance's only property, "combined" (payloads wrapped as
+ * {"stream":..,"data":..} or not). A server that does not support them should answer them as
+ * Binance answers an unknown method (see wsctl.c); parsing them costs nothing. */
+enum kl_ws_method {
+    KL_WS_SUBSCRIBE = 1,
+    KL_WS_UNSUBSCRIBE,
+    KL_WS_LIST_SUBSCRIPTIONS,
+    KL_WS_SET_PROPERTY, /* params ["combined", <bool>]: value in `combined` */
+    KL_WS_GET_PROPERTY  /* params ["combined"]: reply {"result":<bool>,"id":..} */
+};
 
 typedef struct kl_ws_ctl {
     int method;
     char id[72];
     size_t id_len; /* the raw JSON token of "id" (number, string, or null) echoed back
                       verbatim; "null" when absent */
-    size_t n_params;
+    int combined;   /* SET_PROPERTY's value (0/1) */
+    size_t n_params; /* SUBSCRIBE / UNSUBSCRIBE: the streams, in the order sent */
     kl_ws_stream_t params[KL_WS_PARAMS_MAX];
 } kl_ws_ctl_t;
 
