@@ -214,7 +214,7 @@ async function init() {
   const tzs = [...new Set([...TZS, own])].sort((a, b) => tzSeconds(a) - tzSeconds(b));
   fill($('symbol'), symbols);
   fill($('interval'), INTERVALS);
-  fill($('tz'), tzs, { '+00:00': 'UTC', [own]: `${own} (browser)` });
+  fill($('tz'), tzs, { '+00:00': 'UTC', [own]: `${own === '+00:00' ? 'UTC' : own} (browser)` });
   const pick = (id, v, dflt) => { $(id).value = $(id).querySelector(`option[value="${v}"]`) ? v : dflt; };
   pick('symbol', want.get('symbol'), symbols[0]);
   pick('interval', want.get('interval'), '1m');
