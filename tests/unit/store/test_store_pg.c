@@ -4,11 +4,15 @@
  * to skip on purpose. The cases mirror test_store_sqlite.c, since both backends must behave the
  * same: every field back bit for bit, all-or-nothing commits (also when the server fails
  * mid-transaction), last-wins duplicates in a batch, byte-ordered symbols, strict reads, and a
- * connection that comes back after its backend was killed. Each test works in its own schema
+ * connection that comes back after its backend was killed; range reads with inclusive bounds, a
+ * limit and either direction, served by the primary key (EXPLAIN), through a second store
+ * beside a writing one. Each test works in its own schema
  * (search_path set through the URL), created and dropped through a second, plain connection
  * that also checks the stored text and plants failures (triggers, constraints, bad values). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include "core/interval.h"
 #include "kl/err.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 #define I128_MAX ((kl_sum_t)(((unsigned __int128)1 << 127) - 1))
 
@@ -1240,6 +1245,379 @@ test_states_reconnect_and_oom(void **state)
     kl_store_close(st);
 }
 
+/* ---- range reads ----------------------------------------------------------------------- */
+
+#define T0 1700000000000LL
+#define TM(i) (T0 + (int64_t)(i) * 60000)
+
+static size_t
+range_got(kl_store_t *st, const char *sym, int iv, int64_t lo, int64_t hi, size_t limit,
+          int newest_first, struct collect *c)
+{
+    memset(c, 0, sizeof *c);
+    int rc = kl_store_range(st, sym, iv, lo, hi, limit, newest_first, collect_row, c);
+    if (rc != 0)
+        fail_msg("range %s %s [%lld, %lld] limit %zu: %d", sym, kl_iv_name(iv), (long long)lo,
+                 (long long)hi, limit, rc);
+    return c->n;
+}
+
+static void
+assert_minutes(const struct collect *c, const int *want, size_t n)
+{
+    assert_int_equal(c->n, n);
+    for (size_t i = 0; i < n; i++) {
+        kl_store_row_t r = mk_row("BTCUSDT", KL_IV_1M, TM(want[i]), want[i]);
+        assert_row_eq(&c->rows[i], &r);
+    }
+}
+
+static void
+test_range_bounds_limit_direction(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("range");
+    const int order[] = {7, 2, 9, 1, 10, 4, 3, 8, 6, 5};
+    kl_store_row_t rows[30];
+    size_t n = 0;
+    for (size_t i = 0; i < 10; i++) {
+        rows[n++] = mk_row("BTCUSDT", KL_IV_1M, TM(order[i]), order[i]);
+        rows[n++] = mk_row("BTCUSDT", KL_IV_3M, TM(order[i]), 100 + order[i]);
+        rows[n++] = mk_row("BTCUSDTX", KL_IV_1M, TM(order[i]), 200 + order[i]);
+    }
+    commit_ok(st, rows, n, NULL, 0);
+    struct collect *c = &g_c;
+
+    range_got(st, "BTCUSDT", KL_IV_1M, INT64_MIN, INT64_MAX, SIZE_MAX, 0, c);
+    assert_minutes(c, (const int[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 10);
+    range_got(st, "BTCUSDT", KL_IV_1M, INT64_MIN, INT64_MAX, SIZE_MAX, 1, c);
+    assert_minutes(c, (const int[]){10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, 10);
+    range_got(st, "BTCUSDT", KL_IV_1M, INT64_MIN, INT64_MAX, 3, 0, c);
+    assert_minutes(c, (const int[]){1, 2, 3}, 3);
+    range_got(st, "BTCUSDT", KL_IV_1M, INT64_MIN, INT64_MAX, 3, 1, c);
+    assert_minutes(c, (const int[]){10, 9, 8}, 3);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(3), TM(6), 100, 0, c);
+    assert_minutes(c, (const int[]){3, 4, 5, 6}, 4);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(3), TM(6), 100, 1, c);
+    assert_minutes(c, (const int[]){6, 5, 4, 3}, 4);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(3), TM(6), 2, 1, c);
+    assert_minutes(c, (const int[]){6, 5}, 2);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(3) + 1, TM(6) - 1, 100, 0, c);
+    assert_minutes(c, (const int[]){4, 5}, 2);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(4), TM(4), 100, 1, c);
+    assert_minutes(c, (const int[]){4}, 1);
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(10), INT64_MAX, 5, 0, c);
+    assert_minutes(c, (const int[]){10}, 1);
+    assert_int_equal(range_got(st, "BTCUSDT", KL_IV_1M, TM(11), TM(20), 5, 0, c), 0);
+    assert_int_equal(range_got(st, "BTCUSDT", KL_IV_1M, TM(6), TM(3), 5, 0, c), 0);
+    assert_int_equal(range_got(st, "BTCUSDT", KL_IV_1M, TM(1), TM(10), 0, 1, c), 0);
+    assert_int_equal(range_got(st, "BTCUSD", KL_IV_1M, TM(1), TM(10), 5, 0, c), 0);
+    assert_int_equal(range_got(st, "BTCUSDT", KL_IV_5M, TM(1), TM(10), 5, 0, c), 0);
+    range_got(st, "BTCUSDT", KL_IV_3M, TM(2), TM(3), 5, 1, c);
+    assert_int_equal(c->n, 2);
+    assert_int_equal(c->rows[0].k.trades, 103 + 3);
+    assert_int_equal(c->rows[0].iv, KL_IV_3M);
+    range_got(st, "BTCUSDTX", KL_IV_1M, TM(9), TM(9), 5, 0, c);
+    assert_int_equal(c->n, 1);
+    assert_string_equal(c->rows[0].symbol, "BTCUSDTX");
+    assert_int_equal(c->rows[0].k.trades, 209 + 3);
+
+    memset(c, 0, sizeof *c);
+    c->stop_after = 2;
+    assert_int_equal(kl_store_range(st, "BTCUSDT", KL_IV_1M, TM(1), TM(10), 10, 1, collect_row,
+                                    c),
+                     7);
+    assert_int_equal(c->n, 2);
+    /* The cursor and its transaction were closed: the next range and a commit work. */
+    range_got(st, "BTCUSDT", KL_IV_1M, TM(1), TM(10), 10, 1, c);
+    assert_int_equal(c->n, 10);
+    commit_ok(st, rows, 3, NULL, 0);
+
+    assert_int_equal(kl_store_range(st, "BTCUSDT", KL_IV_COUNT, 0, 1, 1, 0, collect_row, c),
+                     KL_EARG);
+    assert_int_equal(kl_store_range(st, "BTCUSDT", -1, 0, 1, 1, 0, collect_row, c), KL_EARG);
+    assert_int_equal(kl_store_range(st, NULL, KL_IV_1M, 0, 1, 1, 0, collect_row, c), KL_EARG);
+    assert_int_equal(kl_store_range(st, "BTCUSDT", KL_IV_1M, 0, 1, 1, 0, NULL, c), KL_EARG);
+    assert_int_equal(kl_store_range(st, "", KL_IV_1M, TM(1), TM(10), 1, 0, collect_row, c),
+                     KL_EARG);
+    char longsym[KL_STORE_SYMBOL_MAX + 1];
+    memset(longsym, 'A', KL_STORE_SYMBOL_MAX);
+    longsym[KL_STORE_SYMBOL_MAX] = '\0';
+    assert_int_equal(kl_store_range(st, longsym, KL_IV_1M, TM(1), TM(10), 1, 0, collect_row, c),
+                     KL_EARG);
+    kl_store_close(st);
+}
+
+/* More rows than one FETCH: a limit above FETCH_ROWS (1000) is honoured across fetches, in
+ * both directions, and microsecond rows are ranged in microseconds. */
+static void
+test_range_long_and_us(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("range_long");
+    static kl_store_row_t rows[2500];
+    for (int i = 0; i < 2500; i++) {
+        rows[i] = mk_row("ETHUSDT", KL_IV_1S, 1735689600000000LL + i * 1000000LL, i);
+        rows[i].unit_per_ms = 1000;
+        rows[i].k.close_time = rows[i].k.open_time + 999999;
+    }
+    commit_ok(st, rows, 2500, NULL, 0);
+    struct collect *c = &g_c;
+    assert_int_equal(range_got(st, "ETHUSDT", KL_IV_1S, 1735689600000000LL + 100 * 1000000LL,
+                               INT64_MAX, 2100, 1, c),
+                     2100);
+    for (size_t i = 0; i < 2100; i++)
+        assert_int_equal(c->rows[i].k.open_time, rows[2499 - i].k.open_time);
+    assert_row_eq(&c->rows[2099], &rows[400]);
+    assert_int_equal(c->rows[0].unit_per_ms, 1000);
+    assert_int_equal(range_got(st, "ETHUSDT", KL_IV_1S, 1735689600000000LL + 100 * 1000000LL,
+                               INT64_MAX, 2500, 0, c),
+                     2400);
+    assert_row_eq(&c->rows[0], &rows[100]);
+    assert_row_eq(&c->rows[2399], &rows[2499]);
+    assert_int_equal(range_got(st, "ETHUSDT", KL_IV_1S, 0, INT64_MAX, 1000, 0, c), 1000);
+    assert_row_eq(&c->rows[999], &rows[999]);
+    kl_store_close(st);
+}
+
+struct range_reenter {
+    kl_store_t *st;
+    int calls, range_rc, scan_rc, kv_rc;
+};
+
+static int
+range_reenter_row(void *ctx, const kl_store_row_t *row)
+{
+    struct range_reenter *r = ctx;
+    static struct collect c;
+    int64_t v;
+    r->calls++;
+    r->range_rc = kl_store_range(r->st, row->symbol, row->iv, 0, INT64_MAX, 5, 0, collect_row, &c);
+    r->scan_rc = kl_store_scan(r->st, row->symbol, row->iv, collect_row, &c);
+    r->kv_rc = kl_store_get_kv(r->st, "k", &v);
+    return 0;
+}
+
+static void
+test_range_reentry(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("range_reenter");
+    kl_store_row_t row = mk_row("BTCUSDT", KL_IV_1M, TM(1), 1);
+    kl_store_kv_t kv = {"k", 5};
+    commit_ok(st, &row, 1, &kv, 1);
+    struct range_reenter r = {.st = st};
+    assert_int_equal(kl_store_range(st, "BTCUSDT", KL_IV_1M, 0, INT64_MAX, 5, 1,
+                                    range_reenter_row, &r),
+                     0);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.range_rc, KL_EARG);
+    assert_int_equal(r.scan_rc, KL_EARG);
+    assert_int_equal(r.kv_rc, 0);
+    commit_ok(st, &row, 1, &kv, 1);
+    kl_store_close(st);
+}
+
+/* EXPLAIN of sql (a range statement) with its five parameters, lines joined by "\n". */
+static void
+explain(const char *name, const char *prefix, const char *sql, const char *sym, int64_t lo,
+        int64_t hi, int64_t limit, char *out, size_t cap)
+{
+    char schema[128], full[2048], los[32], his[32], lims[32];
+    schema_name(schema, sizeof schema, name);
+    snprintf(full, sizeof full, "SET search_path = %s", schema);
+    PQclear(PQexec(g_raw, full));
+    snprintf(los, sizeof los, "%lld", (long long)lo);
+    snprintf(his, sizeof his, "%lld", (long long)hi);
+    snprintf(lims, sizeof lims, "%lld", (long long)limit);
+    const char *params[5] = {sym, "1m", los, his, lims};
+    snprintf(full, sizeof full, "EXPLAIN %s%s", prefix, sql);
+    PGresult *res = PQexecParams(g_raw, full, 5, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", full, PQerrorMessage(g_raw));
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < PQntuples(res); i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s\n", PQgetvalue(res, i, 0));
+    PQclear(res);
+}
+
+static void
+assert_pk_plan(const char *plan, int desc, int strict)
+{
+    /* The primary key (an index scan, or a bitmap of it) with all three key columns in its
+     * Index Cond, never a Seq Scan. */
+    if ((!strstr(plan, "Bitmap Index Scan on klines_pkey") &&
+         !strstr(plan, "using klines_pkey on klines")) ||
+        !strstr(plan, "Index Cond: ((symbol = ") || !strstr(plan, "AND (\"interval\" = ") ||
+        !strstr(plan, "AND (open_time >= ") || !strstr(plan, "AND (open_time <= ") ||
+        strstr(plan, "Seq Scan"))
+        fail_msg("not a primary key range plan:\n%s", plan);
+    /* Strict: a Limit over one index scan in the asked order, so no Sort and no bitmap. */
+    if (strict && (strncmp(plan, "Limit", 5) != 0 ||
+                   !strstr(plan, desc ? "Index Scan Backward using klines_pkey on klines"
+                                      : "Index Scan using klines_pkey on klines") ||
+                   strstr(plan, "Sort") || strstr(plan, "Bitmap")))
+        fail_msg("a range cursor that does not walk the primary key in order:\n%s", plan);
+}
+
+static void
+test_range_uses_primary_key(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("plan");
+    /* 20 symbols x 500 minutes x 2 intervals, analysed: the planner knows a symbol is 5%. */
+    static kl_store_row_t rows[20000];
+    size_t n = 0;
+    for (int s = 0; s < 20; s++) {
+        char sym[16];
+        snprintf(sym, sizeof sym, "SYM%02dUSDT", s);
+        for (int i = 0; i < 500; i++) {
+            rows[n++] = mk_row(sym, KL_IV_1M, TM(i), i);
+            rows[n++] = mk_row(sym, KL_IV_5M, TM(i), i);
+        }
+    }
+    commit_ok(st, rows, n, NULL, 0);
+    raw_exec("plan", "ANALYZE klines");
+    static const struct {
+        int64_t lo, hi, limit;
+    } asks[] = {
+        {INT64_MIN, INT64_MAX, 100},       /* the newest/oldest 100 */
+        {INT64_MIN, INT64_MAX, 500},       /* the whole series */
+        {INT64_MIN, INT64_MAX, INT64_MAX}, /* no limit */
+        {TM(100), TM(400), 100},           /* a window, cut by the limit */
+        {TM(100), TM(400), 1000},          /* a window, whole */
+    };
+    char plan[4096];
+    for (int dir = 0; dir < 2; dir++) {
+        for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+            /* As the backend runs it: a cursor, which PostgreSQL plans for its first rows
+             * (cursor_tuple_fraction), so even an answer of the whole series walks the index
+             * in order. */
+            raw_exec("plan", "BEGIN READ ONLY");
+            explain("plan", "DECLARE kl_x NO SCROLL CURSOR FOR ", kl_store_pg_range_sql[dir],
+                    "SYM07USDT", asks[i].lo, asks[i].hi, asks[i].limit, plan, sizeof plan);
+            raw_exec("plan", "ROLLBACK");
+            assert_pk_plan(plan, dir, 1);
+            /* As a plain SELECT, when the limit covers the whole range the planner may fetch
+             * through a bitmap of the same index and sort the few rows: still the key. */
+            explain("plan", "", kl_store_pg_range_sql[dir], "SYM07USDT", asks[i].lo, asks[i].hi,
+                    asks[i].limit, plan, sizeof plan);
+            assert_pk_plan(plan, dir, asks[i].limit == 100);
+        }
+    }
+    assert_non_null(strstr(kl_store_pg_range_sql[1], "ORDER BY open_time DESC LIMIT $5"));
+    kl_store_close(st);
+}
+
+/* The API's own store beside the persister's: it opens while a writer holds row locks in an
+ * open transaction, reads the last commit, and sees the next once it lands. */
+static void
+test_second_handle_while_writer_holds_lock(void **state)
+{
+    (void)state;
+    kl_store_t *a = open_store("shared");
+    kl_store_row_t rows[3] = {mk_row("BTCUSDT", KL_IV_1M, TM(1), 1),
+                              mk_row("BTCUSDT", KL_IV_1M, TM(2), 2),
+                              mk_row("BTCUSDT", KL_IV_1M, TM(3), 3)};
+    kl_store_kv_t kv = {"ckpt", 1};
+    commit_ok(a, rows, 3, &kv, 1);
+    raw_exec("shared", "BEGIN; UPDATE klines SET trades = 999; UPDATE meta SET value = 2");
+
+    kl_store_t *b = open_store("shared");
+    struct collect *c = &g_c;
+    range_got(b, "BTCUSDT", KL_IV_1M, TM(1), TM(3), 10, 1, c);
+    assert_int_equal(c->n, 3);
+    assert_row_eq(&c->rows[0], &rows[2]);
+    assert_row_eq(&c->rows[2], &rows[0]);
+    int64_t v = 0;
+    assert_int_equal(kl_store_get_kv(b, "ckpt", &v), 0);
+    assert_int_equal(v, 1);
+
+    raw_exec("shared", "COMMIT");
+    range_got(b, "BTCUSDT", KL_IV_1M, TM(1), TM(3), 10, 0, c);
+    assert_int_equal(c->n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(c->rows[i].k.trades, 999);
+    assert_int_equal(kl_store_get_kv(b, "ckpt", &v), 0);
+    assert_int_equal(v, 2);
+
+    rows[0].k.trades = 41;
+    commit_ok(b, rows, 1, NULL, 0);
+    assert_int_equal(range_got(a, "BTCUSDT", KL_IV_1M, TM(1), TM(1), 1, 0, c), 1);
+    assert_int_equal(c->rows[0].k.trades, 41);
+    kl_store_close(b);
+    kl_store_close(a);
+}
+
+#define SHARE_ROWS 20
+#define SHARE_COMMITS 100
+
+struct share_writer {
+    kl_store_t *st;
+    int rc;
+    char err[512];
+    _Atomic int done;
+};
+
+static void *
+share_writer_main(void *arg)
+{
+    struct share_writer *w = arg;
+    kl_store_row_t rows[SHARE_ROWS];
+    for (int n = 1; n <= SHARE_COMMITS && w->rc == 0; n++) {
+        for (int i = 0; i < SHARE_ROWS; i++) {
+            rows[i] = mk_row("BTCUSDT", KL_IV_1M, TM(i), i);
+            rows[i].k.trades = n;
+        }
+        w->rc = kl_store_commit(w->st, rows, SHARE_ROWS, NULL, 0, w->err, sizeof w->err);
+    }
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static void
+check_share_snapshot(kl_store_t *st, int64_t *last)
+{
+    static struct collect c;
+    memset(&c, 0, sizeof c);
+    int rc = kl_store_range(st, "BTCUSDT", KL_IV_1M, TM(0), TM(SHARE_ROWS - 1), SHARE_ROWS, 1,
+                            collect_row, &c);
+    if (rc != 0)
+        fail_msg("range beside a writer: %d", rc);
+    if (c.n == 0)
+        return;
+    assert_int_equal(c.n, SHARE_ROWS);
+    for (size_t i = 0; i < c.n; i++) {
+        assert_int_equal(c.rows[i].k.trades, c.rows[0].k.trades);
+        assert_int_equal(c.rows[i].k.open_time, TM(SHARE_ROWS - 1 - (int)i));
+    }
+    assert_true(c.rows[0].k.trades >= *last);
+    *last = c.rows[0].k.trades;
+}
+
+static void
+test_second_handle_reads_while_other_commits(void **state)
+{
+    (void)state;
+    static struct share_writer w;
+    memset(&w, 0, sizeof w);
+    w.st = open_store("share");
+    kl_store_t *r = open_store("share");
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, share_writer_main, &w), 0);
+    int64_t last = 0;
+    while (!atomic_load(&w.done))
+        check_share_snapshot(r, &last);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    if (w.rc != 0)
+        fail_msg("writer: %d %s", w.rc, w.err);
+    check_share_snapshot(r, &last);
+    assert_int_equal(last, SHARE_COMMITS);
+    kl_store_close(r);
+    kl_store_close(w.st);
+}
+
 int
 main(void)
 {
@@ -1274,6 +1652,12 @@ main(void)
         cmocka_unit_test(test_states_round_trip),
         cmocka_unit_test(test_states_atomic_with_rows_and_kv),
         cmocka_unit_test(test_states_reconnect_and_oom),
+        cmocka_unit_test(test_range_bounds_limit_direction),
+        cmocka_unit_test(test_range_long_and_us),
+        cmocka_unit_test(test_range_reentry),
+        cmocka_unit_test(test_range_uses_primary_key),
+        cmocka_unit_test(test_second_handle_while_writer_holds_lock),
+        cmocka_unit_test(test_second_handle_reads_while_other_commits),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
