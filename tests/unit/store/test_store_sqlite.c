@@ -4,8 +4,9 @@
  * nothing (a checkpoint in meta must never name rows that are not there), and a damaged row must
  * fail a scan instead of vanishing. Range reads (the REST API's) must honour inclusive bounds,
  * the limit and the direction, walk the primary key (EXPLAIN QUERY PLAN), and work through a
- * second handle on the same file while another writes. Some tests reach past the API with the sqlite3 library
- * itself, to check the on-disk text and to plant failures (a trigger, a bad value). */
+ * second handle on the same file while another writes. Some tests reach past the API with the
+ * sqlite3 library itself, to check the on-disk text and to plant failures (a trigger, a bad
+ * value). */
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
