@@ -45,7 +45,7 @@
 
 #include "core/interval.h"
 
-#define JS_DEPTH_MAX 128 /* serde_json's recursion limit */
+#define JS_DEPTH_MAX 128 /* serde_json's recursion limit: 127 nested arrays/objects pass */
 #define ID_STR_MAX 36
 
 /* ---- stream names ---- */
@@ -184,6 +184,7 @@ pos_of(const char *s, size_t at, size_t *line, size_t *col)
     }
 }
 
+/* Four hex digits at s. Returns 0, or 1 + the index of the first bad digit. */
 static int
 hex4(const char *s, unsigned *out)
 {
@@ -193,10 +194,23 @@ hex4(const char *s, unsigned *out)
         int d = is_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
                                         : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
         if (d < 0)
-            return -1;
+            return k + 1;
         v = v * 16 + (unsigned)d;
     }
     *out = v;
+    return 0;
+}
+
+/* serde_json's \uXXXX: j->i on the first hex digit; the error is at the bad digit. */
+static int
+js_hex4(js_t *j, unsigned *cp)
+{
+    if (j->n - j->i < 4)
+        return js_err(j, "EOF while parsing a string", j->n);
+    int bad = hex4(j->s + j->i, cp);
+    if (bad)
+        return js_err(j, "invalid escape", j->i + (size_t)bad);
+    j->i += 4;
     return 0;
 }
 
@@ -274,23 +288,29 @@ js_string(js_t *j, char *out, size_t cap, size_t *len)
         case 'n': cp = '\n'; break;
         case 'r': cp = '\r'; break;
         case 't': cp = '\t'; break;
-        case 'u':
-            if (j->n - j->i < 4)
-                return js_err(j, eof, j->n);
-            if (hex4(j->s + j->i, &cp) != 0)
-                return js_err(j, "invalid escape", j->i + 4);
-            j->i += 4;
+        case 'u': {
+            static const char lone[] = "lone leading surrogate in hex escape",
+                              end[] = "unexpected end of hex escape";
+            if (js_hex4(j, &cp) != 0)
+                return -1;
             if (cp >= 0xdc00 && cp <= 0xdfff)
-                return js_err(j, "invalid unicode code point", j->i);
+                return js_err(j, lone, j->i);
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 unsigned lo;
-                if (j->n - j->i < 6 || j->s[j->i] != '\\' || j->s[j->i + 1] != 'u' ||
-                    hex4(j->s + j->i + 2, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
-                    return js_err(j, "lone leading surrogate in hex escape", j->i);
-                j->i += 6;
+                for (const char *want = "\\u"; *want; want++) {
+                    if (j->i >= j->n)
+                        return js_err(j, eof, j->n);
+                    if (j->s[j->i++] != *want)
+                        return js_err(j, end, j->i);
+                }
+                if (js_hex4(j, &lo) != 0)
+                    return -1;
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return js_err(j, lone, j->i);
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
             break;
+        }
         default:
             return js_err(j, "invalid escape", j->i);
         }
@@ -332,7 +352,7 @@ js_number(js_t *j)
         if (i < n && (s[i] == '+' || s[i] == '-'))
             i++;
         if (i >= n)
-            return js_err(j, bad, n);
+            return js_err(j, eof, n);
         if (!is_digit(s[i]))
             return js_err(j, bad, i + 1);
         while (i < n && is_digit(s[i]))
@@ -362,7 +382,7 @@ static int js_value(js_t *j, int *type);
 static int
 js_array(js_t *j)
 {
-    if (++j->depth > JS_DEPTH_MAX)
+    if (++j->depth >= JS_DEPTH_MAX)
         return js_peek_err(j, "recursion limit exceeded");
     j->i++;
     js_ws(j);
@@ -452,7 +472,7 @@ js_colon(js_t *j)
 static int
 js_object(js_t *j)
 {
-    if (++j->depth > JS_DEPTH_MAX)
+    if (++j->depth >= JS_DEPTH_MAX)
         return js_peek_err(j, "recursion limit exceeded");
     int more = js_obj_open(j);
     while (more == 1) {
