@@ -102,7 +102,7 @@ serve_once() {
     rm -rf "$TMP/serve"
     local t0 t1
     t0=$(date +%s.%N)
-    "$B/klined" serve --source "replay:$SL" --store "sqlite:$TMP/serve/k.db" --workers 2 \
+    "$B/klined" serve --listen 127.0.0.1:0 --source "replay:$SL" --store "sqlite:$TMP/serve/k.db" --workers 2 \
         --exit-on-eof --stats-s 0 --log-level warn >/dev/null 2>&1
     t1=$(date +%s.%N)
     awk -v n="$SLICE" -v a="$t0" -v b="$t1" 'BEGIN { print n, b - a }'
@@ -172,7 +172,7 @@ if cmake --build "$B" -j2 --target bench_feed fake_exchange >/dev/null 2>&1; the
             "${fxtls[@]}" >"$FEED/fx.log" 2>&1 &
         fx=$!
         sleep 0.5
-        "$B/klined" serve --source binance --binance-ws "$ws://127.0.0.1:$p" "${ktls[@]}" \
+        "$B/klined" serve --listen 127.0.0.1:0 --source binance --binance-ws "$ws://127.0.0.1:$p" "${ktls[@]}" \
             --binance-rest "$http://127.0.0.1:$p" --symbols BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT \
             --clock event --stats-s 1 --store "sqlite:$FEED/k.db" --wal-dir "$FEED/wal" \
             >"$FEED/k.log" 2>&1 &

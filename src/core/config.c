@@ -249,7 +249,7 @@ set_source_tcp(struct cfg_run *r, const char *hostport)
         return KL_ECONFIG;
     }
     uint64_t port;
-    if (cfg_uint(colon + 1, 1, 65535, &port) != 0) {
+    if (cfg_uint(colon + 1, 0, 65535, &port) != 0) /* 0: any free port (logged; tests) */ {
         cfg_why(r, "the lines port must be an integer 1..65535");
         return KL_ECONFIG;
     }
@@ -807,6 +807,30 @@ set_push_ms(struct cfg_run *r, const char *v)
 }
 
 static int
+set_web_root(struct cfg_run *r, const char *v)
+{
+    return cfg_set_str(r, v, 4095, &r->t->web_root);
+}
+
+static int
+set_max_connections(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 1, 100000, &r->t->max_connections);
+}
+
+static int
+set_max_streams(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 1, 1024, &r->t->max_streams);
+}
+
+static int
+set_ws_queue(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 16, 65536, &r->t->ws_queue);
+}
+
+static int
 set_queue_capacity(struct cfg_run *r, const char *v)
 {
     uint64_t x;
@@ -905,10 +929,15 @@ static const struct cfg_key cfg_keys[] = {
     {"fsync", set_fsync, 0, "must be always, everysec or no"},
     {"persist-ms", set_persist_ms, 0, "must be an integer 50..60000"},
     {"listen", set_listen, 0,
-     "must be HOST:PORT with PORT 1..65535 (IPv6 as [ADDR]:PORT), e.g. 127.0.0.1:8080"},
+     "must be HOST:PORT with PORT 0..65535 (0: any free port; IPv6 as [ADDR]:PORT), e.g. "
+     "127.0.0.1:8080"},
     {"admin-token", set_admin_token, KEY_SECRET,
      "must be 16..256 printable ASCII characters without spaces"},
     {"push-ms", set_push_ms, 0, "must be an integer 0..60000 (0 = push every update)"},
+    {"web-root", set_web_root, 0, "must be a directory path"},
+    {"max-connections", set_max_connections, 0, "must be an integer 1..100000"},
+    {"max-streams", set_max_streams, 0, "must be an integer 1..1024 (streams per connection)"},
+    {"ws-queue", set_ws_queue, 0, "must be an integer 16..65536 (frames per WS client)"},
     {"symbols", set_symbols, 0,
      "must be a comma list of symbols, each BASE/QUOTE (e.g. BTC/USDT) or a name (e.g. "
      "BTCUSDT) of 1..31 letters and digits"},
@@ -1296,6 +1325,10 @@ kl_config_defaults(kl_config_t *c)
     c->admin_token = NULL;
     c->admin_token_from = KL_CFG_TOKEN_NONE;
     c->push_ms = 0;
+    c->web_root = "web/dist";
+    c->max_connections = 1024;
+    c->max_streams = 1024;
+    c->ws_queue = 1024;
     c->intervals = KL_IV_ALL;
     c->tz_minutes = 0;
     c->lateness_ms = 0;
@@ -1515,7 +1548,9 @@ kl_config_describe(const kl_config_t *c, FILE *f)
                 token_from[c->admin_token_from]);
     else
         fputs("# admin-token = (not set: admin endpoints refuse every request)\n", f);
-    fprintf(f, "push-ms = %d\nsymbols = ", c->push_ms);
+    fprintf(f, "push-ms = %d\nweb-root = %s\nmax-connections = %d\nmax-streams = %d\n"
+               "ws-queue = %d\nsymbols = ",
+            c->push_ms, c->web_root, c->max_connections, c->max_streams, c->ws_queue);
     for (size_t i = 0; i < c->n_symbols; i++) {
         const kl_cfg_symbol_t *y = &c->symbols[i];
         if (y->base[0] != '\0')

@@ -85,6 +85,10 @@ typedef struct kl_config {
     const char *admin_token; /* NULL when admin_token_from == KL_CFG_TOKEN_NONE */
     enum kl_cfg_token_from admin_token_from;
     int push_ms; /* WS push cadence; 0 = every update */
+    const char *web_root; /* directory served at / (the chart page) */
+    int max_connections;  /* WS + HTTP clients at once */
+    int max_streams;      /* WS subscriptions per connection */
+    int ws_queue;         /* frames queued per WS client before it is disconnected as slow */
 
     /* what to compute */
     const kl_cfg_symbol_t *symbols; /* n_symbols entries, distinct names; none = empty list */

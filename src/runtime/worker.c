@@ -551,6 +551,7 @@ publish_stats(kl_worker_t *w)
         waits += atomic_load_explicit(&w->rings[p].waits, memory_order_relaxed);
     }
     w->local.queue_depth = depth;
+    w->local.wal_bytes = w->cfg.wal ? kl_wal_bytes(w->cfg.wal) : 0;
     w->local.queue_waits = waits;
     const uint64_t *src = (const uint64_t *)(const void *)&w->local;
     for (size_t i = 0; i < sizeof w->pub.v / sizeof w->pub.v[0]; i++)

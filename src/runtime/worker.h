@@ -60,6 +60,7 @@ typedef struct kl_worker_stats {
     uint64_t finals, snapshots, snapshot_rows, commit_ok, commit_failed;
     uint64_t live_symbols, dirty, pending_rows, queue_depth, queue_waits;
     uint64_t last_snapshot_us; /* time to take the last snapshot */
+    uint64_t wal_bytes;        /* written to the WAL since start */
 } kl_worker_stats_t;
 
 /* Allocates a worker and its rings. Returns 0 and *out, or KL_ENOMEM / KL_EARG. Main thread. */

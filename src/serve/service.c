@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "api/api.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "engine/kline.h"
@@ -43,6 +44,7 @@ struct kl_service {
     pthread_mutex_t admin_mu;
     kl_router_t admin_router;
     _Atomic int admin_stop;
+    kl_api_t *api;
 };
 
 /* ---- stats ------------------------------------------------------------------------------ */
@@ -302,6 +304,13 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     if (rc == 0)
         rc = kl_router_init(&svc->admin_router, svc->workers, svc->n_workers, PRODUCER_ADMIN,
                             svc->reg, 0, &svc->admin_stop);
+    if (rc == 0) {
+        kl_api_deps_t deps = {cfg, svc, svc->reg, svc->workers, svc->n_workers, &svc->sched_ms,
+                              &svc->sched_us};
+        rc = kl_api_create(&deps, &svc->api, err, cap);
+    }
+    for (int i = 0; rc == 0 && i < svc->n_workers; i++)
+        rc = kl_worker_set_api(svc->workers[i], kl_api_pubring(svc->api, i), 1024);
     if (rc != 0) {
         if (!err[0])
             snprintf(err, cap, "start: %s", kl_strerror(rc));
@@ -329,6 +338,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
         goto fail_threads;
     }
     svc->source_started = 1;
+    if ((rc = kl_api_start(svc->api)) != 0)
+        goto fail_threads;
     kl_log(KL_LOG_INFO, "serve", "started",
            "source=%s store=%s workers=%d intervals=%d clock=%s persist_ms=%d symbols=%zu",
            svc->source->ops->name, cfg->store_url, svc->n_workers, svc->sched_ms.n,
@@ -343,6 +354,15 @@ fail_threads:
 fail:
     kl_service_stop(svc);
     return rc;
+}
+
+void
+kl_service_view(kl_service_t *svc, kl_service_view_t *out)
+{
+    out->workers = svc->workers;
+    out->n_workers = svc->n_workers;
+    out->persister = svc->persister;
+    out->source = svc->source;
 }
 
 int
@@ -364,6 +384,9 @@ int
 kl_service_stop(kl_service_t *svc)
 {
     int status = 0;
+    /* 0. No more clients: the API stops first, so no admin command races the shutdown (its
+     * context lives on until the workers, which may still wake it, have stopped). */
+    kl_api_stop(svc->api);
     /* 1. No new input. */
     atomic_store_explicit(&svc->source_stop, 1, memory_order_relaxed);
     atomic_store_explicit(&svc->admin_stop, 1, memory_order_relaxed);
@@ -383,6 +406,7 @@ kl_service_stop(kl_service_t *svc)
     /* 4. The persister has answered everything; close the store. */
     if (svc->persister)
         kl_persister_stop(svc->persister);
+    kl_api_destroy(svc->api);
     if (svc->source)
         svc->source->ops->destroy(svc->source);
     kl_router_fini(&svc->src_router);

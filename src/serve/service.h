@@ -18,6 +18,7 @@
 
 #include "core/config.h"
 #include "runtime/symreg.h"
+#include "runtime/worker.h"
 
 typedef struct kl_service kl_service_t;
 
@@ -49,6 +50,15 @@ void kl_service_snapshot(kl_service_t *svc);
 /* Applies a reloaded config's symbol list: adds the new ones, removes the ones no longer
  * listed. Other keys need a restart (logged). Main thread. */
 void kl_service_reload(kl_service_t *svc, const kl_config_t *fresh);
+
+/* What /metrics and /healthz read; pointers valid while the service runs. Any thread. */
+typedef struct kl_service_view {
+    kl_worker_t *const *workers;
+    int n_workers;
+    struct kl_persister *persister;
+    struct kl_source *source; /* NULL: none */
+} kl_service_view_t;
+void kl_service_view(kl_service_t *svc, kl_service_view_t *out);
 
 /* Logs one stats line (also called by the clock every stats period). */
 void kl_service_log_stats(kl_service_t *svc);

@@ -1859,8 +1859,11 @@ tick_cb(lws_sorted_usec_list_t *sul)
         return;
     }
     int64_t now = kl_mono_ms();
+    int64_t down = 0, open = 0;
     for (size_t k = 0; k < b->n_conns; k++) {
         wsconn_t *c = b->conns[k];
+        down += c->n_mem > 0 && c->state != WS_OPEN;
+        open += c->state == WS_OPEN;
         if (c->state == WS_OPEN && !c->kill && !c->ctl_want && now >= c->ctl_next_ms &&
             (c->subq.n > 0 || c->unsubq.n > 0)) {
             c->ctl_want = 1;
@@ -1891,6 +1894,9 @@ tick_cb(lws_sorted_usec_list_t *sul)
             }
         }
     }
+    /* relaxed: gauges for /healthz and /metrics */
+    atomic_store_explicit(&b->base.feeds_down, down, memory_order_relaxed);
+    atomic_store_explicit(&b->base.feeds_open, open, memory_order_relaxed);
     for (size_t i = 0; b->n_held > 0 && i < b->n_syms; i++) {
         sym_t *y = &b->syms[i];
         if (!y->held || now - y->held_ms < HOLD_MAX_MS)

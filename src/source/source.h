@@ -28,6 +28,9 @@ struct kl_source {
     int finite; /* ends by itself: replay, lines on stdin */
     /* counters, written by the source thread (relaxed), read by stats */
     _Atomic uint64_t messages, trades, rejected, skipped_events;
+    /* feed connections that should be open and are not (live sources; /healthz), and those that
+     * are open */
+    _Atomic int64_t feeds_down, feeds_open;
 };
 
 /* Where a restarted replay resumes: the highest trade id already applied to symbol, or

@@ -19,6 +19,8 @@ struct kl_persister {
     int started;
     _Atomic int stop;
     _Atomic uint64_t commits, failures, rows, last_us, max_us;
+    _Atomic int64_t last_ok_ms, last_fail_ms; /* monotonic; 0: never */
+    kl_hist_t commit_lat;
     kl_ratelimit_t rl;
 };
 
@@ -46,6 +48,9 @@ pass(kl_persister_t *p)
         atomic_store_explicit(&p->last_us, us, memory_order_relaxed);
         if (us > atomic_load_explicit(&p->max_us, memory_order_relaxed))
             atomic_store_explicit(&p->max_us, us, memory_order_relaxed);
+        kl_hist_record(&p->commit_lat, us * 1000u);
+        atomic_store_explicit(rc == 0 ? &p->last_ok_ms : &p->last_fail_ms, kl_mono_ms(),
+                              memory_order_relaxed);
         if (rc == 0) {
             atomic_fetch_add_explicit(&p->commits, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&p->rows, b.n, memory_order_relaxed);
@@ -152,4 +157,7 @@ kl_persister_stats(kl_persister_t *p, kl_persister_stats_t *out)
     out->rows = atomic_load_explicit(&p->rows, memory_order_relaxed);
     out->last_commit_us = atomic_load_explicit(&p->last_us, memory_order_relaxed);
     out->max_commit_us = atomic_load_explicit(&p->max_us, memory_order_relaxed);
+    out->last_ok_ms = atomic_load_explicit(&p->last_ok_ms, memory_order_relaxed);
+    out->last_fail_ms = atomic_load_explicit(&p->last_fail_ms, memory_order_relaxed);
+    kl_hist_read(&p->commit_lat, &out->commit_lat);
 }

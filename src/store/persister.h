@@ -20,6 +20,8 @@ typedef struct kl_persister kl_persister_t;
 typedef struct kl_persister_stats {
     uint64_t commits, failures, rows;
     uint64_t last_commit_us, max_commit_us;
+    int64_t last_ok_ms, last_fail_ms; /* kl_mono_ms() of the last good / failed commit; 0: none */
+    kl_hist_snap_t commit_lat;        /* snapshot commit latency */
 } kl_persister_stats_t;
 
 /* The persister takes no ownership of store (the caller closes it after stop). Workers are

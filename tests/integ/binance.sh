@@ -98,7 +98,7 @@ stop_fx() {
 
 # start_k DIR [SYMBOLS]: klined on the fake, store and WAL in DIR, log appended to DIR/k.log.
 start_k() {
-    "$K" serve --source binance --binance-ws "ws://127.0.0.1:$P" \
+    "$K" serve --listen 127.0.0.1:0 --source binance --binance-ws "ws://127.0.0.1:$P" \
         --binance-rest "http://127.0.0.1:$P" --symbols "${2:-AAA/USDT,BBBUSDT,CCC/BTC}" --clock event \
         --store "sqlite:$1/k.db" --wal-dir "$1/wal" --stats-s 1 --persist-ms 200 \
         >>"$1/k.log" 2>&1 &

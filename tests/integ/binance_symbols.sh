@@ -77,7 +77,7 @@ stop_fx() {
     FXPID=
 }
 start_k() { # DIR: config in DIR/k.conf
-    "$K" serve --config "$1/k.conf" --source binance --binance-ws "ws://127.0.0.1:$P" \
+    "$K" serve --listen 127.0.0.1:0 --config "$1/k.conf" --source binance --binance-ws "ws://127.0.0.1:$P" \
         --binance-rest "http://127.0.0.1:$P" --clock event --store "sqlite:$1/k.db" \
         --wal-dir "$1/wal" --stats-s 1 --persist-ms 200 >>"$1/k.log" 2>&1 &
     KPID=$!

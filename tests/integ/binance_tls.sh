@@ -109,7 +109,7 @@ stop_fx() {
 start_k() {
     local d=$1
     shift
-    "$K" serve --source binance --binance-ws "wss://127.0.0.1:$P" \
+    "$K" serve --listen 127.0.0.1:0 --source binance --binance-ws "wss://127.0.0.1:$P" \
         --binance-rest "https://127.0.0.1:$P" --symbols "AAA/USDT,BBBUSDT,CCC/BTC" --clock event \
         --store "sqlite:$d/k.db" --wal-dir "$d/wal" --stats-s 1 --persist-ms 200 "$@" \
         >>"$d/k.log" 2>&1 &
@@ -223,7 +223,7 @@ log_has "2 stopped without ever connecting" "$D" "event=stopped connections=1 co
 echo "# 3. binance-ca-file that does not exist"
 D=$T/r3 && mkdir -p "$D"
 P=1
-"$K" serve --source binance --binance-ws "wss://127.0.0.1:1" --binance-rest "https://127.0.0.1:1" \
+"$K" serve --listen 127.0.0.1:0 --source binance --binance-ws "wss://127.0.0.1:1" --binance-rest "https://127.0.0.1:1" \
     --symbols BTCUSDT --store "sqlite:$D/k.db" --wal-dir "$D/wal" \
     --binance-ca-file "$D/nope.pem" >"$D/k.log" 2>&1
 rc=$?

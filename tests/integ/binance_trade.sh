@@ -102,7 +102,7 @@ stop_fx() {
     FXPID=
 }
 start_k() { # DIR
-    "$K" serve --source binance --binance-stream trade --binance-ws "ws://127.0.0.1:$P" \
+    "$K" serve --listen 127.0.0.1:0 --source binance --binance-stream trade --binance-ws "ws://127.0.0.1:$P" \
         --binance-rest "http://127.0.0.1:$P" --symbols "AAA/USDT,BBBUSDT,CCC/BTC" --clock event \
         --store "sqlite:$1/k.db" --wal-dir "$1/wal" --stats-s 1 --persist-ms 200 \
         >>"$1/k.log" 2>&1 &
@@ -219,7 +219,7 @@ log_lacks "2 nothing rejected" "$D" "event=message_rejected"
 log_lacks "2 no error logged" "$D" "level=error"
 
 # 3. The stream kind is fixed per store: aggTrade ids and raw trade ids never mix in one store.
-out=$(timeout -s KILL 20 "$K" serve --source binance --binance-stream aggTrade --symbols AAAUSDT \
+out=$(timeout -s KILL 20 "$K" serve --listen 127.0.0.1:0 --source binance --binance-stream aggTrade --symbols AAAUSDT \
     --binance-ws ws://127.0.0.1:1 --binance-rest http://127.0.0.1:1 \
     --store "sqlite:$D/k.db" --wal-dir "$D/wal" 2>&1 </dev/null)
 rc=$?

@@ -90,7 +90,7 @@ done
 [ -n "$FXPID" ] || { bad "fake_exchange did not start"; finish; }
 
 D=$T/k && mkdir -p "$D"
-"$K" serve --source binance --binance-ws "ws://127.0.0.1:$P" --binance-rest "http://127.0.0.1:$P" \
+"$K" serve --listen 127.0.0.1:0 --source binance --binance-ws "ws://127.0.0.1:$P" --binance-rest "http://127.0.0.1:$P" \
     --symbols AAA/USDT,BBBUSDT,CCC/BTC --clock wall --lateness-ms 1000 --store "sqlite:$D/k.db" \
     --wal-dir "$D/wal" --stats-s 1 --persist-ms 200 >"$D/k.log" 2>&1 &
 KPID=$!

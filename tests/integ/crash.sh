@@ -26,7 +26,7 @@ files=$(ls "$T"/in/*.csv | paste -sd,)
 # serve_run EXTRA...: one serve run in the background; its pid in $pid (a child of this shell,
 # so that `wait` works).
 serve_run() {
-    "$K" serve --source "replay:$files" --store "sqlite:$T/db/k.db" --wal-dir "$T/wal" \
+    "$K" serve --listen 127.0.0.1:0 --source "replay:$files" --store "sqlite:$T/db/k.db" --wal-dir "$T/wal" \
         --workers 2 --exit-on-eof --stats-s 0 --persist-ms 100 --log-level warn "$@" \
         >>"$T/serve.log" 2>&1 &
     pid=$!
@@ -102,7 +102,7 @@ else
     else
         rm -rf "$T/db" "$T/wal" "$T/got"
         serve_pg() {
-            "$K" serve --source "replay:$files" --store "$PGU" --wal-dir "$T/wal" \
+            "$K" serve --listen 127.0.0.1:0 --source "replay:$files" --store "$PGU" --wal-dir "$T/wal" \
                 --workers 2 --exit-on-eof --stats-s 0 --persist-ms 100 --log-level warn "$@" \
                 >>"$T/serve_pg.log" 2>&1 &
             pid=$!

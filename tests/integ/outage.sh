@@ -60,7 +60,7 @@ files=$(ls "$T"/in/*.csv | paste -sd,)
 start_serve() {
     rm -rf "$T/wal"
     echo pre >"$T/phase"
-    "$K" serve --source "replay:$files" --store "$2" --wal-dir "$T/wal" --workers 2 \
+    "$K" serve --listen 127.0.0.1:0 --source "replay:$files" --store "$2" --wal-dir "$T/wal" --workers 2 \
         --exit-on-eof --pace 20000 --persist-ms 100 --max-pending-rows $MAX_PENDING --stats-s 1 \
         --log-level info >"$T/$1.log" 2>&1 &
     pid=$!

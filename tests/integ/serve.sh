@@ -109,7 +109,7 @@ replay() {
 # with_wal ARGS...: WARGS = ARGS plus a --wal-dir beside the sqlite store, since a WAL directory
 # belongs to one store (klined refuses another store's logs).
 with_wal() {
-    WARGS=("$@")
+    WARGS=(--listen 127.0.0.1:0 "$@") # the API on a free port: tests run side by side
     local prev="" a
     for a in "$@"; do
         [ "$a" = --wal-dir ] && return
@@ -494,7 +494,7 @@ bad_cfg() {
     local name=$1 key=$2 val=$3
     shift 3
     rm -rf d5
-    timeout -s KILL 20 "$BIN" serve --source lines:stdin --store sqlite:d5/k.db "$@" \
+    timeout -s KILL 20 "$BIN" serve --listen 127.0.0.1:0 --source lines:stdin --store sqlite:d5/k.db "$@" \
         </dev/null >"$T/out.txt" 2>"$T/err.txt"
     RC=$?
     if [ "$RC" -ne 0 ] && [ "$RC" -ne 137 ]; then

@@ -38,7 +38,7 @@ feed() {
 }
 
 # ---- 1. a log written by the service ------------------------------------------------------
-feed | "$BIN" serve --source lines:stdin --clock event --exit-on-eof --wal-dir "$T/wal" \
+feed | "$BIN" serve --listen 127.0.0.1:0 --source lines:stdin --clock event --exit-on-eof --wal-dir "$T/wal" \
     --store "sqlite:$T/db.sqlite" 2>"$T/serve.err"
 rc_is "serve writes the log" $? 0
 SEG=$(ls "$T"/wal/w0/*.wal 2>/dev/null | head -1)
@@ -108,7 +108,7 @@ same "a header cut short is torn at offset 0" "$OUT" \
     "w0: DAMAGED at $T/wal/w0/$(basename "$SEG") offset 0 (torn), 0 valid records before it"
 
 # ---- 5. two workers: one line per log ------------------------------------------------------
-feed | "$BIN" serve --source lines:stdin --clock event --exit-on-eof --wal-dir "$T/wal2" \
+feed | "$BIN" serve --listen 127.0.0.1:0 --source lines:stdin --clock event --exit-on-eof --wal-dir "$T/wal2" \
     --workers 2 --store "sqlite:$T/db2.sqlite" 2>"$T/serve2.err"
 rc_is "serve with two workers" $? 0
 OUT=$("$BIN" wal verify --wal-dir "$T/wal2"); RC=$?

@@ -303,6 +303,7 @@ start_service(kl_config_t *cfg, const char *text)
     kl_config_defaults(cfg);
     if (kl_config_load_text(cfg, text, "test.ini", err, sizeof err) != 0)
         fail_msg("config: %s", err);
+    cfg->listen_port = 0; /* the API on a free port: tests run side by side */
     kl_service_t *svc = NULL;
     if (kl_service_start(cfg, &svc, err, sizeof err) != 0)
         fail_msg("start: %s", err);

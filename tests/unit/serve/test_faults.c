@@ -249,6 +249,7 @@ load_config(kl_config_t *cfg, const char *src_dir, const char *run_dir, int pers
     kl_config_defaults(cfg);
     if (kl_config_load_text(cfg, text, "test.ini", err, sizeof err) != 0)
         fail_msg("config: %s", err);
+    cfg->listen_port = 0; /* the API on a free port: tests run side by side */
 }
 
 /* Waits for the source's end, then stops; returns kl_service_stop's status. */

@@ -1,0 +1,171 @@
+/* Internals shared by the API's files (server.c: lws plumbing and routing; hub.c: watched
+ * pairs and fan-out; rest.c: /api/v3; ws.c: WS sessions; admin.c; ops.c: /metrics, /healthz).
+ * Everything here runs on the API thread only. */
+#ifndef KL_API_API_INT_H
+#define KL_API_API_INT_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "api/api.h"
+#include "api/apierr.h"
+#include "api/query.h"
+#include "api/wsctl.h"
+#include "engine/kmerge.h"
+#include "core/buf.h"
+#include "core/hist.h"
+#include "store/store.h"
+
+#define API_FINALS_KEEP 64       /* recent finals kept per watched pair (store lag cover) */
+#define API_WATCH_IDLE_MS 60000  /* a pair nobody used for this long is unwatched */
+#define API_SYNC_TIMEOUT_MS 2000 /* a REST request waits this long for a worker's sync */
+#define API_FRAME_CAP 1024       /* a kline frame, with the combined-stream wrapper */
+#define API_BODY_MAX 4096        /* admin request bodies */
+
+typedef struct sub sub_t;
+typedef struct sess sess_t;
+
+/* A watched (symbol, interval): what the API knows beyond the store. */
+typedef struct pair {
+    kl_kline_t live;
+    int have_live;
+    kl_kline_t fin[API_FINALS_KEEP]; /* ring, ascending open_time */
+    unsigned fin_head, fin_n;
+    sub_t *subs; /* WS subscriptions fed by this pair (direct or tz) */
+    int64_t used_ms;
+} pair_t;
+
+typedef struct symw {
+    uint32_t sym;
+    uint32_t want;   /* mask last sent to the worker */
+    uint32_t synced; /* intervals whose sync completed */
+    uint32_t asked;  /* mask of the request in flight */
+    uint32_t token;  /* its token; 0: none in flight */
+    uint16_t unit;
+    uint64_t epoch; /* registry epoch of the last request */
+    pair_t pair[KL_IV_COUNT];
+} symw_t;
+
+/* One WS subscription of one session. */
+struct sub {
+    sess_t *s;
+    kl_ws_stream_t st;
+    char name[72]; /* canonical stream name */
+    uint32_t sym;
+    int src_iv; /* pair it reads (iv itself, or the tz base) */
+    int direct;
+    kl_tz_plan_t plan;
+    kl_kline_t acc; /* tz: merge of the base finals of the current tz kline */
+    int have_acc;
+    int64_t q_slot; /* index of its pending live frame in the session queue, -1: none */
+    sub_t *next_in_pair;
+};
+
+typedef struct qent {
+    char *buf; /* LWS_PRE headroom + payload */
+    size_t cap, len;
+    sub_t *owner; /* live frame that may be replaced; NULL: must be sent as is */
+} qent_t;
+
+enum sess_kind { SESS_HTTP = 1, SESS_WS };
+enum http_state { HTTP_IDLE, HTTP_WAIT_SYNC, HTTP_HEADERS, HTTP_BODY };
+
+/* lws per-session user data (zeroed by lws). */
+struct sess {
+    int kind;
+    struct lws *wsi;
+    /* HTTP */
+    int state;
+    int status;
+    const char *ctype;
+    char extra[160]; /* extra response headers, "Name: value\r\n"... */
+    kl_buf_t body;
+    kl_buf_t req_body;
+    int method; /* 'G','P','D' */
+    char path[256];
+    char qs[KL_API_QUERY_MAX + 1];
+    size_t qs_len;
+    kl_klines_query_t kq;
+    int64_t wait_deadline_ms;
+    uint32_t wait_sym;
+    sess_t *wait_next;
+    int counted;
+    /* WS */
+    int combined;
+    sub_t **subs;
+    size_t n_subs;
+    qent_t *q;
+    size_t q_cap, q_head, q_n;
+    int closing;
+    int64_t next_push_ms;
+    lws_sorted_usec_list_t push_sul;
+};
+
+struct kl_api {
+    kl_api_deps_t d;
+    const kl_config_t *cfg;
+    struct lws_context *ctx;
+    struct lws_http_mount mounts[7]; /* callback paths, then the chart page at / */
+    int port;
+    pthread_t thread;
+    int started;
+    _Atomic int stop;
+    kl_store_t *store;
+    kl_pubring_t *pub; /* one per worker */
+    kl_pub_msg_t *drain;
+    /* hub */
+    symw_t **by_sym;
+    size_t by_sym_cap;
+    uint32_t next_token;
+    sess_t *waiters;
+    lws_sorted_usec_list_t tick_sul;
+    int n_sessions;
+    char *frame; /* scratch for formatting one kline event */
+    /* metrics (API thread writes, /metrics reads on the same thread) */
+    uint64_t http_requests, http_errors, ws_connects, ws_disconnects, ws_slow, ws_refused,
+        ws_frames, ws_ctl, ws_ctl_errors, rest_klines, admin_denied, sync_timeouts;
+    kl_hist_t lat_queue; /* kline updated (worker) -> WS frame queued */
+};
+
+/* server.c */
+void api_http_reply(sess_t *s, int status, const char *ctype, const char *body, size_t len);
+void api_http_error(sess_t *s, const kl_api_err_t *e);
+void api_http_start(sess_t *s); /* the response in s is complete: send it */
+
+/* hub.c */
+int api_hub_init(kl_api_t *a);
+void api_hub_fini(kl_api_t *a);
+void api_hub_drain(kl_api_t *a);
+void api_hub_tick(kl_api_t *a);
+/* Makes sure (sym, iv) is watched; returns the pair when its sync is complete, else NULL (the
+ * sync is under way; the caller waits for api_rest_ready). */
+pair_t *api_hub_use(kl_api_t *a, uint32_t sym, int iv);
+symw_t *api_hub_get(kl_api_t *a, uint32_t sym);
+void api_hub_unsub(kl_api_t *a, sub_t *u);
+/* The klines of (sym, iv) with lo <= open_time <= hi (in the symbol's unit): the store's rows
+ * overlaid with the pair's recent finals and live kline, ascending; at most limit, the first
+ * ones, or the last ones when newest. *out is allocated (kl_free). 0 or a negative error. */
+int api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, int iv, int64_t lo, int64_t hi,
+                   size_t limit, int newest, kl_kline_t **out, size_t *n_out);
+int api_hub_sub(kl_api_t *a, sub_t *u);
+
+/* rest.c */
+void api_rest(kl_api_t *a, sess_t *s);
+void api_rest_ready(kl_api_t *a, sess_t *s, int timed_out); /* a waiting request can go on */
+
+/* ws.c */
+int api_ws_open(kl_api_t *a, sess_t *s);
+void api_ws_close(kl_api_t *a, sess_t *s);
+int api_ws_rx(kl_api_t *a, sess_t *s, const char *in, size_t len);
+int api_ws_writeable(kl_api_t *a, sess_t *s);
+void api_ws_push(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, uint64_t t_ns);
+
+/* admin.c */
+void api_admin(kl_api_t *a, sess_t *s);
+
+/* ops.c */
+void api_metrics(kl_api_t *a, sess_t *s);
+void api_healthz(kl_api_t *a, sess_t *s);
+
+#endif

@@ -1,0 +1,383 @@
+/* The API's view of live klines: which (symbol, interval) pairs are watched, what the workers
+ * sent about them (live kline, recent finals), the fan-out of each change to WS subscriptions,
+ * and the merge of store rows with that memory for REST. API thread only. */
+#include "api/api_int.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "kl/err.h"
+
+#define DRAIN_BATCH 256
+
+int
+api_hub_init(kl_api_t *a)
+{
+    a->drain = kl_alloc(DRAIN_BATCH * sizeof *a->drain);
+    return a->drain ? 0 : KL_ENOMEM;
+}
+
+void
+api_hub_fini(kl_api_t *a)
+{
+    for (size_t i = 0; i < a->by_sym_cap; i++)
+        kl_free(a->by_sym[i]);
+    kl_free(a->by_sym);
+    kl_free(a->drain);
+    a->by_sym = NULL;
+    a->by_sym_cap = 0;
+}
+
+static symw_t *
+find(kl_api_t *a, uint32_t sym)
+{
+    return sym < a->by_sym_cap ? a->by_sym[sym] : NULL;
+}
+
+symw_t *
+api_hub_get(kl_api_t *a, uint32_t sym)
+{
+    if (sym >= a->by_sym_cap) {
+        size_t ncap = a->by_sym_cap ? a->by_sym_cap : 256;
+        while (ncap <= sym)
+            ncap *= 2;
+        symw_t **nb = kl_calloc(ncap, sizeof *nb);
+        if (!nb)
+            return NULL;
+        if (a->by_sym_cap)
+            memcpy(nb, a->by_sym, a->by_sym_cap * sizeof *nb);
+        kl_free(a->by_sym);
+        a->by_sym = nb;
+        a->by_sym_cap = ncap;
+    }
+    if (!a->by_sym[sym]) {
+        symw_t *w = kl_calloc(1, sizeof *w);
+        if (!w)
+            return NULL;
+        w->sym = sym;
+        w->unit = 1;
+        a->by_sym[sym] = w;
+    }
+    return a->by_sym[sym];
+}
+
+/* Tells the owning worker the pair mask of w. A full request ring is retried at the next tick
+ * (token stays 0). */
+static void
+send_watch(kl_api_t *a, symw_t *w)
+{
+    kl_syminfo_t info;
+    if (kl_symreg_get(a->d.reg, w->sym, &info) != 0 || !info.live || info.worker < 0 ||
+        info.worker >= a->d.n_workers)
+        return;
+    kl_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = KL_MSG_WATCH;
+    m.sym = w->sym;
+    m.u.watch.mask = w->want;
+    if (++a->next_token == 0)
+        a->next_token = 1;
+    m.u.watch.token = a->next_token;
+    kl_worker_t *wk = a->d.workers[info.worker];
+    if (kl_ring_try_push(kl_worker_api_ring(wk), &m) != 0)
+        return;
+    kl_wake_notify(kl_worker_wake(wk));
+    w->asked = w->want;
+    w->token = m.u.watch.token;
+    w->epoch = kl_symreg_epoch(a->d.reg);
+}
+
+pair_t *
+api_hub_use(kl_api_t *a, uint32_t sym, int iv)
+{
+    symw_t *w = api_hub_get(a, sym);
+    if (!w)
+        return NULL;
+    pair_t *p = &w->pair[iv];
+    p->used_ms = kl_mono_ms();
+    if (!(w->want >> iv & 1)) {
+        w->want |= 1u << iv;
+        w->synced &= ~(1u << iv);
+        send_watch(a, w);
+    }
+    return (w->synced >> iv & 1) ? p : NULL;
+}
+
+int
+api_hub_sub(kl_api_t *a, sub_t *u)
+{
+    symw_t *w = api_hub_get(a, u->sym);
+    if (!w)
+        return KL_ENOMEM;
+    api_hub_use(a, u->sym, u->src_iv);
+    pair_t *p = &w->pair[u->src_iv];
+    u->next_in_pair = p->subs;
+    p->subs = u;
+    return 0;
+}
+
+void
+api_hub_unsub(kl_api_t *a, sub_t *u)
+{
+    symw_t *w = find(a, u->sym);
+    if (!w)
+        return;
+    for (sub_t **pp = &w->pair[u->src_iv].subs; *pp; pp = &(*pp)->next_in_pair)
+        if (*pp == u) {
+            *pp = u->next_in_pair;
+            break;
+        }
+    w->pair[u->src_iv].used_ms = kl_mono_ms(); /* idle from now */
+}
+
+/* ---- what the workers send -------------------------------------------------------------- */
+
+static const kl_kline_t *
+fin_at(const pair_t *p, unsigned i)
+{
+    return &p->fin[(p->fin_head + i) % API_FINALS_KEEP];
+}
+
+static void
+fin_add(pair_t *p, const kl_kline_t *k)
+{
+    if (p->fin_n) {
+        kl_kline_t *last = (kl_kline_t *)fin_at(p, p->fin_n - 1);
+        if (k->open_time < last->open_time) { /* a correction of an older final */
+            for (unsigned i = 0; i < p->fin_n; i++)
+                if (fin_at(p, i)->open_time == k->open_time)
+                    *(kl_kline_t *)fin_at(p, i) = *k;
+            return;
+        }
+        if (k->open_time == last->open_time) {
+            *last = *k;
+            return;
+        }
+    }
+    if (p->fin_n == API_FINALS_KEEP) {
+        p->fin_head = (p->fin_head + 1) % API_FINALS_KEEP;
+        p->fin_n--;
+    }
+    p->fin[(p->fin_head + p->fin_n) % API_FINALS_KEEP] = *k;
+    p->fin_n++;
+}
+
+static void
+on_msg(kl_api_t *a, const kl_pub_msg_t *m)
+{
+    symw_t *w = find(a, m->sym);
+    if (!w)
+        return;
+    if (m->type == KL_PUB_SYNC_END) {
+        if (m->token != w->token)
+            return; /* an older request; a newer one is in flight */
+        w->synced |= w->asked;
+        w->token = 0;
+        if (m->unit_per_ms)
+            w->unit = m->unit_per_ms;
+        for (sess_t **pp = &a->waiters; *pp;) {
+            sess_t *s = *pp;
+            if (s->wait_sym == m->sym) {
+                *pp = s->wait_next;
+                api_rest_ready(a, s, 0);
+            } else {
+                pp = &s->wait_next;
+            }
+        }
+        return;
+    }
+    if (m->iv < 0 || m->iv >= KL_IV_COUNT || !(w->want >> m->iv & 1))
+        return;
+    pair_t *p = &w->pair[m->iv];
+    w->unit = m->unit_per_ms;
+    int final = m->type == KL_PUB_FINAL;
+    if (final) {
+        fin_add(p, &m->k);
+        if (p->have_live && p->live.open_time <= m->k.open_time)
+            p->have_live = 0;
+    } else {
+        p->live = m->k;
+        p->have_live = 1;
+    }
+    if (p->subs) {
+        for (sub_t *u = p->subs, *next; u; u = next) {
+            next = u->next_in_pair; /* a push may drop the session (slow client) */
+            api_ws_push(a, u, &m->k, final, m->t_ns);
+        }
+        kl_hist_record(&a->lat_queue, kl_mono_ns() - m->t_ns);
+    }
+}
+
+void
+api_hub_drain(kl_api_t *a)
+{
+    for (int rounds = 0; rounds < 64; rounds++) {
+        size_t got = 0;
+        for (int i = 0; i < a->d.n_workers; i++) {
+            size_t n;
+            while ((n = kl_pubring_pop(&a->pub[i], a->drain, DRAIN_BATCH)) > 0) {
+                got += n;
+                for (size_t j = 0; j < n; j++)
+                    on_msg(a, &a->drain[j]);
+            }
+        }
+        /* Arm, then look once more: a flush that came before the arm did not wake us. */
+        int pending = 0;
+        for (int i = 0; i < a->d.n_workers; i++) {
+            kl_pubring_arm(&a->pub[i]);
+            pending |= kl_pubring_pending(&a->pub[i]);
+        }
+        if (!pending)
+            return;
+    }
+    lws_cancel_service(a->ctx); /* still more: come back after serving the sockets */
+}
+
+/* ---- periodic: timeouts, expiry, registry changes ---------------------------------------- */
+
+static void
+pair_reset(pair_t *p)
+{
+    p->have_live = 0;
+    p->fin_n = p->fin_head = 0;
+}
+
+void
+api_hub_tick(kl_api_t *a)
+{
+    int64_t now = kl_mono_ms();
+    for (sess_t **pp = &a->waiters; *pp;) {
+        sess_t *s = *pp;
+        if (now >= s->wait_deadline_ms) {
+            *pp = s->wait_next;
+            a->sync_timeouts++;
+            api_rest_ready(a, s, 1);
+        } else {
+            pp = &s->wait_next;
+        }
+    }
+    uint64_t epoch = kl_symreg_epoch(a->d.reg);
+    for (size_t i = 0; i < a->by_sym_cap; i++) {
+        symw_t *w = a->by_sym[i];
+        if (!w || !w->want)
+            continue;
+        uint32_t want = w->want;
+        for (int iv = 0; iv < KL_IV_COUNT; iv++)
+            if ((want >> iv & 1) && !w->pair[iv].subs &&
+                now - w->pair[iv].used_ms > API_WATCH_IDLE_MS) {
+                want &= ~(1u << iv);
+                pair_reset(&w->pair[iv]);
+            }
+        if (w->epoch != epoch && w->token == 0) {
+            /* A symbol was removed somewhere: if it was this one, a re-added slot starts with
+             * no watch; asking again re-syncs whatever the worker does not publish. */
+            kl_syminfo_t info;
+            if (kl_symreg_get(a->d.reg, w->sym, &info) != 0 || !info.live) {
+                for (int iv = 0; iv < KL_IV_COUNT; iv++)
+                    pair_reset(&w->pair[iv]);
+                w->synced = 0;
+                w->epoch = epoch;
+                continue;
+            }
+            w->want = want;
+            w->synced = 0;
+            send_watch(a, w);
+            continue;
+        }
+        if (want != w->want || (w->token == 0 && (w->synced & want) != want)) {
+            w->want = want;
+            w->synced &= want;
+            send_watch(a, w);
+        }
+    }
+}
+
+/* ---- store + memory, for REST ----------------------------------------------------------- */
+
+typedef struct collect {
+    kl_kline_t *v;
+    size_t n, cap;
+    int oom;
+} collect_t;
+
+static int
+collect_row(void *ctx, const kl_store_row_t *row)
+{
+    collect_t *c = ctx;
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 256;
+        kl_kline_t *nv = kl_alloc(ncap * sizeof *nv);
+        if (!nv) {
+            c->oom = 1;
+            return 1;
+        }
+        if (c->n)
+            memcpy(nv, c->v, c->n * sizeof *nv);
+        kl_free(c->v);
+        c->v = nv;
+        c->cap = ncap;
+    }
+    c->v[c->n++] = row->k;
+    return 0;
+}
+
+int
+api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, int iv, int64_t lo, int64_t hi,
+               size_t limit, int newest, kl_kline_t **out, size_t *n_out)
+{
+    collect_t c = {0};
+    *out = NULL;
+    *n_out = 0;
+    int rc = kl_store_range(a->store, symbol, iv, lo, hi, limit, newest, collect_row, &c);
+    if (c.oom || rc < 0) {
+        kl_free(c.v);
+        return c.oom ? KL_ENOMEM : rc;
+    }
+    if (newest) /* the store gave them newest first */
+        for (size_t i = 0; i < c.n / 2; i++) {
+            kl_kline_t t = c.v[i];
+            c.v[i] = c.v[c.n - 1 - i];
+            c.v[c.n - 1 - i] = t;
+        }
+    /* Overlay what the store does not have yet: recent finals and the live kline win over the
+     * store's (older) version of the same open_time. */
+    symw_t *w = find(a, sym);
+    const pair_t *p = w && (w->synced >> iv & 1) ? &w->pair[iv] : NULL;
+    size_t extra = p ? p->fin_n + 1 : 0;
+    kl_kline_t *m = kl_alloc((c.n + extra + 1) * sizeof *m);
+    if (!m) {
+        kl_free(c.v);
+        return KL_ENOMEM;
+    }
+    size_t n = 0, i = 0;
+    kl_kline_t mem[API_FINALS_KEEP + 1];
+    size_t nm = 0;
+    for (unsigned j = 0; p && j < p->fin_n; j++)
+        mem[nm++] = *fin_at(p, j);
+    if (p && p->have_live && (!nm || p->live.open_time > mem[nm - 1].open_time))
+        mem[nm++] = p->live;
+    size_t j = 0;
+    while (i < c.n || j < nm) {
+        const kl_kline_t *k;
+        if (j < nm && (i >= c.n || mem[j].open_time <= c.v[i].open_time)) {
+            if (i < c.n && c.v[i].open_time == mem[j].open_time)
+                i++;
+            k = &mem[j++];
+        } else {
+            k = &c.v[i++];
+        }
+        if (k->open_time >= lo && k->open_time <= hi)
+            m[n++] = *k;
+    }
+    kl_free(c.v);
+    /* The limit again: the memory may have added rows at the new end. */
+    if (n > limit) {
+        if (newest)
+            memmove(m, m + (n - limit), limit * sizeof *m);
+        n = limit;
+    }
+    *out = m;
+    *n_out = n;
+    return 0;
+}

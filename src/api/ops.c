@@ -1,0 +1,190 @@
+/* /metrics (Prometheus text format 0.0.4) and /healthz. Every counter the service keeps is here:
+ * per worker (label worker="N"), the source, the persister, the API itself, and three latency
+ * histograms: trade received -> kline updated (workers), kline updated -> WS frame queued (API
+ * thread), snapshot commit (persister). */
+#include "api/api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/prom.h"
+#include "core/log.h"
+#include "serve/service.h"
+#include "source/source.h"
+#include "store/persister.h"
+
+typedef struct wfield {
+    const char *name, *type, *help;
+    size_t off;
+} wfield_t;
+
+#define WF(f, n, t, h) {n, t, h, offsetof(kl_worker_stats_t, f)}
+static const wfield_t wfields[] = {
+    WF(trades, "klined_worker_trades_total", "counter", "Trades taken from the queues."),
+    WF(applied, "klined_trades_applied_total", "counter", "Trades applied in order."),
+    WF(late, "klined_trades_late_total", "counter", "Late trades applied (amending klines)."),
+    WF(duplicates, "klined_trades_duplicate_total", "counter", "Trades ignored as duplicates."),
+    WF(too_late, "klined_trades_too_late_total", "counter",
+       "Trades refused: older than the lateness window."),
+    WF(stale, "klined_trades_stale_id_total", "counter",
+       "Trades refused: id below the duplicate window."),
+    WF(unknown_symbol, "klined_trades_unknown_symbol_total", "counter",
+       "Trades for a symbol the worker does not hold."),
+    WF(finals, "klined_klines_final_total", "counter", "Klines that became final."),
+    WF(snapshots, "klined_snapshots_total", "counter", "Snapshots taken."),
+    WF(snapshot_rows, "klined_snapshot_rows_total", "counter", "Rows handed to the persister."),
+    WF(commit_ok, "klined_checkpoints_total", "counter", "Snapshots the store confirmed."),
+    WF(commit_failed, "klined_checkpoint_failures_total", "counter",
+       "Snapshots the store refused (retried)."),
+    WF(live_symbols, "klined_symbols", "gauge", "Symbols held."),
+    WF(dirty, "klined_dirty_symbols", "gauge", "Symbols changed since the last snapshot."),
+    WF(pending_rows, "klined_pending_rows", "gauge", "Final rows waiting for the store."),
+    WF(queue_depth, "klined_queue_depth", "gauge", "Messages waiting in the worker's queues."),
+    WF(queue_waits, "klined_queue_full_waits_total", "counter",
+       "Times a producer found a worker queue full and waited."),
+    WF(wal_bytes, "klined_wal_bytes_total", "counter", "Bytes written to the WAL."),
+};
+
+static void
+u64(kl_buf_t *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+    kl_prom_family(b, name, type, help);
+    kl_prom_u64(b, name, NULL, v);
+}
+
+void
+api_metrics(kl_api_t *a, sess_t *s)
+{
+    kl_service_view_t v;
+    kl_service_view(a->d.svc, &v);
+    api_http_reply(s, 200, "text/plain; version=0.0.4; charset=utf-8", "", 0);
+    kl_buf_t *b = &s->body;
+    kl_worker_stats_t st[KL_CFG_WORKERS_MAX];
+    for (int i = 0; i < v.n_workers; i++)
+        kl_worker_stats(v.workers[i], &st[i]);
+    char lab[32];
+    for (size_t f = 0; f < sizeof wfields / sizeof wfields[0]; f++) {
+        kl_prom_family(b, wfields[f].name, wfields[f].type, wfields[f].help);
+        for (int i = 0; i < v.n_workers; i++) {
+            snprintf(lab, sizeof lab, "worker=\"%d\"", i);
+            kl_prom_u64(b, wfields[f].name, lab,
+                        *(const uint64_t *)(const void *)((const char *)&st[i] + wfields[f].off));
+        }
+    }
+    kl_prom_family(b, "klined_snapshot_take_seconds", "gauge",
+                   "Time the worker took to copy its last snapshot.");
+    for (int i = 0; i < v.n_workers; i++) {
+        snprintf(lab, sizeof lab, "worker=\"%d\"", i);
+        kl_prom_f64(b, "klined_snapshot_take_seconds", lab, (double)st[i].last_snapshot_us / 1e6);
+    }
+    kl_prom_family(b, "klined_api_updates_dropped_total", "counter",
+                   "Kline updates a worker dropped because the API's ring was full.");
+    for (int i = 0; i < v.n_workers; i++) {
+        snprintf(lab, sizeof lab, "worker=\"%d\"", i);
+        kl_prom_u64(b, "klined_api_updates_dropped_total", lab,
+                    atomic_load_explicit(&a->pub[i].dropped, memory_order_relaxed));
+    }
+    kl_prom_family(b, "klined_trade_to_kline_seconds", "histogram",
+                   "Trade received by the source to kline updated by the worker.");
+    for (int i = 0; i < v.n_workers; i++) {
+        kl_hist_snap_t h;
+        kl_worker_latency(v.workers[i], &h);
+        snprintf(lab, sizeof lab, "worker=\"%d\"", i);
+        kl_prom_hist(b, "klined_trade_to_kline_seconds", lab, &h);
+    }
+    kl_hist_snap_t h;
+    kl_hist_read(&a->lat_queue, &h);
+    kl_prom_family(b, "klined_kline_to_ws_seconds", "histogram",
+                   "Kline updated by the worker to WS frame queued for the clients.");
+    kl_prom_hist(b, "klined_kline_to_ws_seconds", NULL, &h);
+
+    kl_persister_stats_t p;
+    kl_persister_stats(v.persister, &p);
+    kl_prom_family(b, "klined_snapshot_commit_seconds", "histogram",
+                   "Store transaction of one snapshot (rows, states, WAL position).");
+    kl_prom_hist(b, "klined_snapshot_commit_seconds", NULL, &p.commit_lat);
+    u64(b, "klined_store_commits_total", "counter", "Store transactions committed.", p.commits);
+    u64(b, "klined_store_commit_failures_total", "counter", "Store transactions failed.",
+        p.failures);
+    u64(b, "klined_store_rows_total", "counter", "Rows written to the store.", p.rows);
+
+    if (v.source) {
+        kl_source_stats_t src;
+        kl_source_stats(v.source, &src);
+        u64(b, "klined_source_messages_total", "counter", "Messages read by the source.",
+            src.messages);
+        u64(b, "klined_source_trades_total", "counter", "Trades routed by the source.",
+            src.trades);
+        u64(b, "klined_source_rejected_total", "counter",
+            "Messages refused by the source's parsers.", src.rejected);
+        u64(b, "klined_source_skipped_events_total", "counter",
+            "Well-formed events that are not trades.", src.skipped_events);
+        u64(b, "klined_feed_connections_open", "gauge", "Exchange connections open.",
+            (uint64_t)atomic_load_explicit(&v.source->feeds_open, memory_order_relaxed));
+        u64(b, "klined_feed_connections_down", "gauge",
+            "Exchange connections that should be open and are not.",
+            (uint64_t)atomic_load_explicit(&v.source->feeds_down, memory_order_relaxed));
+    }
+    u64(b, "klined_ws_clients", "gauge", "WebSocket clients connected.", (uint64_t)a->n_sessions);
+    u64(b, "klined_ws_connections_total", "counter", "WebSocket clients accepted.",
+        a->ws_connects);
+    u64(b, "klined_ws_refused_total", "counter", "WebSocket clients refused (connection cap).",
+        a->ws_refused);
+    u64(b, "klined_ws_slow_disconnects_total", "counter",
+        "WebSocket clients disconnected because their queue was full.", a->ws_slow);
+    u64(b, "klined_ws_frames_total", "counter", "WebSocket frames sent.", a->ws_frames);
+    u64(b, "klined_ws_control_total", "counter", "WebSocket control messages received.",
+        a->ws_ctl);
+    u64(b, "klined_ws_control_errors_total", "counter", "WebSocket control messages refused.",
+        a->ws_ctl_errors);
+    u64(b, "klined_http_requests_total", "counter", "HTTP requests routed.", a->http_requests);
+    u64(b, "klined_rest_klines_total", "counter", "Kline REST requests.", a->rest_klines);
+    u64(b, "klined_admin_denied_total", "counter", "Admin requests refused (token).",
+        a->admin_denied);
+    u64(b, "klined_api_sync_timeouts_total", "counter",
+        "REST requests answered from the store alone (no answer from the worker in time).",
+        a->sync_timeouts);
+}
+
+void
+api_healthz(kl_api_t *a, sess_t *s)
+{
+    kl_service_view_t v;
+    kl_service_view(a->d.svc, &v);
+    kl_buf_t r = {0};
+    int64_t now = kl_mono_ms();
+    if (kl_service_failed(a->d.svc))
+        kl_buf_puts(&r, ",\"wal: a worker stopped after a WAL write failed\"");
+    if (v.source) {
+        int64_t down = atomic_load_explicit(&v.source->feeds_down, memory_order_relaxed);
+        if (down > 0)
+            kl_buf_printf(&r, ",\"feed: %lld exchange connection(s) down\"", (long long)down);
+    }
+    kl_persister_stats_t p;
+    kl_persister_stats(v.persister, &p);
+    uint64_t pending = 0;
+    for (int i = 0; i < v.n_workers; i++) {
+        kl_worker_stats_t w;
+        kl_worker_stats(v.workers[i], &w);
+        pending += w.pending_rows + w.dirty;
+    }
+    int64_t lag_ms = 10LL * a->cfg->persist_ms > 10000 ? 10LL * a->cfg->persist_ms : 10000;
+    if (p.last_fail_ms > p.last_ok_ms)
+        kl_buf_puts(&r, ",\"store: the last commit failed (retrying)\"");
+    else if (pending && p.last_ok_ms && now - p.last_ok_ms > lag_ms)
+        kl_buf_printf(&r, ",\"store: no commit for %lld ms with %llu rows/symbols waiting\"",
+                      (long long)(now - p.last_ok_ms), (unsigned long long)pending);
+    if (r.oom) {
+        kl_buf_free(&r);
+        api_http_reply(s, 503, "application/json", "{\"status\":\"unknown\"}", 20);
+        return;
+    }
+    if (r.len == 0) {
+        api_http_reply(s, 200, "application/json", "{\"status\":\"ok\"}", 15);
+    } else {
+        api_http_reply(s, 503, "application/json", "{\"status\":\"unhealthy\",\"reasons\":[", 33);
+        kl_buf_put(&s->body, r.p + 1, r.len - 1);
+        kl_buf_puts(&s->body, "]}");
+    }
+    kl_buf_free(&r);
+}

@@ -1,0 +1,404 @@
+/* WebSocket sessions: /ws/<stream>[/<stream>...] (raw payloads) and /stream?streams=a/b
+ * (payloads wrapped in {"stream":…,"data":…}), the SUBSCRIBE / UNSUBSCRIBE /
+ * LIST_SUBSCRIPTIONS control messages, and each client's bounded send queue.
+ *
+ * The queue holds at most one pending live frame per subscription: a newer state of the same
+ * stream replaces it in place (the client wants the latest kline, not every step), while final
+ * klines and control replies are always queued as they are. A client whose queue is full is
+ * disconnected and counted: it never slows the API thread, let alone a worker. With push-ms N,
+ * a client's queue is flushed at most every N ms. */
+#include "api/api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/kjson.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "kl/err.h"
+
+static void
+request_write(kl_api_t *a, sess_t *s)
+{
+    if (a->cfg->push_ms == 0)
+        lws_callback_on_writable(s->wsi);
+}
+
+static void
+push_timer(lws_sorted_usec_list_t *sul)
+{
+    sess_t *s = lws_container_of(sul, sess_t, push_sul);
+    kl_api_t *a = lws_context_user(lws_get_context(s->wsi));
+    if (s->q_n)
+        lws_callback_on_writable(s->wsi);
+    lws_sul_schedule(lws_get_context(s->wsi), 0, &s->push_sul, push_timer,
+                     (lws_usec_t)a->cfg->push_ms * 1000);
+}
+
+static void
+drop_slow(kl_api_t *a, sess_t *s)
+{
+    s->closing = 1;
+    a->ws_slow++;
+    kl_log(KL_LOG_WARN, "api", "ws_slow_client",
+           "queued=%zu subscriptions=%zu action=\"disconnected\"", s->q_n, s->n_subs);
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* Queues one frame: payload, wrapped for combined sessions when stream is given. owner: the
+ * live frame of that subscription, replaceable until sent; NULL: keep as is. */
+static void
+enqueue(kl_api_t *a, sess_t *s, sub_t *owner, const char *stream, const char *p, size_t len)
+{
+    if (s->closing)
+        return;
+    qent_t *e;
+    if (owner && owner->q_slot >= 0) {
+        e = &s->q[owner->q_slot]; /* coalesce: the newer state replaces the unsent one */
+    } else {
+        if (s->q_n == s->q_cap) {
+            drop_slow(a, s);
+            return;
+        }
+        size_t slot = (s->q_head + s->q_n) % s->q_cap;
+        e = &s->q[slot];
+        s->q_n++;
+        if (owner)
+            owner->q_slot = (int64_t)slot;
+        request_write(a, s);
+    }
+    e->owner = owner;
+    size_t need = LWS_PRE + len + (stream ? strlen(stream) + 24 : 0);
+    if (need > e->cap) {
+        char *nb = kl_alloc(need < API_FRAME_CAP + LWS_PRE ? API_FRAME_CAP + LWS_PRE : need);
+        if (!nb) {
+            drop_slow(a, s);
+            return;
+        }
+        kl_free(e->buf);
+        e->buf = nb;
+        e->cap = need < API_FRAME_CAP + LWS_PRE ? API_FRAME_CAP + LWS_PRE : need;
+    }
+    char *w = e->buf + LWS_PRE;
+    if (stream && s->combined) {
+        int n = snprintf(w, e->cap - LWS_PRE, "{\"stream\":\"%s\",\"data\":", stream);
+        memcpy(w + n, p, len);
+        w[(size_t)n + len] = '}';
+        e->len = (size_t)n + len + 1;
+    } else {
+        memcpy(w, p, len);
+        e->len = len;
+    }
+}
+
+/* ---- subscriptions ---------------------------------------------------------------------- */
+
+static sub_t *
+find_sub(sess_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_subs; i++)
+        if (strcmp(s->subs[i]->name, name) == 0)
+            return s->subs[i];
+    return NULL;
+}
+
+/* Returns 0, or -1 with e set. */
+static int
+add_sub(kl_api_t *a, sess_t *s, const kl_ws_stream_t *st, kl_api_err_t *e)
+{
+    char name[72];
+    kl_ws_stream_name(st, name, sizeof name);
+    if (find_sub(s, name))
+        return 0;
+    if (s->n_subs >= (size_t)a->cfg->max_streams) {
+        kl_api_err_set(e, 0, 2, "Invalid request: more than %d streams on one connection",
+                       a->cfg->max_streams);
+        return -1;
+    }
+    sub_t *u = kl_calloc(1, sizeof *u);
+    if (!u) {
+        kl_api_err_set(e, 0, 2, "Invalid request: out of memory");
+        return -1;
+    }
+    u->s = s;
+    u->st = *st;
+    memcpy(u->name, name, sizeof name);
+    u->q_slot = -1;
+    u->sym = UINT32_MAX; /* a symbol not served: accepted, never fed (as Binance does) */
+    kl_syminfo_t info;
+    if (kl_symreg_lookup(a->d.reg, st->symbol, KL_SYMREG_FIND, 0, &info) >= 0 && info.live) {
+        const kl_sched_t *sch = info.unit_per_ms == 1000 ? a->d.sched_us : a->d.sched_ms;
+        if (kl_tz_plan(sch, st->iv, st->has_tz ? st->tz_minutes : a->cfg->tz_minutes,
+                       &u->plan) != 0) {
+            kl_free(u);
+            kl_api_err_set(e, 0, 2, "Invalid request: interval %s is not served in that time zone",
+                           kl_iv_name(st->iv));
+            return -1;
+        }
+        u->sym = info.id;
+        u->direct = u->plan.direct;
+        u->src_iv = u->direct ? st->iv : u->plan.base_iv;
+        if (api_hub_sub(a, u) != 0) {
+            kl_free(u);
+            kl_api_err_set(e, 0, 2, "Invalid request: out of memory");
+            return -1;
+        }
+    }
+    s->subs[s->n_subs++] = u;
+    return 0;
+}
+
+static void
+del_sub(kl_api_t *a, sess_t *s, size_t i)
+{
+    sub_t *u = s->subs[i];
+    if (u->sym != UINT32_MAX)
+        api_hub_unsub(a, u);
+    if (u->q_slot >= 0) /* its pending frame is sent as is */
+        s->q[u->q_slot].owner = NULL;
+    kl_free(u);
+    s->subs[i] = s->subs[--s->n_subs];
+}
+
+/* ---- pushes ----------------------------------------------------------------------------- */
+
+/* The tz kline that base kline k belongs to, given everything before it (seeded from the store
+ * and the pair's memory the first time). */
+static kl_kline_t
+tz_kline(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, int *tz_final)
+{
+    const kl_ivspec_t *sp = &u->plan.tz;
+    int64_t open = kl_iv_open(sp, k->open_time), close = kl_iv_next(sp, open) - 1;
+    if (!u->have_acc || u->acc.open_time != open) {
+        u->have_acc = 0;
+        kl_kline_t *base;
+        size_t n;
+        if (k->open_time > open &&
+            api_hub_klines(a, u->st.symbol, u->sym, u->src_iv, open, k->open_time - 1, SIZE_MAX,
+                           0, &base, &n) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                if (!u->have_acc)
+                    u->acc = base[i], u->have_acc = 1;
+                else
+                    kl_kline_merge(&u->acc, &base[i]);
+            }
+            kl_free(base);
+        }
+        u->acc.open_time = open;
+    }
+    kl_kline_t out;
+    if (final) {
+        if (!u->have_acc)
+            u->acc = *k, u->have_acc = 1;
+        else
+            kl_kline_merge(&u->acc, k);
+        out = u->acc;
+    } else {
+        out = u->have_acc ? u->acc : *k;
+        if (u->have_acc)
+            kl_kline_merge(&out, k);
+    }
+    out.open_time = open;
+    out.close_time = close;
+    u->acc.open_time = open;
+    *tz_final = final && k->close_time >= close;
+    if (*tz_final)
+        u->have_acc = 0;
+    return out;
+}
+
+void
+api_ws_push(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, uint64_t t_ns)
+{
+    (void)t_ns;
+    sess_t *s = u->s;
+    if (s->closing)
+        return;
+    symw_t *w = api_hub_get(a, u->sym);
+    int64_t unit = w ? w->unit : 1;
+    if (final && u->q_slot >= 0) { /* the final goes after the unsent live frame, which stays */
+        s->q[u->q_slot].owner = NULL;
+        u->q_slot = -1;
+    }
+    kl_kline_t tk;
+    int x = final;
+    if (!u->direct) {
+        tk = tz_kline(a, u, k, final, &x);
+        k = &tk;
+    }
+    size_t n = kl_kjson_ws_event(u->st.symbol, u->st.iv, k, unit, x, kl_now_ms(), a->frame);
+    enqueue(a, s, x ? NULL : u, u->name, a->frame, n);
+}
+
+/* ---- control messages ------------------------------------------------------------------- */
+
+static void
+reply(kl_api_t *a, sess_t *s, const char *p, size_t n)
+{
+    enqueue(a, s, NULL, NULL, p, n);
+}
+
+static void
+control(kl_api_t *a, sess_t *s, const char *msg, size_t len)
+{
+    static kl_ws_ctl_t ctl; /* 40 KB; the API has one thread */
+    kl_api_err_t e;
+    char out[512];
+    a->ws_ctl++;
+    if (kl_ws_ctl_parse(msg, len, &ctl, &e) != 0) {
+        a->ws_ctl_errors++;
+        reply(a, s, out, kl_ws_reply_error(&e, ctl.id, ctl.id_len, out, sizeof out));
+        return;
+    }
+    if (ctl.method == KL_WS_LIST_SUBSCRIPTIONS) {
+        kl_buf_t b = {0};
+        kl_buf_puts(&b, "{\"result\":[");
+        for (size_t i = 0; i < s->n_subs; i++)
+            kl_buf_printf(&b, "%s\"%s\"", i ? "," : "", s->subs[i]->name);
+        kl_buf_printf(&b, "],\"id\":%.*s}", (int)ctl.id_len, ctl.id);
+        if (!b.oom)
+            reply(a, s, b.p, b.len);
+        kl_buf_free(&b);
+        return;
+    }
+    for (size_t i = 0; i < ctl.n_params; i++) {
+        if (ctl.method == KL_WS_SUBSCRIBE) {
+            if (add_sub(a, s, &ctl.params[i], &e) != 0) {
+                a->ws_ctl_errors++;
+                reply(a, s, out, kl_ws_reply_error(&e, ctl.id, ctl.id_len, out, sizeof out));
+                return;
+            }
+        } else {
+            char name[72];
+            kl_ws_stream_name(&ctl.params[i], name, sizeof name);
+            for (size_t j = 0; j < s->n_subs; j++)
+                if (strcmp(s->subs[j]->name, name) == 0) {
+                    del_sub(a, s, j);
+                    break;
+                }
+        }
+    }
+    reply(a, s, out, kl_ws_reply_null(ctl.id, ctl.id_len, out, sizeof out));
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+/* Streams named in the URL: /ws/a/b or /stream?streams=a/b. Returns 0 or -1 (refused). */
+static int
+url_streams(kl_api_t *a, sess_t *s, const char *list, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && list[j] != '/')
+            j++;
+        if (j > i) {
+            kl_ws_stream_t st;
+            kl_api_err_t e;
+            if (kl_ws_stream_parse(list + i, j - i, &st) != 0 || add_sub(a, s, &st, &e) != 0)
+                return -1;
+        }
+        i = j + 1;
+    }
+    return 0;
+}
+
+int
+api_ws_open(kl_api_t *a, sess_t *s)
+{
+    char path[8192];
+    if (lws_hdr_copy(s->wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0)
+        return -1;
+    s->q_cap = (size_t)a->cfg->ws_queue;
+    s->q = kl_calloc(s->q_cap, sizeof *s->q);
+    s->subs = kl_calloc((size_t)a->cfg->max_streams, sizeof *s->subs);
+    if (!s->q || !s->subs) {
+        kl_free(s->q);
+        kl_free(s->subs);
+        s->q = NULL;
+        s->subs = NULL;
+        return -1;
+    }
+    a->n_sessions++;
+    a->ws_connects++;
+    int rc = -1;
+    if (strncmp(path, "/ws/", 4) == 0) {
+        rc = url_streams(a, s, path + 4, strlen(path + 4));
+    } else if (strcmp(path, "/ws") == 0) {
+        rc = 0;
+    } else if (strcmp(path, "/stream") == 0) {
+        s->combined = 1;
+        char list[8192];
+        const char *v = lws_get_urlarg_by_name(s->wsi, "streams=", list, sizeof list);
+        for (char *c = v ? (char *)v : list; v && *c; c++)
+            if (*c == ' ') /* lws decoded the '+' of "@+08:00" as a form blank */
+                *c = '+';
+        rc = v ? url_streams(a, s, v, strlen(v)) : 0;
+    }
+    if (rc != 0) {
+        kl_log(KL_LOG_INFO, "api", "ws_refused", "path=\"%.100s\" reason=\"bad stream name or "
+               "too many streams\"", path);
+        return -1; /* CLOSED follows and frees */
+    }
+    if (a->cfg->push_ms > 0)
+        lws_sul_schedule(lws_get_context(s->wsi), 0, &s->push_sul, push_timer,
+                         (lws_usec_t)a->cfg->push_ms * 1000);
+    return 0;
+}
+
+void
+api_ws_close(kl_api_t *a, sess_t *s)
+{
+    if (!s->q)
+        return;
+    lws_sul_cancel(&s->push_sul);
+    while (s->n_subs)
+        del_sub(a, s, s->n_subs - 1);
+    for (size_t i = 0; i < s->q_cap; i++)
+        kl_free(s->q[i].buf);
+    kl_free(s->q);
+    kl_free(s->subs);
+    kl_buf_free(&s->req_body);
+    s->q = NULL;
+    a->n_sessions--;
+    a->ws_disconnects++;
+}
+
+int
+api_ws_rx(kl_api_t *a, sess_t *s, const char *in, size_t len)
+{
+    if (s->req_body.len + len > KL_WS_FRAME_MAX) {
+        kl_log(KL_LOG_INFO, "api", "ws_frame_too_large", "bytes=%zu action=\"disconnected\"",
+               s->req_body.len + len);
+        return -1;
+    }
+    kl_buf_put(&s->req_body, in, len);
+    if (!lws_is_final_fragment(s->wsi))
+        return 0;
+    if (!s->req_body.oom)
+        control(a, s, s->req_body.p ? s->req_body.p : "", s->req_body.len);
+    s->req_body.len = 0;
+    s->req_body.oom = 0;
+    return 0;
+}
+
+int
+api_ws_writeable(kl_api_t *a, sess_t *s)
+{
+    if (s->closing)
+        return -1;
+    if (!s->q_n)
+        return 0;
+    qent_t *e = &s->q[s->q_head];
+    if (e->owner && e->owner->q_slot == (int64_t)s->q_head)
+        e->owner->q_slot = -1; /* sent: the next update queues anew */
+    e->owner = NULL;
+    if (lws_write(s->wsi, (unsigned char *)e->buf + LWS_PRE, e->len, LWS_WRITE_TEXT) < (int)e->len)
+        return -1;
+    s->q_head = (s->q_head + 1) % s->q_cap;
+    s->q_n--;
+    a->ws_frames++;
+    if (s->q_n)
+        lws_callback_on_writable(s->wsi);
+    return 0;
+}
