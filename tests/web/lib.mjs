@@ -28,7 +28,8 @@ export function check(name, cond, detail = '') {
 export function eq(name, got, want) {
   const g = JSON.stringify(got);
   const w = JSON.stringify(want);
-  return check(name, g === w, `got ${g}, want ${w}`);
+  const cut = (x) => (x && x.length > 600 ? x.slice(0, 600) + '…' : x); // long arrays: the start tells
+  return check(name, g === w, `got ${cut(g)}, want ${cut(w)}`);
 }
 
 // Prints the summary and exits: non-zero when a check failed or none ran.
