@@ -28,8 +28,11 @@ export function check(name, cond, detail = '') {
 export function eq(name, got, want) {
   const g = JSON.stringify(got);
   const w = JSON.stringify(want);
-  const cut = (x) => (x && x.length > 600 ? x.slice(0, 600) + '…' : x); // long arrays: the start tells
-  return check(name, g === w, `got ${cut(g)}, want ${cut(w)}`);
+  if (g === w || !Array.isArray(got) || !Array.isArray(want) || g.length < 600) return check(name, g === w, `got ${g}, want ${w}`);
+  // Long arrays (kline lists): the lengths and the first element that differs.
+  let i = 0;
+  while (i < got.length && JSON.stringify(got[i]) === JSON.stringify(want[i])) i++;
+  return check(name, false, `lengths ${got.length} and ${want.length}; first difference at [${i}]: got ${JSON.stringify(got[i])}, want ${JSON.stringify(want[i])}`);
 }
 
 // Prints the summary and exits: non-zero when a check failed or none ran.
