@@ -213,11 +213,9 @@ void
 api_hub_drain(kl_api_t *a)
 {
     for (int rounds = 0; rounds < 64; rounds++) {
-        size_t got = 0;
         for (int i = 0; i < a->d.n_workers; i++) {
             size_t n;
             while ((n = kl_pubring_pop(&a->pub[i], a->drain, DRAIN_BATCH)) > 0) {
-                got += n;
                 for (size_t j = 0; j < n; j++)
                     on_msg(a, &a->drain[j]);
             }

@@ -145,14 +145,24 @@ read_request(sess_t *s, struct lws *wsi)
             s->method = m[i].method;
             break;
         }
-    /* The query, re-joined from lws's fragments (it splits the arguments at '&'). */
+    /* The query, re-joined from lws's fragments (it splits the arguments at '&'; an empty
+     * argument is an empty fragment, and the total tells when the last one was read). */
     s->qs_len = 0;
     s->qs[0] = '\0';
-    for (int f = 0;; f++) {
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS), seen = 0;
+    for (int f = 0; seen < total && f < 4096; f++) {
         char frag[KL_API_QUERY_MAX + 1];
+        int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, f);
+        seen += len;
+        if (len == 0)
+            continue;
         int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, f);
-        if (n <= 0)
+        if (n < 0 || (size_t)n >= sizeof frag) {
+            s->qs_len = sizeof s->qs; /* too long: the parser refuses it */
             break;
+        }
+        if (n == 1 && frag[0] == '/')
+            continue; /* lws 4.1 turns a trailing '&' into a "/" argument */
         if (s->qs_len + (size_t)n + 1 >= sizeof s->qs) {
             s->qs_len = sizeof s->qs; /* too long: the parser refuses it */
             break;
@@ -168,6 +178,8 @@ read_request(sess_t *s, struct lws *wsi)
         s->qs_len += (size_t)n;
         s->qs[s->qs_len] = '\0';
     }
+    kl_log(KL_LOG_DEBUG, "api", "request", "method=%c path=\"%s\" query=\"%.*s\"", s->method ? s->method : '?',
+           s->path, (int)(s->qs_len < sizeof s->qs ? s->qs_len : 0), s->qs);
     return s->method ? 0 : -1;
 }
 

@@ -250,6 +250,17 @@ control(kl_api_t *a, sess_t *s, const char *msg, size_t len)
         reply(a, s, out, kl_ws_reply_error(&e, ctl.id, ctl.id_len, out, sizeof out));
         return;
     }
+    if (ctl.method == KL_WS_SET_PROPERTY) { /* "combined": wrap payloads from now on */
+        s->combined = ctl.combined;
+        reply(a, s, out, kl_ws_reply_null(ctl.id, ctl.id_len, out, sizeof out));
+        return;
+    }
+    if (ctl.method == KL_WS_GET_PROPERTY) {
+        int n = snprintf(out, sizeof out, "{\"result\":%s,\"id\":%.*s}",
+                         s->combined ? "true" : "false", (int)ctl.id_len, ctl.id);
+        reply(a, s, out, (size_t)n);
+        return;
+    }
     if (ctl.method == KL_WS_LIST_SUBSCRIPTIONS) {
         kl_buf_t b = {0};
         kl_buf_puts(&b, "{\"result\":[");

@@ -249,7 +249,7 @@ set_source_tcp(struct cfg_run *r, const char *hostport)
         return KL_ECONFIG;
     }
     uint64_t port;
-    if (cfg_uint(colon + 1, 0, 65535, &port) != 0) /* 0: any free port (logged; tests) */ {
+    if (cfg_uint(colon + 1, 1, 65535, &port) != 0) {
         cfg_why(r, "the lines port must be an integer 1..65535");
         return KL_ECONFIG;
     }
@@ -531,7 +531,7 @@ set_listen(struct cfg_run *r, const char *v)
     if (colon == NULL)
         return KL_ECONFIG;
     uint64_t port;
-    if (cfg_uint(colon + 1, 1, 65535, &port) != 0)
+    if (cfg_uint(colon + 1, 0, 65535, &port) != 0) /* 0: any free port (logged; tests) */
         return KL_ECONFIG;
     const char *h = v;
     size_t hlen = (size_t)(colon - v);

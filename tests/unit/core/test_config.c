@@ -179,6 +179,10 @@ test_defaults(void **state)
                            "listen = 127.0.0.1:8080\n"
                            "# admin-token = (not set: admin endpoints refuse every request)\n"
                            "push-ms = 0\n"
+                           "web-root = web/dist\n"
+                           "max-connections = 1024\n"
+                           "max-streams = 1024\n"
+                           "ws-queue = 1024\n"
                            "symbols = \n"
                            "intervals = all\n"
                            "tz = +00:00\n"
@@ -444,9 +448,12 @@ test_listen(void **state)
     assert_string_equal(c.listen_host, "localhost");
     kl_config_free(&c);
 
-    parse_bad("config: listen = \"127.0.0.1:0\": must be HOST:PORT with PORT 1..65535 (IPv6 as "
-              "[ADDR]:PORT), e.g. 127.0.0.1:8080",
-              "--listen", "127.0.0.1:0", NULL);
+    parse_ok(&c, "--listen", "127.0.0.1:0", NULL); /* any free port */
+    assert_int_equal(c.listen_port, 0);
+    kl_config_free(&c);
+    parse_bad("config: listen = \"127.0.0.1:65536\": must be HOST:PORT with PORT 0..65535 (0: any "
+              "free port; IPv6 as [ADDR]:PORT), e.g. 127.0.0.1:8080",
+              "--listen", "127.0.0.1:65536", NULL);
     const char *bad[] = {"8080", ":8080", "127.0.0.1:", "127.0.0.1:65536", "::1:80", "[]:80",
                          "[zz]:80", "a b:80", "h:80x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
