@@ -11,6 +11,7 @@ all: build
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
+	@scripts/web.sh
 
 deps:
 	@scripts/install-deps.sh build

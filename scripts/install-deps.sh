@@ -6,9 +6,15 @@ set -euo pipefail
 
 want=(cmake make gcc pkg-config libzip-dev zlib1g-dev libinih-dev libsqlite3-dev libwebsockets-dev libpq-dev)
 case "${1:-build}" in
-    test)  want+=(libcmocka-dev clang libclang-rt-14-dev unzip zip postgresql sqlite3) ;;
-    bench) want+=(python3-pandas nodejs zip)  # nodejs ships npm ;;
+    test)  want+=(libcmocka-dev clang libclang-rt-14-dev unzip zip postgresql sqlite3 curl
+                  python3 iproute2
+                  chromium) ;;  # chromium: the chart page's browser test (tests/integ/web.sh)
+    bench) want+=(python3-pandas zip) ;;
 esac
+# The chart page is built with npm (web/): a node and npm already on the PATH will do, else
+# Debian's.
+command -v node >/dev/null 2>&1 || want+=(nodejs)
+command -v npm >/dev/null 2>&1 || want+=(npm)
 
 missing=()
 for p in "${want[@]}"; do
