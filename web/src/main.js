@@ -36,13 +36,15 @@ const chart = createChart($('chart'), {
   autoSize: true,
   layout: { background: { color: '#131722' }, textColor: '#d1d4dc' },
   grid: { vertLines: { color: '#1e222d' }, horzLines: { color: '#1e222d' } },
-  timeScale: { timeVisible: true, secondsVisible: false },
+  timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 }, // room for the live candle
 });
 const candles = chart.addSeries(CandlestickSeries, {
   upColor: UP, downColor: DOWN, borderVisible: false, wickUpColor: UP, wickDownColor: DOWN,
 });
 // Volume shares the pane on its own hidden scale in the bottom fifth; the candles keep clear of it.
-const volume = chart.addSeries(HistogramSeries, { priceFormat: { type: 'volume' }, priceScaleId: '' });
+const volume = chart.addSeries(HistogramSeries, {
+  priceFormat: { type: 'volume' }, priceScaleId: '', lastValueVisible: false, priceLineVisible: false,
+});
 volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
 candles.priceScale().applyOptions({ scaleMargins: { top: 0.1, bottom: 0.25 } });
 
