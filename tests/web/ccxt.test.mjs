@@ -1,7 +1,7 @@
 // Stock client libraries against a running klined, unchanged but for the base URL: ccxt's binance
 // class must load markets and fetch OHLCV equal to REST /api/v3/klines (and so to the store), and
 // the `ws` package on /ws/btcusdt@kline_1m must receive kline events equal to the REST live kline
-// after a trade; the combined /stream and SUBSCRIBE forms are checked too. Every URL ccxt requests
+// after a trade; the combined /stream, the time-zone stream and SUBSCRIBE forms are checked too. Every URL ccxt requests
 // is printed ("ccxt hit: ..."), so the list of endpoints a ccxt user needs from klined is in the
 // log; any hit outside /api/v3 fails. Env: KL_BASE, KL_FEED_PORT.
 import ccxt from 'ccxt';
@@ -92,9 +92,13 @@ async function testWs() {
   const single = openWs(`/ws/${SYM.toLowerCase()}@kline_1m`);
   const combined = openWs(`/stream?streams=${SYM.toLowerCase()}@kline_1m/ethusdt@kline_5m`);
   const ctl = openWs(`/ws/${SYM.toLowerCase()}@kline_5m`);
+  // Binance's time-zone stream form, literally as its docs write it: '+' in a path is a plus.
+  const tz = openWs(`/ws/${SYM.toLowerCase()}@kline_1h@+05:30`);
+  let tzClose = null;
+  tz.ws.on('close', (code) => { tzClose = code; });
   try {
-    await Promise.all([single.opened, combined.opened, ctl.opened]);
-    check('ws connected: /ws/<sym>@kline_1m, /stream?streams=…, and a second /ws', true);
+    await Promise.all([single.opened, combined.opened, ctl.opened, tz.opened]);
+    check('ws connected: /ws/<sym>@kline_1m, /stream?streams=…, /ws/<sym>@kline_1h@+05:30 and a second /ws', true);
 
     ctl.ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['ethusdt@kline_1m'], id: 1 }));
     const ack = await until(() => ctl.msgs.find((x) => x.id === 1));
@@ -121,12 +125,21 @@ async function testWs() {
       eq('close is the trade price', Number(ev.k.c), high);
     }
 
+    const tev = await until(() => tz.msgs.find((x) => x.k && Number(x.k.h) === high));
+    check(`/ws/${SYM.toLowerCase()}@kline_1h@+05:30 delivers the trade`, tev, `closed with ${tzClose}; got ${JSON.stringify(tz.msgs.slice(-2))}`);
+    if (tev) {
+      eq('+05:30 hour opens at :30 UTC (k.t mod 1 h = 30 min)', tev.k.t % 3600000, 1800000);
+      const r = (await getJson(`/api/v3/klines?symbol=${SYM}&interval=1h&timeZone=%2B05%3A30&startTime=${tev.k.t}&limit=1`)).body[0] || [];
+      eq('tz ws kline = REST timeZone=+05:30 kline (t, o, h, l, c, v)',
+        [tev.k.t, tev.k.o, tev.k.h, tev.k.l, tev.k.c, tev.k.v], r.slice(0, 6));
+    }
+
     const wrapped = await until(() => combined.msgs.find((x) => x.stream === 'ethusdt@kline_5m' && x.data && Number(x.data.k.h) === eth));
     check('/stream wraps events as {stream, data} (ethusdt@kline_5m)', wrapped, JSON.stringify(combined.msgs.slice(-2)));
     const sub = await until(() => ctl.msgs.find((x) => x.e === 'kline' && x.s === 'ETHUSDT' && x.k.i === '1m' && Number(x.k.h) === eth));
     check('a SUBSCRIBEd stream delivers (ETHUSDT 1m)', sub, JSON.stringify(ctl.msgs.slice(-2)));
   } finally {
-    for (const c of [single, combined, ctl]) c.ws.terminate();
+    for (const c of [single, combined, ctl, tz]) c.ws.terminate();
   }
 }
 

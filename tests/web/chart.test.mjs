@@ -35,8 +35,21 @@ async function run(browser) {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
   const requests = [];
   page.on('request', (r) => requests.push(r.url().replace(BASE, '')));
+  // Every stream the page opens: its URL, whether it closed, and the kline highs it received.
+  // A stream that klined drops makes the page reconnect and reload REST, which would hide the
+  // failure from the candle checks: so the live checks also look at the socket itself.
   const sockets = [];
-  page.on('websocket', (w) => sockets.push(w.url()));
+  const streams = [];
+  page.on('websocket', (w) => {
+    sockets.push(w.url());
+    const st = { url: w.url(), closed: false, highs: [] };
+    streams.push(st);
+    w.on('close', () => { st.closed = true; });
+    w.on('framereceived', (f) => {
+      try { st.highs.push(Number(JSON.parse(f.payload).k.h)); } catch { /* not a kline event */ }
+    });
+  });
+  const streamOf = (suffix) => streams.filter((st) => st.url.endsWith(suffix));
 
   const url = `${BASE}/?symbol=${SYM}&interval=1m&tz=${encodeURIComponent(TZ)}`;
   const resp = await page.goto(url);
@@ -104,6 +117,9 @@ async function run(browser) {
     const k = now.find((r) => r[0] / 1000 + TZ_S === moved.time);
     check('that candle is REST\'s kline with the same high and close', k && Number(k[2]) === high && Number(k[4]) === high, JSON.stringify(now));
   }
+  const s1m = streamOf(`/ws/${SYM.toLowerCase()}@kline_1m@+08:00`);
+  eq('one 1m@+08:00 stream, still open (klined kept it, the page never reconnected)', s1m.map((st) => st.closed), [false]);
+  check('the new high came in a kline event on that stream', s1m.some((st) => st.highs.includes(high)), JSON.stringify(s1m));
   eq('#conn says live', await page.textContent('#conn'), 'live');
   eq('#conn data-state is live', await page.getAttribute('#conn', 'data-state'), 'live');
   await frames(page);
@@ -125,6 +141,30 @@ async function run(browser) {
     sockets.join(' '));
   await frames(page);
   await page.screenshot({ path: artifact('chart-5m.png') });
+
+  // 1h in +05:30: klined's hours then open at :30 UTC, and the shifted axis puts each candle on a
+  // whole local hour. A trade sent now must reach that candle through the @+05:30 stream.
+  await page.selectOption('#interval', '1h');
+  await page.selectOption('#tz', '+05:30');
+  await until(() => page.evaluate(() => {
+    const l = window.__klined.last();
+    return window.__klined.state() === 'live' && l && location.search.includes('interval=1h') && l;
+  }));
+  const high2 = high + 100.25;
+  await feed([aggTrade(SYM, high2.toFixed(2), '0.1')]);
+  const h1 = await until(() => page.evaluate((h) => {
+    const l = window.__klined.last();
+    return l && l.high === h && l.close === h ? l : null;
+  }, high2));
+  const rest1h = (await getJson(`/api/v3/klines?symbol=${SYM}&interval=1h&limit=2&timeZone=%2B05%3A30`)).body;
+  check(`1h +05:30: the live candle moved to ${high2}`, h1, JSON.stringify(await page.evaluate(() => window.__klined.last())));
+  check('1h +05:30: candle on a whole local hour, = REST openTime/1000 + 5.5 h', h1 && h1.time % 3600 === 0 &&
+    rest1h.some((k) => k[0] / 1000 + 19800 === h1.time && Number(k[2]) === high2 && (k[0] / 1000) % 3600 === 1800),
+    `${JSON.stringify(h1)} REST ${JSON.stringify(rest1h)}`);
+  const s1h = streamOf(`/ws/${SYM.toLowerCase()}@kline_1h@+05:30`);
+  eq('1h: one @+05:30 stream, still open', s1h.map((st) => st.closed), [false]);
+  check(`1h: ${high2} came in a kline event on that stream`, s1h.some((st) => st.highs.includes(high2)), JSON.stringify(s1h));
+  eq('#conn still says live', await page.getAttribute('#conn', 'data-state'), 'live');
 
   eq('no page errors', errors, []);
 }

@@ -108,9 +108,13 @@ let retry = null;
 let attempts = 0;
 
 // Reconnects back off exponentially (0.5 s .. 30 s) with jitter, so a restarted klined is not
-// hit by every open page at the same instant.
+// hit by every open page at the same instant. The backoff starts over only after a connection
+// that stayed up for 10 s: one that a server accepts and drops at once must not reset it.
+let openedAt = 0;
 function reconnect(my) {
   if (my !== session || retry) return;
+  if (openedAt && Date.now() - openedAt > 10000) attempts = 0;
+  openedAt = 0;
   setState('reconnecting');
   if (ws) ws.onclose = ws.onmessage = null, ws.close();
   const ms = Math.min(30000, 500 * 2 ** attempts++) * (0.5 + Math.random() / 2);
@@ -136,8 +140,8 @@ async function start(keep) {
   let buffer = [];
   let opened = false;
   let loaded = false;
-  const live = () => { if (opened && loaded) { attempts = 0; setState('live'); } };
-  sock.onopen = () => { if (my === session) { opened = true; live(); } };
+  const live = () => { if (opened && loaded) setState('live'); };
+  sock.onopen = () => { if (my === session) { opened = true; openedAt = Date.now(); live(); } };
   sock.onclose = () => reconnect(my);
   sock.onmessage = (ev) => {
     if (my !== session) return;
