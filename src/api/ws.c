@@ -320,6 +320,9 @@ api_ws_open(kl_api_t *a, sess_t *s)
     char path[8192];
     if (lws_hdr_copy(s->wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0)
         return -1;
+    for (char *c = path; *c; c++)
+        if (*c == ' ') /* lws decodes a '+' ("@+08:00") as a form blank, even in the path */
+            *c = '+';
     s->q_cap = (size_t)a->cfg->ws_queue;
     s->q = kl_calloc(s->q_cap, sizeof *s->q);
     s->subs = kl_calloc((size_t)a->cfg->max_streams, sizeof *s->subs);
@@ -342,7 +345,7 @@ api_ws_open(kl_api_t *a, sess_t *s)
         char list[8192];
         const char *v = lws_get_urlarg_by_name(s->wsi, "streams=", list, sizeof list);
         for (char *c = v ? (char *)v : list; v && *c; c++)
-            if (*c == ' ') /* lws decoded the '+' of "@+08:00" as a form blank */
+            if (*c == ' ') /* as above */
                 *c = '+';
         rc = v ? url_streams(a, s, v, strlen(v)) : 0;
     }
