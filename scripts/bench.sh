@@ -200,6 +200,14 @@ else
     echo "bench_feed / fake_exchange did not build: skipped"
 fi
 
+echo
+echo "== API: trade -> WS push latency at 100k trades/s on loopback, REST klines requests/s (bench_api)"
+if cmake --build "$B" -j2 --target bench_api >/dev/null 2>&1; then
+    "$B/bench/bench_api" "$B/klined"
+else
+    echo "bench_api did not build: skipped"
+fi
+
 rate() { awk '{ print $3 }' "$TMP/rate.$1"; }
 KL=$(rate klined_csv_all)
 cat <<EOF

@@ -56,7 +56,7 @@ stage "ThreadSanitizer build: the threaded tests"
 if cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DKL_TSAN=ON -DKL_BENCH=OFF >/dev/null &&
     cmake --build build-tsan -j"$jobs" >/dev/null; then
     (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-        ctest --output-on-failure -j"$jobs" -R 'test_ring|test_service|test_symreg|test_snapshot|integ_serve') || status=1
+        ctest --output-on-failure -j"$jobs" -R 'test_ring|test_service|test_symreg|test_snapshot|integ_serve|integ_api') || status=1
 else
     echo "tsan build failed"; status=1
 fi
