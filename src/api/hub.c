@@ -340,8 +340,10 @@ api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, int iv, int64_t lo
         }
     /* Overlay what the store does not have yet: recent finals and the live kline win over the
      * store's (older) version of the same open_time. */
+    /* Whatever the pair holds is newer than the store, even before its sync completes (the
+     * sync's finals arrive first). */
     symw_t *w = find(a, sym);
-    const pair_t *p = w && (w->synced >> iv & 1) ? &w->pair[iv] : NULL;
+    const pair_t *p = w && (w->want >> iv & 1) ? &w->pair[iv] : NULL;
     size_t extra = p ? p->fin_n + 1 : 0;
     kl_kline_t *m = kl_alloc((c.n + extra + 1) * sizeof *m);
     if (!m) {

@@ -212,6 +212,7 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
     case LWS_CALLBACK_HTTP:
         s->kind = SESS_HTTP;
         s->wsi = wsi;
+        s->extra[0] = '\0'; /* a keep-alive connection's previous answer */
         if (read_request(s, wsi) != 0) {
             kl_api_err_t e;
             kl_api_err_set(&e, 405, -1000, "Method not allowed.");

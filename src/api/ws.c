@@ -148,6 +148,16 @@ add_sub(kl_api_t *a, sess_t *s, const kl_ws_stream_t *st, kl_api_err_t *e)
     return 0;
 }
 
+/* A pair already watched for someone else sends no sync: a new subscription gets the current
+ * kline at once rather than at the next change. */
+static void
+initial_push(kl_api_t *a, sub_t *u)
+{
+    symw_t *w = u->sym != UINT32_MAX ? api_hub_get(a, u->sym) : NULL;
+    if (w && (w->synced >> u->src_iv & 1) && w->pair[u->src_iv].have_live)
+        api_ws_push(a, u, &w->pair[u->src_iv].live, 0, 0);
+}
+
 static void
 del_sub(kl_api_t *a, sess_t *s, size_t i)
 {
@@ -272,6 +282,7 @@ control(kl_api_t *a, sess_t *s, const char *msg, size_t len)
         kl_buf_free(&b);
         return;
     }
+    size_t before = s->n_subs;
     for (size_t i = 0; i < ctl.n_params; i++) {
         if (ctl.method == KL_WS_SUBSCRIBE) {
             if (add_sub(a, s, &ctl.params[i], &e) != 0) {
@@ -290,6 +301,8 @@ control(kl_api_t *a, sess_t *s, const char *msg, size_t len)
         }
     }
     reply(a, s, out, kl_ws_reply_null(ctl.id, ctl.id_len, out, sizeof out));
+    for (size_t i = before; ctl.method == KL_WS_SUBSCRIBE && i < s->n_subs; i++)
+        initial_push(a, s->subs[i]); /* after the result, as Binance orders them */
 }
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
@@ -354,6 +367,8 @@ api_ws_open(kl_api_t *a, sess_t *s)
                "too many streams\"", path);
         return -1; /* CLOSED follows and frees */
     }
+    for (size_t i = 0; i < s->n_subs; i++)
+        initial_push(a, s->subs[i]);
     if (a->cfg->push_ms > 0)
         lws_sul_schedule(lws_get_context(s->wsi), 0, &s->push_sul, push_timer,
                          (lws_usec_t)a->cfg->push_ms * 1000);
