@@ -76,11 +76,13 @@ fz_check_ok(const kl_config_t *c)
     CHECK(c->persist_ms >= 50 && c->persist_ms <= 60000);
     CHECK(c->stats_s >= 0 && c->stats_s <= 3600);
     CHECK(c->push_ms >= 0 && c->push_ms <= 60000);
+    CHECK(c->max_connections >= 1 && c->max_streams >= 1 && c->max_streams <= 1024 &&
+          c->ws_queue >= 16 && c->ws_queue <= 65536 && c->web_root[0] != '\0');
     CHECK(c->pace >= 0 && c->pace <= 1e6);
     CHECK(c->pace == 0 || c->source == KL_CFG_SRC_REPLAY);
     CHECK(c->clock_effective == KL_CFG_CLOCK_WALL || c->clock_effective == KL_CFG_CLOCK_EVENT);
     CHECK(c->clock == KL_CFG_CLOCK_AUTO || c->clock_effective == c->clock);
-    CHECK(c->listen_port >= 1 && c->listen_host[0] != '\0');
+    CHECK(c->listen_host[0] != '\0'); /* port 0: any free port */
     CHECK((c->source == KL_CFG_SRC_REPLAY) == (c->n_replay_files > 0));
     for (size_t i = 0; i < c->n_replay_files; i++)
         CHECK(c->replay_files[i][0] != '\0' && strchr(c->replay_files[i], ',') == NULL);
