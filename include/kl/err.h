@@ -28,7 +28,8 @@
     X(ESTORE, -1022, "store error")                                                    \
     X(ECONFIG, -1023, "invalid configuration")                                         \
     X(EFULL, -1024, "queue full")                                                      \
-    X(ESHUTDOWN, -1025, "shutting down")
+    X(ESHUTDOWN, -1025, "shutting down")                                               \
+    X(ESHARD, -1026, "the symbol belongs to another shard (--shard)")
 
 enum kl_err {
 #define KL_ERR_ENUM(name, code, msg) KL_##name = (code),

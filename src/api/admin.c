@@ -102,6 +102,7 @@ api_admin(kl_api_t *a, sess_t *s)
     kl_api_err_t e;
     const char *p = s->path;
     char sym[KL_SYM_MAX];
+    int rc;
     if (strcmp(p, "/admin/symbols") == 0 && s->method == 'G') {
         size_t cap = 1024, n;
         kl_syminfo_t *v = NULL;
@@ -127,9 +128,9 @@ api_admin(kl_api_t *a, sess_t *s)
                            "Mandatory parameter 'symbol' was not sent, was empty/null, or "
                            "malformed.");
             api_http_error(s, &e);
-        } else if (kl_service_add_symbol(a->d.svc, sym) != 0) {
-            kl_api_err_set(&e, 400, -1121, "Invalid symbol (malformed or already served): %s",
-                           sym);
+        } else if ((rc = kl_service_add_symbol(a->d.svc, sym)) != 0) {
+            kl_api_err_set(&e, 400, -1121, "Invalid symbol: %s (%s)", sym,
+                           rc == KL_ESHARD ? kl_strerror(rc) : "malformed or already served");
             api_http_error(s, &e);
         } else {
             reply_json(s, 200, "{\"added\":\"%s\"}", sym);

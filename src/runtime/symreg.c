@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/shard.h"
 #include "kl/err.h"
 
 struct kl_symreg {
@@ -17,6 +18,7 @@ struct kl_symreg {
     size_t n, cap;
     uint32_t *idx; /* name hash -> id + 1 (0 = empty) */
     size_t idx_cap;
+    uint32_t shard_index, shard_count; /* only names of this shard are added */
 };
 
 static uint64_t
@@ -47,6 +49,7 @@ kl_symreg_create(int n_workers)
     if (!r)
         return NULL;
     r->n_workers = n_workers;
+    r->shard_count = 1;
     r->load = kl_calloc((size_t)n_workers, sizeof *r->load);
     r->idx_cap = 1024;
     r->idx = kl_calloc(r->idx_cap, sizeof *r->idx);
@@ -152,6 +155,9 @@ kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms
             e->unit_per_ms = unit_per_ms;
         *out = *e;
         rc = 0;
+    } else if (add != KL_SYMREG_FIND &&
+               kl_shard_of(name, strlen(name), r->shard_count) != r->shard_index) {
+        rc = KL_ESHARD; /* another instance serves it */
     } else if (add == KL_SYMREG_ADD || (add == KL_SYMREG_AUTO && r->idx[slot] == 0)) {
         rc = add_locked(r, name, unit_per_ms, out);
     } else {
@@ -159,6 +165,15 @@ kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms
     }
     pthread_mutex_unlock(&r->mu);
     return rc;
+}
+
+void
+kl_symreg_set_shard(kl_symreg_t *r, uint32_t index, uint32_t count)
+{
+    pthread_mutex_lock(&r->mu);
+    r->shard_index = index;
+    r->shard_count = count ? count : 1;
+    pthread_mutex_unlock(&r->mu);
 }
 
 int

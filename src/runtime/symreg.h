@@ -44,6 +44,10 @@ enum kl_symreg_add {
 int kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms,
                      kl_syminfo_t *out);
 
+/* Static sharding (--shard i/N): from now on only names with kl_shard_of(name, count) == index
+ * are added; lookups that would add another name return KL_ESHARD. Main thread, at start. */
+void kl_symreg_set_shard(kl_symreg_t *r, uint32_t index, uint32_t count);
+
 /* Any thread. Info for id (live or removed). Returns 0, or KL_EARG if unknown. */
 int kl_symreg_get(kl_symreg_t *r, uint32_t id, kl_syminfo_t *out);
 

@@ -51,7 +51,10 @@ on_state(void *ctx, const char *symbol, const void *blob, size_t len)
     /* unit at bytes 8..9 and hwm_id at 32..39 of a state blob (kline_state.c FORMAT) */
     uint32_t unit = len >= 40 ? (uint32_t)(b[8] | b[9] << 8) : 0;
     kl_syminfo_t info;
-    if (kl_symreg_lookup(c->reg, symbol, KL_SYMREG_ADD, unit == 1000 ? 1000 : 1, &info) < 0) {
+    int lr = kl_symreg_lookup(c->reg, symbol, KL_SYMREG_ADD, unit == 1000 ? 1000 : 1, &info);
+    if (lr == KL_ESHARD)
+        return 0; /* another shard's symbol in a shared store: that instance continues it */
+    if (lr < 0) {
         c->error = KL_ENOMEM;
         return 1;
     }
@@ -111,7 +114,10 @@ on_record(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t 
     switch (r.type) {
     case KL_WALREC_TRADE:
     case KL_WALREC_ADD:
-        if (kl_symreg_lookup(c->reg, r.name, KL_SYMREG_ADD, r.unit_per_ms, &info) < 0) {
+        int lr = kl_symreg_lookup(c->reg, r.name, KL_SYMREG_ADD, r.unit_per_ms, &info);
+        if (lr == KL_ESHARD)
+            return 0; /* logged under another --shard: not ours any more */
+        if (lr < 0) {
             c->error = KL_ENOMEM;
             return 1;
         }

@@ -263,12 +263,18 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
         rc = kl_store_open(cfg->store_url, &svc->store, err, cap);
     if (rc == 0 && !(svc->reg = kl_symreg_create(cfg->workers)))
         rc = KL_ENOMEM;
+    if (rc == 0)
+        kl_symreg_set_shard(svc->reg, cfg->shard_index, cfg->shard_count);
+    size_t foreign = 0;
     for (size_t i = 0; rc == 0 && i < cfg->n_symbols; i++) {
         kl_syminfo_t info;
-        rc = kl_symreg_lookup(svc->reg, cfg->symbols[i].name, KL_SYMREG_ADD, 0, &info) < 0
-                 ? KL_ENOMEM
-                 : 0;
+        int r = kl_symreg_lookup(svc->reg, cfg->symbols[i].name, KL_SYMREG_ADD, 0, &info);
+        foreign += r == KL_ESHARD;
+        rc = r < 0 && r != KL_ESHARD ? KL_ENOMEM : 0;
     }
+    if (rc == 0 && cfg->shard_count > 1)
+        kl_log(KL_LOG_INFO, "serve", "shard", "shard=%u/%u symbols=%zu other_shards=%zu",
+               cfg->shard_index, cfg->shard_count, cfg->n_symbols - foreign, foreign);
     if (rc == 0 && !(svc->persister = kl_persister_create(svc->store)))
         rc = KL_ENOMEM;
     if (rc == 0 && !(svc->workers = kl_calloc((size_t)cfg->workers, sizeof *svc->workers)))
