@@ -4,7 +4,8 @@
 # Usage: scripts/install-deps.sh [build|test|bench]
 set -euo pipefail
 
-want=(cmake make gcc pkg-config libzip-dev zlib1g-dev libinih-dev libsqlite3-dev libwebsockets-dev libpq-dev)
+want=(cmake make gcc pkg-config libzip-dev zlib1g-dev libinih-dev libsqlite3-dev libwebsockets-dev libpq-dev
+      librdkafka-dev)
 case "${1:-build}" in
     test)  want+=(libcmocka-dev clang libclang-rt-14-dev unzip zip postgresql sqlite3 curl
                   python3 iproute2

@@ -4,6 +4,7 @@
 
 #include "replay/export.h"
 #include "replay/replay.h"
+#include "serve/bridge.h"
 #include "serve/service.h"
 #include "wal/waltool.h"
 
@@ -13,6 +14,7 @@ usage(FILE *f)
     fprintf(f, "usage: klined replay [--intervals LIST|all] [--tz +HH:MM] [--symbol SYM]\n"
                "                     [--strict] [--quiet] --out DIR FILE-OR-DIR...\n"
                "       klined serve [--config FILE] [flags]   (klined serve --help)\n"
+               "       klined bridge --bridge-to kafka://BROKERS/TOPIC [serve flags]\n"
                "       klined export --store URL --out DIR [--symbols LIST] [--intervals LIST]\n"
                "       klined wal dump|verify --wal-dir DIR [--worker N] [--from SEQ]\n");
 }
@@ -30,6 +32,8 @@ main(int argc, char **argv)
         return kl_export_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "serve") == 0)
         return kl_serve_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bridge") == 0)
+        return kl_bridge_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "wal") == 0)
         return kl_wal_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {

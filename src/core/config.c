@@ -267,7 +267,7 @@ cfg_kafka_broker_char(char ch)
 }
 
 static int
-set_source_kafka(struct cfg_run *r, const char *rest)
+parse_kafka_url(struct cfg_run *r, const char *rest, const char **brokers, const char **topic_out)
 {
     kl_config_t *t = r->t;
     const char *slash = strchr(rest, '/');
@@ -295,10 +295,28 @@ set_source_kafka(struct cfg_run *r, const char *rest)
     const char *b = cfg_strndup(t, rest, blen), *tp = cfg_strndup(t, topic, tlen);
     if (b == NULL || tp == NULL)
         return KL_ENOMEM;
-    t->source = KL_CFG_SRC_KAFKA;
-    t->kafka_brokers = b;
-    t->kafka_topic = tp;
+    *brokers = b;
+    *topic_out = tp;
     return 0;
+}
+
+static int
+set_source_kafka(struct cfg_run *r, const char *rest)
+{
+    int rc = parse_kafka_url(r, rest, &r->t->kafka_brokers, &r->t->kafka_topic);
+    if (rc == 0)
+        r->t->source = KL_CFG_SRC_KAFKA;
+    return rc;
+}
+
+static int
+set_bridge_to(struct cfg_run *r, const char *v)
+{
+    if (!cfg_starts(v, "kafka://")) {
+        cfg_why(r, "must be kafka://BROKERS/TOPIC");
+        return KL_ECONFIG;
+    }
+    return parse_kafka_url(r, v + strlen("kafka://"), &r->t->bridge_brokers, &r->t->bridge_topic);
 }
 
 static int
@@ -935,6 +953,8 @@ static const struct cfg_key cfg_keys[] = {
      "must be 16..256 printable ASCII characters without spaces"},
     {"push-ms", set_push_ms, 0, "must be an integer 0..60000 (0 = push every update)"},
     {"web-root", set_web_root, 0, "must be a directory path"},
+    {"bridge-to", set_bridge_to, 0,
+     "must be kafka://BROKERS/TOPIC (klined bridge: where the trades go)"},
     {"max-connections", set_max_connections, 0, "must be an integer 1..100000"},
     {"max-streams", set_max_streams, 0, "must be an integer 1..1024 (streams per connection)"},
     {"ws-queue", set_ws_queue, 0, "must be an integer 16..65536 (frames per WS client)"},
@@ -1294,8 +1314,9 @@ cfg_finish(struct cfg_run *r)
         return KL_ECONFIG;
     }
     t->clock_effective = t->clock != KL_CFG_CLOCK_AUTO ? t->clock
-                         : t->source == KL_CFG_SRC_REPLAY ? KL_CFG_CLOCK_EVENT
-                                                         : KL_CFG_CLOCK_WALL;
+                         : (t->source == KL_CFG_SRC_REPLAY || t->source == KL_CFG_SRC_KAFKA)
+                             ? KL_CFG_CLOCK_EVENT /* a log is replayed: its own time decides */
+                             : KL_CFG_CLOCK_WALL;
     return 0;
 }
 

@@ -70,6 +70,8 @@ typedef struct kl_config {
                                         from historicalTrades); keep it per store */
     double pace;                     /* 0 = full speed; > 0 only with REPLAY (1 = real time) */
     const char *group;               /* Kafka consumer group */
+    const char *bridge_brokers;      /* klined bridge: bridge-to = kafka://BROKERS/TOPIC */
+    const char *bridge_topic;        /* NULL when not set */
 
     /* storage */
     enum kl_cfg_store store;

@@ -28,6 +28,13 @@ enum kl_msg_type {
     KL_MSG_WATCH,    /* API -> worker: publish sym's intervals in watch.mask from now on (0:
                         stop), after sending what is pending for the newly watched ones; answered
                         by KL_PUB_SYNC_END carrying watch.token. Not logged: not state. */
+    /* Kafka source (no WAL: the topic is the log, offsets are checkpointed with the states). */
+    KL_MSG_KOFFSET,  /* koff: every message of partition koff.part before koff.next was sent */
+    KL_MSG_ADOPT,    /* adopt: continue sym from a checkpointed state (blob: kl_alloc'd, the
+                        worker frees it) */
+    KL_MSG_HANDOFF,  /* handoff: checkpoint everything received so far, then report token done
+                        (kl_worker_handoff_done) */
+    KL_MSG_DROP,     /* let sym go without finalizing it: another instance continues it */
 };
 
 typedef struct kl_msg {
@@ -44,6 +51,17 @@ typedef struct kl_msg {
             uint32_t mask;
             uint32_t token;
         } watch;
+        struct {
+            uint32_t part;
+            int64_t next;
+        } koff;
+        struct {
+            void *blob;
+            uint32_t len;
+        } adopt;
+        struct {
+            uint64_t token;
+        } handoff;
     } u;
 } kl_msg_t;
 _Static_assert(sizeof(kl_msg_t) == 64, "one message per cache line");

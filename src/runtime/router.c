@@ -105,6 +105,8 @@ int
 kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms,
                 const kl_trade_t *t)
 {
+    if (rt->sink) /* klined bridge: the trade leaves the process instead */
+        return rt->sink(rt->sink_ctx, symbol, len, unit_per_ms, t);
     const kl_route_t *r = lookup(rt, symbol, len, unit_per_ms);
     if (!r) {
         rt->unknown++;
@@ -131,6 +133,8 @@ kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_p
 int
 kl_router_hold(kl_router_t *rt, const char *symbol, size_t len, int hold)
 {
+    if (rt->sink) /* no clock to hold: the consumers' event clocks wait by themselves */
+        return 0;
     const kl_route_t *r = lookup(rt, symbol, len, 0);
     if (!r)
         return KL_EARG;

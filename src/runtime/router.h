@@ -33,6 +33,10 @@ typedef struct kl_router {
     uint64_t notify; /* bit per worker pushed to since the last flush */
     uint64_t routed, unknown;
     kl_route_t *cache;
+    /* klined bridge: when set, trades go to sink instead of the workers (holds are no-ops). */
+    int (*sink)(void *ctx, const char *symbol, size_t len, uint32_t unit_per_ms,
+                const kl_trade_t *t);
+    void *sink_ctx;
 } kl_router_t;
 
 /* Returns 0 or KL_ENOMEM. n_workers <= 64. */

@@ -19,6 +19,7 @@ struct kl_symreg {
     uint32_t *idx; /* name hash -> id + 1 (0 = empty) */
     size_t idx_cap;
     uint32_t shard_index, shard_count; /* only names of this shard are added */
+    uint32_t place_parts; /* > 0: a name's worker is kl_shard_of(name, place_parts) % workers */
 };
 
 static uint64_t
@@ -122,9 +123,12 @@ add_locked(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_syminfo_t 
         r->cap = ncap;
     }
     int best = 0;
-    for (int w = 1; w < r->n_workers; w++)
-        if (r->load[w] < r->load[best])
-            best = w;
+    if (r->place_parts) /* Kafka: one worker per partition, which keeps its offset exact */
+        best = (int)(kl_shard_of(name, strlen(name), r->place_parts) % (uint32_t)r->n_workers);
+    else
+        for (int w = 1; w < r->n_workers; w++)
+            if (r->load[w] < r->load[best])
+                best = w;
     kl_syminfo_t *e = &r->v[r->n];
     memset(e, 0, sizeof *e);
     strcpy(e->name, name);
@@ -173,6 +177,14 @@ kl_symreg_set_shard(kl_symreg_t *r, uint32_t index, uint32_t count)
     pthread_mutex_lock(&r->mu);
     r->shard_index = index;
     r->shard_count = count ? count : 1;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+kl_symreg_set_placement(kl_symreg_t *r, uint32_t n_parts)
+{
+    pthread_mutex_lock(&r->mu);
+    r->place_parts = n_parts;
     pthread_mutex_unlock(&r->mu);
 }
 

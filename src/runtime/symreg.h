@@ -48,6 +48,10 @@ int kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_pe
  * are added; lookups that would add another name return KL_ESHARD. Main thread, at start. */
 void kl_symreg_set_shard(kl_symreg_t *r, uint32_t index, uint32_t count);
 
+/* Kafka source: from now on a new name goes to worker kl_shard_of(name, n_parts) % workers, so
+ * that all the symbols of one partition share a worker (0: least loaded, the default). */
+void kl_symreg_set_placement(kl_symreg_t *r, uint32_t n_parts);
+
 /* Any thread. Info for id (live or removed). Returns 0, or KL_EARG if unknown. */
 int kl_symreg_get(kl_symreg_t *r, uint32_t id, kl_syminfo_t *out);
 

@@ -86,6 +86,16 @@ struct kl_worker {
     size_t n_touched;
     uint32_t pass_rx_us; /* receive stamp of the pass's first live trade, 0: none */
     kl_hist_t lat_apply; /* trade received -> kline updated */
+
+    /* Kafka (kl_worker_set_kafka): per partition, the next offset not yet received; each
+     * checkpoint carries the ones set, under koff_keys[p]. */
+    int64_t *koff;
+    char (*koff_keys)[64];
+    uint32_t n_parts;
+    kl_store_kv_t *bkv; /* the in-flight batch's offsets */
+    size_t n_bkv;
+    uint64_t handoff_req, handoff_taken; /* HANDOFF tokens: asked, in the batch in flight */
+    _Atomic uint64_t handoff_done;
 };
 
 /* ---- slots ----------------------------------------------------------------------------- */
@@ -421,6 +431,43 @@ slot_remove(kl_worker_t *w, uint32_t sym)
     kl_log(KL_LOG_INFO, "worker", "symbol_removed", "worker=%d symbol=%s", w->cfg.index, m->name);
 }
 
+/* Kafka hand-over, receiving side: the symbol continues from its checkpointed state. */
+static void
+slot_adopt(kl_worker_t *w, const kl_msg_t *m)
+{
+    int64_t slot = slot_find(w, m->sym);
+    if (slot >= 0) {
+        kl_series_t *s = series_of(w, (uint32_t)slot);
+        if (kl_series_import(s, s->sched, meta_of(w, (uint32_t)slot), m->u.adopt.blob,
+                             m->u.adopt.len) != 0) {
+            kl_series_init(s, s->sched, meta_of(w, (uint32_t)slot));
+            kl_log(KL_LOG_WARN, "worker", "state_unusable",
+                   "worker=%d symbol=%s action=\"series restarts at its next trade\"",
+                   w->cfg.index, meta_of(w, (uint32_t)slot)->name);
+        }
+    }
+    kl_free(m->u.adopt.blob);
+}
+
+/* Kafka hand-over, giving side: the slot is freed without final rows or a state removal; its
+ * last checkpoint is where the next owner continues. */
+static void
+slot_drop(kl_worker_t *w, uint32_t sym)
+{
+    if (sym >= w->by_sym_cap || w->by_sym[sym] == 0)
+        return;
+    uint32_t slot = w->by_sym[sym] - 1;
+    slotmeta_t *m = meta_of(w, slot);
+    uint32_t last = w->live[--w->n_live];
+    w->live[m->live_pos] = last;
+    meta_of(w, last)->live_pos = m->live_pos;
+    m->live = 0;
+    m->watch = 0;
+    w->by_sym[sym] = 0;
+    w->free_slots[w->n_free++] = slot;
+    w->local.live_symbols = w->n_live;
+}
+
 static void
 handle(kl_worker_t *w, const kl_msg_t *m)
 {
@@ -461,6 +508,20 @@ handle(kl_worker_t *w, const kl_msg_t *m)
             meta_of(w, (uint32_t)slot)->held = m->type == KL_MSG_HOLD;
         break;
     }
+    case KL_MSG_KOFFSET:
+        if (m->u.koff.part < w->n_parts)
+            w->koff[m->u.koff.part] = m->u.koff.next;
+        break;
+    case KL_MSG_ADOPT:
+        slot_adopt(w, m);
+        break;
+    case KL_MSG_HANDOFF:
+        w->handoff_req = m->u.handoff.token;
+        w->want_snapshot = 1;
+        break;
+    case KL_MSG_DROP:
+        slot_drop(w, m->sym);
+        break;
     default:
         break;
     }
@@ -497,10 +558,17 @@ take_snapshot(kl_worker_t *w)
     w->local.snapshots++;
     if (batch.n == 0 && batch.n_states == 0) {
         kl_snap_ack(w->snap);
+        if (w->handoff_req) /* nothing changed since the last checkpoint: already covered */
+            atomic_store_explicit(&w->handoff_done, w->handoff_req, memory_order_release);
         return 0;
     }
     w->local.snapshot_rows += batch.n;
     w->batch = batch;
+    w->n_bkv = 0;
+    for (uint32_t p = 0; p < w->n_parts; p++)
+        if (w->koff[p] >= 0)
+            w->bkv[w->n_bkv++] = (kl_store_kv_t){w->koff_keys[p], w->koff[p]};
+    w->handoff_taken = w->handoff_req;
     w->batch_seq = w->cfg.wal ? kl_wal_committed_seq(w->cfg.wal) : 0;
     /* release: the batch fields are visible to the persister before it sees PENDING. */
     atomic_store_explicit(&w->handoff, HANDOFF_PENDING, memory_order_release);
@@ -516,6 +584,8 @@ check_handoff(kl_worker_t *w)
     int st = atomic_load_explicit(&w->handoff, memory_order_acquire);
     if (st == HANDOFF_OK) {
         kl_snap_ack(w->snap);
+        if (w->handoff_taken) /* release: pairs with the waiting source's acquire */
+            atomic_store_explicit(&w->handoff_done, w->handoff_taken, memory_order_release);
         if (w->cfg.wal && kl_wal_release(w->cfg.wal, w->batch_seq) < 0)
             kl_log(KL_LOG_WARN, "worker", "wal_release_failed",
                    "worker=%d upto=%llu action=\"segments kept, retried at the next checkpoint\"",
@@ -816,6 +886,9 @@ kl_worker_destroy(kl_worker_t *w)
     kl_snap_destroy(w->snap);
     kl_free(w->pass);
     kl_free(w->touched);
+    kl_free(w->koff);
+    kl_free(w->koff_keys);
+    kl_free(w->bkv);
     if (w->api_pass) {
         kl_ring_fini(&w->api_in);
         kl_free(w->api_pass);
@@ -899,6 +972,41 @@ kl_worker_batch_pending(kl_worker_t *w, kl_snap_batch_t *batch, uint64_t *wal_se
     *wal_seq = w->batch_seq;
     *index = w->cfg.index;
     return 1;
+}
+
+int
+kl_worker_set_kafka(kl_worker_t *w, const char *topic, uint32_t n_parts)
+{
+    w->koff = kl_alloc(n_parts * sizeof *w->koff);
+    w->koff_keys = kl_alloc(n_parts * sizeof *w->koff_keys);
+    w->bkv = kl_alloc(n_parts * sizeof *w->bkv);
+    if (!w->koff || !w->koff_keys || !w->bkv)
+        return KL_ENOMEM;
+    for (uint32_t p = 0; p < n_parts; p++) {
+        w->koff[p] = -1;
+        kl_worker_koff_key(topic, p, w->koff_keys[p], sizeof w->koff_keys[p]);
+    }
+    w->n_parts = n_parts;
+    return 0;
+}
+
+void
+kl_worker_koff_key(const char *topic, uint32_t part, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "kafka.%.40s.%u", topic, part);
+}
+
+uint64_t
+kl_worker_handoff_done(kl_worker_t *w)
+{
+    return atomic_load_explicit(&w->handoff_done, memory_order_acquire);
+}
+
+size_t
+kl_worker_batch_kv(kl_worker_t *w, const kl_store_kv_t **kv)
+{
+    *kv = w->bkv;
+    return w->n_bkv;
 }
 
 int

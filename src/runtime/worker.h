@@ -94,6 +94,16 @@ void kl_worker_stats(kl_worker_t *w, kl_worker_stats_t *out);
 int kl_worker_set_api(kl_worker_t *w, kl_pubring_t *out, size_t in_capacity);
 kl_ring_t *kl_worker_api_ring(kl_worker_t *w);
 
+/* Kafka source (before kl_worker_start): the worker keeps, per partition of topic (n_parts),
+ * the offset the last KL_MSG_KOFFSET gave, and each checkpoint stores them (meta keys from
+ * kl_worker_koff_key) with the rows and states, in one transaction. Returns 0 or KL_ENOMEM. */
+int kl_worker_set_kafka(kl_worker_t *w, const char *topic, uint32_t n_parts);
+void kl_worker_koff_key(const char *topic, uint32_t part, char *buf, size_t cap);
+/* Any thread: the highest KL_MSG_HANDOFF token whose checkpoint has committed. */
+uint64_t kl_worker_handoff_done(kl_worker_t *w);
+/* Persister, with a pending batch: the extra meta values (offsets) it commits. */
+size_t kl_worker_batch_kv(kl_worker_t *w, const kl_store_kv_t **kv);
+
 /* Any thread: the histogram of trade received (kl_trade_t.rx_us) -> kline updated, one sample
  * per pass (its oldest live trade). */
 void kl_worker_latency(kl_worker_t *w, kl_hist_snap_t *out);

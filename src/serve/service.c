@@ -135,8 +135,14 @@ make_source(kl_service_t *svc, char *err, size_t cap)
         return kl_source_lines_tcp_create(c->lines_host, c->lines_port, &svc->source, err, cap);
     case KL_CFG_SRC_BINANCE:
         return kl_source_binance_create(c, resume_id, svc->reg, &svc->source, err, cap);
+    case KL_CFG_SRC_KAFKA: {
+        int rc = kl_source_kafka_create(c, svc->workers, svc->n_workers, &svc->source, err, cap);
+        if (rc == 0) /* a partition's symbols share a worker: it alone decides the offset */
+            kl_symreg_set_placement(svc->reg, kl_source_kafka_partitions(svc->source));
+        return rc;
+    }
     default:
-        snprintf(err, cap, "source kafka: not built yet (issue 7)");
+        snprintf(err, cap, "unknown source");
         return KL_ECONFIG;
     }
 }
@@ -266,7 +272,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     if (rc == 0)
         kl_symreg_set_shard(svc->reg, cfg->shard_index, cfg->shard_count);
     size_t foreign = 0;
-    for (size_t i = 0; rc == 0 && i < cfg->n_symbols; i++) {
+    int kafka = cfg->source == KL_CFG_SRC_KAFKA; /* the assigned partitions decide the symbols */
+    for (size_t i = 0; rc == 0 && !kafka && i < cfg->n_symbols; i++) {
         kl_syminfo_t info;
         int r = kl_symreg_lookup(svc->reg, cfg->symbols[i].name, KL_SYMREG_ADD, 0, &info);
         foreign += r == KL_ESHARD;
@@ -299,11 +306,12 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     }
     if (rc == 0)
         rc = check_stream_kind(svc, err, cap);
-    if (rc == 0)
+    /* Kafka is the log: no WAL, and the states come with each assigned partition. */
+    if (rc == 0 && !kafka)
         rc = recover_and_open_wals(svc, err, cap);
     if (rc == 0)
         rc = make_source(svc, err, cap);
-    int auto_add = cfg->n_symbols == 0;
+    int auto_add = cfg->n_symbols == 0 || kafka;
     if (rc == 0)
         rc = kl_router_init(&svc->src_router, svc->workers, svc->n_workers, PRODUCER_SOURCE,
                             svc->reg, auto_add, &svc->source_stop);

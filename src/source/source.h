@@ -57,6 +57,14 @@ struct kl_config;
 int kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void *resume_ctx,
                              kl_source_t **out, char *err, size_t cap);
 
+/* Kafka (source/kafka.c): a member of consumer group cfg->group on cfg->kafka_topic; reads the
+ * topic's partition count and gives every worker its offset table (kl_worker_set_kafka), so it
+ * must be created before the workers start. KL_EIO when the topic cannot be read. */
+struct kl_worker;
+int kl_source_kafka_create(const struct kl_config *cfg, struct kl_worker **workers, int n_workers,
+                           kl_source_t **out, char *err, size_t cap);
+uint32_t kl_source_kafka_partitions(kl_source_t *src);
+
 void kl_source_stats(kl_source_t *src, kl_source_stats_t *out);
 
 #endif

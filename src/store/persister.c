@@ -21,6 +21,8 @@ struct kl_persister {
     _Atomic uint64_t commits, failures, rows, last_us, max_us;
     _Atomic int64_t last_ok_ms, last_fail_ms; /* monotonic; 0: never */
     kl_hist_t commit_lat;
+    kl_store_kv_t *kv; /* one batch's meta values: the WAL position and any Kafka offsets */
+    size_t kv_cap;
     kl_ratelimit_t rl;
 };
 
@@ -39,8 +41,21 @@ pass(kl_persister_t *p)
         char err[512] = "", key[32];
         /* The checkpoint: rows, engine states and the WAL position they cover, together. */
         kl_worker_wal_key(index, key, sizeof key);
-        kl_store_kv_t kv = {key, (int64_t)seq};
-        kl_store_batch_t batch = {b.rows, b.n, b.states, b.n_states, &kv, 1};
+        const kl_store_kv_t *extra;
+        size_t n_extra = kl_worker_batch_kv(p->workers[i], &extra);
+        if (n_extra + 1 > p->kv_cap) {
+            kl_free(p->kv);
+            p->kv = kl_alloc((n_extra + 1) * sizeof *p->kv);
+            p->kv_cap = p->kv ? n_extra + 1 : 0;
+            if (!p->kv) { /* retried: the worker keeps the batch */
+                kl_worker_batch_done(p->workers[i], 0);
+                continue;
+            }
+        }
+        p->kv[0] = (kl_store_kv_t){key, (int64_t)seq};
+        if (n_extra)
+            memcpy(&p->kv[1], extra, n_extra * sizeof *extra);
+        kl_store_batch_t batch = {b.rows, b.n, b.states, b.n_states, p->kv, n_extra + 1};
         int rc = kl_store_commit_batch(p->store, &batch, err, sizeof err);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
@@ -146,6 +161,8 @@ kl_persister_stop(kl_persister_t *p)
 void
 kl_persister_destroy(kl_persister_t *p)
 {
+    if (p)
+        kl_free(p->kv);
     kl_free(p);
 }
 
