@@ -1048,9 +1048,13 @@ kl_worker_failed(kl_worker_t *w)
 }
 
 void
-kl_worker_wal_key(int index, char *buf, size_t cap)
+kl_worker_wal_key(const kl_worker_t *w, int index, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "wal.w%d", index);
+    /* Instances of different shards share a store: each one's log positions are its own. */
+    if (w->cfg.shard_count > 1)
+        snprintf(buf, cap, "wal.s%uof%u.w%d", w->cfg.shard_index, w->cfg.shard_count, index);
+    else
+        snprintf(buf, cap, "wal.w%d", index);
 }
 
 int

@@ -52,6 +52,7 @@ typedef struct kl_worker_cfg {
     kl_wake_t *persister_wake;
     kl_wal_t *wal;        /* the worker's write-ahead log (owned by the caller); NULL: none */
     size_t max_pending_rows; /* store backlog at which the worker stops taking trades; 0: none */
+    uint32_t shard_index, shard_count; /* --shard: names the WAL checkpoint keys */
 } kl_worker_cfg_t;
 
 /* Counters, published by the worker once per batch (relaxed); read from any thread. */
@@ -134,8 +135,10 @@ int kl_worker_replay_tick(kl_worker_t *w, uint32_t sym, int64_t now_ms);
 int kl_worker_checkpoint_take(kl_worker_t *w, kl_snap_batch_t *batch);
 void kl_worker_checkpoint_done(kl_worker_t *w, int ok);
 
-/* The checkpoint key of worker index i in the store's meta table: "wal.w<i>". */
-void kl_worker_wal_key(int index, char *buf, size_t cap);
+/* The checkpoint key of worker index i in the store's meta table: "wal.w<i>", or
+ * "wal.s<k>of<n>.w<i>" for shard k of n (shards share a store, not their logs). w: any worker
+ * of the service (it carries the shard). */
+void kl_worker_wal_key(const kl_worker_t *w, int index, char *buf, size_t cap);
 
 /* Persister side of the handoff (persister thread only). Returns 1 and the frozen batch when one
  * is pending, with the WAL sequence it covers in *wal_seq (and the worker's index in *index);

@@ -293,9 +293,9 @@ kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t
         return rc;
     int64_t last[KL_RECOVER_MAX_LOGS] = {0};
     for (size_t i = 0; i < n_logs; i++) {
-        char key[32];
+        char key[48];
         int64_t after = 0;
-        kl_worker_wal_key(logs[i], key, sizeof key);
+        kl_worker_wal_key(workers[0], logs[i], key, sizeof key);
         if (kl_store_get_kv(store, key, &after) < 0) {
             snprintf(err, cap, "recovery: reading checkpoint %s failed", key);
             return KL_ESTORE;
@@ -325,9 +325,9 @@ kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t
         return 0;
     /* Checkpoint the recovered state now, so the logs it covers can go. */
     kl_store_kv_t kv[KL_RECOVER_MAX_LOGS];
-    char keys[KL_RECOVER_MAX_LOGS][32];
+    char keys[KL_RECOVER_MAX_LOGS][48];
     for (size_t i = 0; i < n_logs; i++) {
-        kl_worker_wal_key(logs[i], keys[i], sizeof keys[i]);
+        kl_worker_wal_key(workers[0], logs[i], keys[i], sizeof keys[i]);
         kv[i] = (kl_store_kv_t){keys[i], last[i]};
     }
     for (int w = 0; w < n_workers; w++) {

@@ -299,6 +299,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
             .wall_clock = wall,
             .persister_wake = kl_persister_wake(svc->persister),
             .max_pending_rows = cfg->max_pending_rows,
+            .shard_index = cfg->shard_index,
+            .shard_count = cfg->shard_count,
         };
         rc = kl_worker_create(&wc, &svc->workers[i]);
         if (rc == 0)

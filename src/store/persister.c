@@ -38,9 +38,9 @@ pass(kl_persister_t *p)
             continue;
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        char err[512] = "", key[32];
+        char err[512] = "", key[48];
         /* The checkpoint: rows, engine states and the WAL position they cover, together. */
-        kl_worker_wal_key(index, key, sizeof key);
+        kl_worker_wal_key(p->workers[i], index, key, sizeof key);
         const kl_store_kv_t *extra;
         size_t n_extra = kl_worker_batch_kv(p->workers[i], &extra);
         if (n_extra + 1 > p->kv_cap) {
