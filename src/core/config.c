@@ -788,6 +788,22 @@ set_exit_on_eof(struct cfg_run *r, const char *v)
 }
 
 static int
+set_kline_sink(struct cfg_run *r, const char *v)
+{
+    if (!cfg_starts(v, "kafka://")) {
+        cfg_why(r, "must be kafka://BROKERS/TOPIC");
+        return KL_ECONFIG;
+    }
+    return parse_kafka_url(r, v + strlen("kafka://"), &r->t->sink_brokers, &r->t->sink_topic);
+}
+
+static int
+set_kline_sink_live(struct cfg_run *r, const char *v)
+{
+    return cfg_bool(v, &r->t->sink_live);
+}
+
+static int
 set_shard(struct cfg_run *r, const char *v)
 {
     const char *slash = strchr(v, '/');
@@ -972,6 +988,10 @@ static const struct cfg_key cfg_keys[] = {
     {"max-pending-rows", set_max_pending_rows, 0, "must be an integer 1000..100000000"},
     {"shard", set_shard, 0, "must be i/N with 0 <= i < N <= 1024"},
     {"exit-on-eof", set_exit_on_eof, KEY_NOVALUE, "must be true, false, 1, 0, yes or no"},
+    {"kline-sink", set_kline_sink, 0,
+     "must be kafka://BROKERS/TOPIC (final klines are published there after each commit)"},
+    {"kline-sink-live", set_kline_sink_live, KEY_NOVALUE,
+     "must be true, false, 1, 0, yes or no"},
     {"stats-s", set_stats_s, 0, "must be an integer 0..3600 (0 = off)"},
     {"log-level", set_log_level, 0, "must be debug, info, warn or error"},
 };

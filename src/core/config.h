@@ -72,6 +72,9 @@ typedef struct kl_config {
     const char *group;               /* Kafka consumer group */
     const char *bridge_brokers;      /* klined bridge: bridge-to = kafka://BROKERS/TOPIC */
     const char *bridge_topic;        /* NULL when not set */
+    const char *sink_brokers;        /* kline-sink = kafka://BROKERS/TOPIC; NULL: no sink */
+    const char *sink_topic;
+    bool sink_live;                  /* kline-sink-live: the open klines of each commit too */
 
     /* storage */
     enum kl_cfg_store store;

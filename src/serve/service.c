@@ -20,6 +20,7 @@
 #include "runtime/worker.h"
 #include "serve/recover.h"
 #include "source/source.h"
+#include "sink/ksink.h"
 #include "store/persister.h"
 #include "store/store.h"
 
@@ -45,6 +46,7 @@ struct kl_service {
     kl_router_t admin_router;
     _Atomic int admin_stop;
     kl_api_t *api;
+    kl_ksink_t *sink;
 };
 
 /* ---- stats ------------------------------------------------------------------------------ */
@@ -284,6 +286,12 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
                cfg->shard_index, cfg->shard_count, cfg->n_symbols - foreign, foreign);
     if (rc == 0 && !(svc->persister = kl_persister_create(svc->store)))
         rc = KL_ENOMEM;
+    if (rc == 0 && cfg->sink_topic) {
+        rc = kl_ksink_open(cfg->sink_brokers, cfg->sink_topic, cfg->sink_live, &svc->sink, err,
+                           cap);
+        if (rc == 0)
+            kl_persister_on_commit(svc->persister, kl_ksink_publish, svc->sink);
+    }
     if (rc == 0 && !(svc->workers = kl_calloc((size_t)cfg->workers, sizeof *svc->workers)))
         rc = KL_ENOMEM;
     int wall = cfg->clock_effective == KL_CFG_CLOCK_WALL;
@@ -422,6 +430,7 @@ kl_service_stop(kl_service_t *svc)
     /* 4. The persister has answered everything; close the store. */
     if (svc->persister)
         kl_persister_stop(svc->persister);
+    kl_ksink_close(svc->sink); /* after the last commit: its klines go out too */
     kl_api_destroy(svc->api);
     if (svc->source)
         svc->source->ops->destroy(svc->source);

@@ -21,6 +21,8 @@ struct kl_persister {
     _Atomic uint64_t commits, failures, rows, last_us, max_us;
     _Atomic int64_t last_ok_ms, last_fail_ms; /* monotonic; 0: never */
     kl_hist_t commit_lat;
+    void (*on_commit)(void *ctx, const kl_store_row_t *rows, size_t n);
+    void *on_commit_ctx;
     kl_store_kv_t *kv; /* one batch's meta values: the WAL position and any Kafka offsets */
     size_t kv_cap;
     kl_ratelimit_t rl;
@@ -69,6 +71,8 @@ pass(kl_persister_t *p)
         if (rc == 0) {
             atomic_fetch_add_explicit(&p->commits, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&p->rows, b.n, memory_order_relaxed);
+            if (p->on_commit) /* after the commit: what it publishes is durable */
+                p->on_commit(p->on_commit_ctx, b.rows, b.n);
         } else {
             atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
             uint64_t supp;
@@ -164,6 +168,14 @@ kl_persister_destroy(kl_persister_t *p)
     if (p)
         kl_free(p->kv);
     kl_free(p);
+}
+
+void
+kl_persister_on_commit(kl_persister_t *p, void (*fn)(void *, const kl_store_row_t *, size_t),
+                       void *ctx)
+{
+    p->on_commit = fn;
+    p->on_commit_ctx = ctx;
 }
 
 void

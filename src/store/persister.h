@@ -30,6 +30,10 @@ kl_persister_t *kl_persister_create(kl_store_t *store);
 void kl_persister_set_workers(kl_persister_t *p, kl_worker_t **workers, int n);
 kl_wake_t *kl_persister_wake(kl_persister_t *p);
 int kl_persister_start(kl_persister_t *p);
+/* Before start: fn is called on the persister thread with the rows of every committed batch
+ * (the kline sink publishes from there). */
+void kl_persister_on_commit(kl_persister_t *p, void (*fn)(void *, const kl_store_row_t *, size_t),
+                            void *ctx);
 /* Stops after answering every pending batch; call after all workers have stopped. */
 void kl_persister_stop(kl_persister_t *p);
 void kl_persister_destroy(kl_persister_t *p);

@@ -1,0 +1,137 @@
+/* Kafka kline sink; see ksink.h. */
+#include "sink/ksink.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/kjson.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "kl/err.h"
+
+struct kl_ksink {
+    rd_kafka_t *rk;
+    char topic[256];
+    int live;
+    _Atomic uint64_t produced, delivered, errors;
+    kl_ratelimit_t rl;
+};
+
+static void
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    kl_ksink_t *s = opaque;
+    atomic_fetch_add_explicit(m->err ? &s->errors : &s->delivered, 1, memory_order_relaxed);
+    uint64_t supp;
+    if (m->err && kl_ratelimit_ok(&s->rl, 5000, &supp))
+        kl_log(KL_LOG_ERROR, "ksink", "delivery_failed",
+               "topic=%s error=\"%s\" action=\"kline not published (it is in the store)\" "
+               "suppressed=%llu",
+               s->topic, rd_kafka_err2str(m->err), (unsigned long long)supp);
+}
+
+int
+kl_ksink_open(const char *brokers, const char *topic, int live, kl_ksink_t **out, char *err,
+              size_t cap)
+{
+    kl_ksink_t *s = kl_calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, cap, "kline-sink: out of memory");
+        return KL_ENOMEM;
+    }
+    snprintf(s->topic, sizeof s->topic, "%s", topic);
+    s->live = live;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char e[512];
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, e, sizeof e) ||
+        rd_kafka_conf_set(conf, "enable.idempotence", "true", e, sizeof e) ||
+        rd_kafka_conf_set(conf, "linger.ms", "20", e, sizeof e)) {
+        snprintf(err, cap, "kline-sink: %s", e);
+        rd_kafka_conf_destroy(conf);
+        kl_free(s);
+        return KL_ECONFIG;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, s);
+    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!s->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, cap, "kline-sink: %s", e);
+        kl_free(s);
+        return KL_ECONFIG;
+    }
+    rd_kafka_topic_t *t = rd_kafka_topic_new(s->rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t merr =
+        t ? rd_kafka_metadata(s->rk, 0, t, &md, 15000) : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    if (!merr && (md->topic_cnt != 1 || md->topics[0].err))
+        merr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+    if (merr) {
+        snprintf(err, cap, "kline-sink: topic %s on %s: %s", topic, brokers,
+                 rd_kafka_err2str(merr));
+        rd_kafka_destroy(s->rk);
+        kl_free(s);
+        return KL_EIO;
+    }
+    *out = s;
+    return 0;
+}
+
+void
+kl_ksink_publish(void *sink, const kl_store_row_t *rows, size_t n)
+{
+    kl_ksink_t *s = sink;
+    char buf[KL_KJSON_MAX];
+    int64_t now = kl_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        const kl_store_row_t *r = &rows[i];
+        if (!r->is_final && !s->live)
+            continue;
+        size_t len = kl_kjson_ws_event(r->symbol, r->iv, &r->k, r->unit_per_ms, r->is_final,
+                                       now, buf);
+        for (int tries = 0;; tries++) {
+            rd_kafka_resp_err_t err = rd_kafka_producev(
+                s->rk, RD_KAFKA_V_TOPIC(s->topic), RD_KAFKA_V_KEY(r->symbol, strlen(r->symbol)),
+                RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                atomic_fetch_add_explicit(&s->produced, 1, memory_order_relaxed);
+                break;
+            }
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < 500) {
+                rd_kafka_poll(s->rk, 10);
+                continue;
+            }
+            atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+            break;
+        }
+    }
+    rd_kafka_poll(s->rk, 0);
+}
+
+void
+kl_ksink_stats(kl_ksink_t *s, kl_ksink_stats_t *out)
+{
+    out->produced = atomic_load_explicit(&s->produced, memory_order_relaxed);
+    out->delivered = atomic_load_explicit(&s->delivered, memory_order_relaxed);
+    out->errors = atomic_load_explicit(&s->errors, memory_order_relaxed);
+}
+
+void
+kl_ksink_close(kl_ksink_t *s)
+{
+    if (!s)
+        return;
+    if (rd_kafka_flush(s->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        kl_log(KL_LOG_ERROR, "ksink", "unflushed", "topic=%s messages=%d", s->topic,
+               rd_kafka_outq_len(s->rk));
+    rd_kafka_destroy(s->rk);
+    kl_free(s);
+}
