@@ -7,9 +7,14 @@
  * `kafka_mock --consume BOOTSTRAP TOPIC` reads a topic back through a consumer group and checks
  * the key/partition/value contract: it is how the tool itself is tested.
  *
+ * --pause-at K1,K2,... stops the tape after K1 (then K2...) messages are delivered, until SIGUSR1:
+ * the scripts use it to make a consumer join or die at a known point of the stream.
+ *
  * stdout carries exactly the lines the scripts parse, each flushed at once:
  *   kafka_mock: bootstrap=HOST:PORT[,HOST:PORT...]
+ *   kafka_mock: paused=K                   (once per --pause-at point)
  *   kafka_mock: produced=COUNT
+ *   kafka_mock: partition=P end=N          (one per partition: its end offset)
  * Everything else (per-partition figures, errors) goes to stderr. */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -30,13 +35,15 @@
 #define KM_T0_MS INT64_C(1704067200000) /* 2024-01-01T00:00:00Z */
 #define KM_SPAN_MS INT64_C(14400000)    /* the tape of each symbol spans about 4 hours */
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_resume;
 
 static void
 on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    if (sig == SIGUSR1)
+        g_resume = 1;
+    else
+        g_stop = 1;
 }
 
 static void
@@ -214,8 +221,9 @@ conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 
 static int
 run_produce(const char *topic, long parts, long nsym, long per_sym, long rate, uint64_t seed,
-            long hold_s, long brokers, const char *out_dir)
+            long hold_s, long brokers, const char *out_dir, const long *pause_at, int n_pause)
 {
+    int next_pause = 0;
     struct counts cnt = {0, 0};
     char err[512], nb[16];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -303,6 +311,20 @@ run_produce(const char *topic, long parts, long nsym, long per_sym, long rate, u
         sent++;
         per_part[y->part]++;
         rd_kafka_poll(rk, 0);
+        if (next_pause < n_pause && sent == pause_at[next_pause]) {
+            while (rd_kafka_outq_len(rk) > 0 && !g_stop)
+                rd_kafka_flush(rk, 100);
+            printf("kafka_mock: paused=%ld\n", sent);
+            fflush(stdout);
+            while (!g_resume && !g_stop) {
+                struct timespec ts = {0, 20000000};
+                nanosleep(&ts, NULL);
+                rd_kafka_poll(rk, 0);
+            }
+            g_resume = 0;
+            next_pause++;
+            t_start = now_s() - (double)sent / (double)(rate > 0 ? rate : 1);
+        }
         if (rate > 0) {
             double ahead = t_start + (double)sent / (double)rate - now_s();
             if (ahead > 0.001) {
@@ -321,6 +343,8 @@ run_produce(const char *topic, long parts, long nsym, long per_sym, long rate, u
     if (cnt.failed > 0 || cnt.ok != sent)
         fprintf(stderr, "kafka_mock: %ld delivered, %ld failed of %ld\n", cnt.ok, cnt.failed, sent);
     printf("kafka_mock: produced=%ld\n", cnt.ok);
+    for (long i = 0; i < parts; i++)
+        printf("kafka_mock: partition=%ld end=%ld\n", i, per_part[i]);
     fflush(stdout);
 
     double until = now_s() + (double)hold_s;
@@ -435,6 +459,7 @@ usage(void)
     fprintf(stderr,
             "usage: kafka_mock --topic T --partitions P --symbols N --trades-per-symbol M "
             "--out-dir DIR [--rate R] [--seed S] [--hold-seconds H] [--brokers B]\n"
+            "       [--pause-at K1,K2...]\n"
             "       kafka_mock --consume BOOTSTRAP TOPIC [--group G] [--expect N]\n");
     exit(2);
 }
@@ -445,6 +470,8 @@ main(int argc, char **argv)
     const char *topic = NULL, *out_dir = NULL, *cons_bs = NULL, *cons_topic = NULL;
     const char *group = "kafka_mock_check";
     long parts = 0, nsym = 0, per_sym = 0, rate = 0, hold = 600, brokers = 1, expect = 0;
+    long pause_at[16];
+    int n_pause = 0;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -469,7 +496,18 @@ main(int argc, char **argv)
             hold = arg_long(a, v, 0, 86400 * 7);
         else if (strcmp(a, "--brokers") == 0)
             brokers = arg_long(a, v, 1, 9);
-        else if (strcmp(a, "--group") == 0)
+        else if (strcmp(a, "--pause-at") == 0) {
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *sp, *tok = strtok_r(buf, ",", &sp); tok; tok = strtok_r(NULL, ",", &sp)) {
+                if (n_pause == 16)
+                    die("--pause-at: at most 16 points");
+                pause_at[n_pause] = arg_long(a, tok, 1, 2000000000);
+                if (n_pause > 0 && pause_at[n_pause] <= pause_at[n_pause - 1])
+                    die("--pause-at: points must increase");
+                n_pause++;
+            }
+        } else if (strcmp(a, "--group") == 0)
             group = v;
         else if (strcmp(a, "--expect") == 0)
             expect = arg_long(a, v, 0, 1000000000);
@@ -486,9 +524,10 @@ main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     if (cons_bs != NULL)
         return run_consume(cons_bs, cons_topic, group, expect);
     if (topic == NULL || out_dir == NULL || parts < 1 || nsym < 1 || per_sym < 1)
         usage();
-    return run_produce(topic, parts, nsym, per_sym, rate, seed, hold, brokers, out_dir);
+    return run_produce(topic, parts, nsym, per_sym, rate, seed, hold, brokers, out_dir, pause_at, n_pause);
 }
