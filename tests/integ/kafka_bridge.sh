@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# `klined bridge` end to end: the fake Binance exchange serves generated aggTrades of four
+# symbols over WS (with a dropped connection, so the REST gap backfill runs too); the bridge
+# publishes them to a topic of a librdkafka mock cluster (tests/tools/kafka_mock); one
+# `klined serve --source kafka://…` consumes the topic into a SQLite store. Checks: every trade
+# was published once (the bridge's counters), every message sits in its symbol's partition
+# (kafka_mock --consume checks key, partition and id order), and the store's klines equal
+# `klined replay` of the dumps, byte for byte.
+# Run as: bash tests/integ/kafka_bridge.sh <klined-binary> [<shared-data-dir>]
+set -u
+BIN=${1:?usage: kafka_bridge.sh <klined-binary> [shared-data-dir]}
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+TOOLS=$(dirname "$BIN")/tools
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=lib/aggtrades.sh
+. "$ROOT/tests/integ/lib/aggtrades.sh"
+T=$(mktemp -d "${TMPDIR:-/tmp}/klined-kbridge.XXXXXX")
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { # wait_for SECONDS CMD...: polls CMD every 0.2 s
+    local n=$(($1 * 5))
+    shift
+    for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.2; done
+    return 1
+}
+
+mkdir -p "$T/in" "$T/seed"
+SYMS=(AAAUSDT BBBUSDT CCCBTC DDDETH)
+i=0
+for s in "${SYMS[@]}"; do
+    i=$((i + 1))
+    gen_aggtrades "$T/in" "$s" 1 $((40 + i)) 1500
+done
+TOTAL=$(cat "$T"/in/*.csv | wc -l)
+FILES=$(ls "$T"/in/*.csv | paste -sd,)
+
+# The mock cluster: its own tape is one trade of a symbol the exchange does not list, in a
+# topic of 4 partitions (the tool needs at least one).
+"$TOOLS/kafka_mock" --topic trades --partitions 4 --symbols 1 --trades-per-symbol 1 \
+    --out-dir "$T/seed" --hold-seconds 600 >"$T/mock.out" 2>"$T/mock.err" &
+PIDS+=($!)
+wait_for 20 grep -q '^kafka_mock: produced=' "$T/mock.out" || { bad "kafka_mock did not start"; cat "$T/mock.err"; finish; }
+BS=$(sed -n 's/^kafka_mock: bootstrap=//p' "$T/mock.out")
+SEED_SYM=$(ls "$T/seed" | sed 's/-aggTrades.*//')
+
+# The fake exchange, dropping the connection once mid-tape (the bridge backfills by REST).
+P=$(free_port)
+"$TOOLS/fake_exchange" --port "$P" --trades "$FILES" --rate 2000 --start-ms 3000 \
+    >"$T/fx.log" 2>&1 &
+FX=$!
+PIDS+=($FX)
+wait_for 10 grep -q "listening on 127.0.0.1:$P" "$T/fx.log" || { bad "fake exchange did not start"; cat "$T/fx.log"; finish; }
+
+"$BIN" bridge --bridge-to "kafka://$BS/trades" --binance-ws "ws://127.0.0.1:$P" \
+    --binance-rest "http://127.0.0.1:$P" --symbols "$(IFS=,; echo "${SYMS[*]}")" \
+    >"$T/bridge.out" 2>"$T/bridge.err" &
+BR=$!
+PIDS+=($BR)
+status() { curl -s "http://127.0.0.1:$P/status"; }
+emitted() { status | sed -n 's/.*"emitted":\([0-9]*\).*/\1/p'; }
+# Drop every connection once, mid-tape: the bridge reconnects and backfills the gap by REST.
+wait_for 30 bash -c "[ \"\$(curl -s http://127.0.0.1:$P/status | sed -n 's/.*\"emitted\":\([0-9]*\).*/\1/p')\" -gt $((TOTAL / 3)) ]"
+curl -s -X POST "http://127.0.0.1:$P/fault?kind=drop" >/dev/null
+done_tape() { status | grep -q '"done":true'; }
+if wait_for 60 done_tape; then ok "the fake exchange sent the whole tape ($(emitted))"; else bad "the tape did not finish: $(status)"; fi
+sleep 2
+kill -TERM "$BR"
+wait "$BR"
+RC=$?
+[ "$RC" -eq 0 ] && ok "bridge exits 0 on SIGTERM" || bad "bridge exit $RC"
+LINE=$(grep 'event=stopped' "$T/bridge.err" | grep 'comp=bridge')
+PROD=$(sed -n 's/.* produced=\([0-9]*\).*/\1/p' <<<"$LINE")
+DELIV=$(sed -n 's/.* delivered=\([0-9]*\).*/\1/p' <<<"$LINE")
+[ "$PROD" = "$TOTAL" ] && ok "bridge produced every trade once ($PROD)" || bad "bridge produced $PROD of $TOTAL: $LINE"
+[ "$DELIV" = "$TOTAL" ] && ok "every message delivered ($DELIV)" || bad "delivered $DELIV of $TOTAL"
+grep -q 'event=stopped.*backfilled=[1-9]' "$T/bridge.err" && ok "the dropped connection was backfilled by REST" ||
+    bad "no backfill after the drop: $(grep 'comp=binance event=stopped' "$T/bridge.err")"
+
+# Key, partition (= the symbol's shard) and id order of every message.
+# (The checker expects each symbol's ids to start at 1; these tapes start at 1000000, so it flags
+# exactly the first message of each of our symbols for id order, and nothing else.)
+timeout 60 "$TOOLS/kafka_mock" --consume "$BS" trades --expect $((TOTAL + 1)) >"$T/cons.out" 2>&1
+CONS=$(tail -1 "$T/cons.out")
+if grep -q "consumed=$((TOTAL + 1)) .*bad=${#SYMS[@]}\$" <<<"$CONS" &&
+    [ "$(grep -c '(id order)$' "$T/cons.out")" -eq "${#SYMS[@]}" ] &&
+    ! grep -q '(partition)\|(value)' "$T/cons.out"; then
+    ok "every message keyed by symbol, in its symbol's partition, ids in order: $CONS"
+else
+    bad "topic check: $(cat "$T/cons.out")"
+fi
+
+# A consumer of the topic builds the same klines as replay.
+"$BIN" serve --listen 127.0.0.1:0 --source "kafka://$BS/trades" --group g --store "sqlite:$T/k.db" \
+    --wal-dir "$T/wal" --persist-ms 200 --stats-s 1 >"$T/serve.out" 2>"$T/serve.err" &
+SV=$!
+PIDS+=($SV)
+applied() { grep 'event=stats' "$T/serve.err" | tail -1 | grep -q "source_trades=$((TOTAL + 1)) "; }
+wait_for 60 applied && ok "serve consumed the whole topic" || bad "serve consumed: $(grep 'event=stats' "$T/serve.err" | tail -1)"
+kill -TERM "$SV"
+wait "$SV"
+RC=$?
+[ "$RC" -eq 0 ] && ok "serve exits 0" || bad "serve exit $RC"
+"$BIN" export --store "sqlite:$T/k.db" --out "$T/exp" --symbols "$(IFS=,; echo "${SYMS[*]}")" >/dev/null 2>&1
+"$BIN" replay --out "$T/ref" "$T"/in/*.csv >/dev/null 2>&1
+if diff -rq "$T/exp" "$T/ref" >"$T/diff.txt"; then
+    ok "store == replay ($(ls "$T/ref" | wc -l) files, $SEED_SYM of the seed left out)"
+else
+    bad "store != replay: $(head -3 "$T/diff.txt")"
+fi
+finish
