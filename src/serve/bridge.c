@@ -5,8 +5,12 @@
  * Each trade becomes one message: key = symbol, value = a Binance aggTrade event JSON line (what
  * the lines and Kafka sources parse), partition = kl_shard_of(symbol, partitions), the rule the
  * consumers use to know which symbols a partition holds. The producer is idempotent (a retry
- * never duplicates a message within a partition). Limits: a restarted bridge resumes at the live
- * edge; the gap while it was down is not backfilled (the consumers see a hole in the ids). */
+ * never duplicates a message within a partition).
+ *
+ * Restart: before connecting, the bridge reads the tail of every partition (at most
+ * RESUME_SCAN messages each) and resumes each symbol after the highest id found there, so the
+ * exchange's REST backfill fills exactly the gap while it was down. A symbol not found in those
+ * tails starts at the live edge (logged). */
 #include "serve/bridge.h"
 
 #include <librdkafka/rdkafka.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/alloc.h"
 #include "core/config.h"
 #include "core/decimal.h"
 #include "core/log.h"
@@ -23,8 +28,20 @@
 #include "kl/err.h"
 #include "runtime/router.h"
 #include "source/source.h"
+#include "source/trade_json.h"
+
+#define RESUME_SCAN 1000000 /* messages read back per partition at start */
+#define RESUME_CAP 65536     /* symbols remembered (power of two) */
+
+/* symbol -> highest id in the topic (open addressing, FNV-1a via kl_shard_of) */
+typedef struct resume_map {
+    char (*name)[32];
+    int64_t *id;
+    size_t n;
+} resume_map_t;
 
 typedef struct bridge {
+    resume_map_t resume;
     rd_kafka_t *rk;
     const char *topic;
     uint32_t n_parts;
@@ -153,6 +170,105 @@ open_producer(bridge_t *b, const kl_config_t *cfg, char *err, size_t cap)
     return 0;
 }
 
+static int64_t *
+resume_slot(resume_map_t *m, const char *sym, size_t len, int add)
+{
+    if (!m->name || len == 0 || len >= 32)
+        return NULL;
+    size_t i = kl_shard_of(sym, len, 0xffffffffu) & (RESUME_CAP - 1);
+    for (;; i = (i + 1) & (RESUME_CAP - 1)) {
+        if (m->name[i][0] == '\0') {
+            if (!add || m->n + 1 >= RESUME_CAP / 2)
+                return NULL;
+            memcpy(m->name[i], sym, len);
+            m->name[i][len] = '\0';
+            m->id[i] = INT64_MIN;
+            m->n++;
+            return &m->id[i];
+        }
+        if (strncmp(m->name[i], sym, 32) == 0 && m->name[i][len] == '\0')
+            return &m->id[i];
+    }
+}
+
+static int64_t
+resume_id(void *ctx, const char *symbol)
+{
+    bridge_t *b = ctx;
+    int64_t *v = resume_slot(&b->resume, symbol, strlen(symbol), 0);
+    return v ? *v : INT64_MIN;
+}
+
+/* Reads the tail of every partition: the highest trade id published per symbol. */
+static int
+load_resume(bridge_t *b, const kl_config_t *cfg, char *err, size_t cap)
+{
+    resume_map_t *m = &b->resume;
+    m->name = kl_calloc(RESUME_CAP, sizeof *m->name);
+    m->id = kl_alloc(RESUME_CAP * sizeof *m->id);
+    if (!m->name || !m->id) {
+        snprintf(err, cap, "bridge: out of memory");
+        return KL_ENOMEM;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char e[512];
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->bridge_brokers, e, sizeof e) ||
+        rd_kafka_conf_set(conf, "group.id", "klined-bridge-resume", e, sizeof e) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof e) ||
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", e, sizeof e)) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, cap, "bridge: resume consumer: %s", e);
+        return KL_ECONFIG;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, cap, "bridge: resume consumer: %s", e);
+        return KL_ECONFIG;
+    }
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)b->n_parts);
+    int waiting = 0;
+    uint64_t scanned = 0;
+    for (uint32_t p = 0; p < b->n_parts; p++) {
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(rk, cfg->bridge_topic, (int32_t)p, &lo, &hi,
+                                             10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi <= lo)
+            continue;
+        rd_kafka_topic_partition_list_add(parts, cfg->bridge_topic, (int32_t)p)->offset =
+            hi - lo > RESUME_SCAN ? hi - RESUME_SCAN : lo;
+        waiting++;
+    }
+    if (waiting)
+        rd_kafka_assign(rk, parts);
+    int64_t deadline = kl_mono_ms() + 60000;
+    while (waiting > 0 && kl_mono_ms() < deadline) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 500);
+        if (!msg)
+            continue;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            waiting--;
+        } else if (!msg->err && msg->payload) {
+            kl_trade_msg_t t;
+            scanned++;
+            if (kl_trade_json_parse(msg->payload, msg->len, &t) == 0) {
+                int64_t *v = resume_slot(m, t.symbol, strlen(t.symbol), 1);
+                if (v && t.t.id > *v)
+                    *v = t.t.id;
+            }
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    kl_log(waiting ? KL_LOG_WARN : KL_LOG_INFO, "bridge", "resume",
+           "topic=%s messages_read=%llu symbols=%zu partitions_unfinished=%d%s", cfg->bridge_topic,
+           (unsigned long long)scanned, m->n, waiting,
+           waiting ? " action=\"those symbols start at the live edge\"" : "");
+    return 0;
+}
+
 typedef struct run_ctx {
     kl_source_t *src;
     kl_router_t *rt;
@@ -205,6 +321,8 @@ kl_bridge_main(int argc, char **argv)
     bridge_t b;
     memset(&b, 0, sizeof b);
     int rc = open_producer(&b, &cfg, err, sizeof err);
+    if (rc == 0)
+        rc = load_resume(&b, &cfg, err, sizeof err);
     kl_symreg_t *reg = rc == 0 ? kl_symreg_create(1) : NULL;
     if (rc == 0 && !reg)
         rc = KL_ENOMEM;
@@ -217,7 +335,7 @@ kl_bridge_main(int argc, char **argv)
     }
     kl_source_t *src = NULL;
     if (rc == 0)
-        rc = kl_source_binance_create(&cfg, NULL, NULL, &src, err, sizeof err);
+        rc = kl_source_binance_create(&cfg, resume_id, &b, &src, err, sizeof err);
     _Atomic int stop = 0;
     kl_worker_t *none[1] = {NULL};
     kl_router_t rt;
@@ -232,6 +350,8 @@ kl_bridge_main(int argc, char **argv)
         kl_symreg_destroy(reg);
         if (b.rk)
             rd_kafka_destroy(b.rk);
+        kl_free(b.resume.name);
+        kl_free(b.resume.id);
         kl_config_free(&cfg);
         return 1;
     }
@@ -265,6 +385,8 @@ kl_bridge_main(int argc, char **argv)
     kl_router_fini(&rt);
     kl_symreg_destroy(reg);
     rd_kafka_destroy(b.rk);
+    kl_free(b.resume.name);
+    kl_free(b.resume.id);
     kl_config_free(&cfg);
     return r.status < 0 || ferr ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `klined bridge` end to end: the fake Binance exchange serves generated aggTrades of four
-# symbols over WS (with a dropped connection, so the REST gap backfill runs too); the bridge
+# symbols over WS (with a dropped connection, so the REST gap backfill runs too, and a bridge
+# restart, which resumes after the last ids already in the topic); the bridge
 # publishes them to a topic of a librdkafka mock cluster (tests/tools/kafka_mock); one
 # `klined serve --source kafka://…` consumes the topic into a SQLite store. Checks: every trade
 # was published once (the bridge's counters), every message sits in its symbol's partition
@@ -61,30 +62,46 @@ FX=$!
 PIDS+=($FX)
 wait_for 10 grep -q "listening on 127.0.0.1:$P" "$T/fx.log" || { bad "fake exchange did not start"; cat "$T/fx.log"; finish; }
 
-"$BIN" bridge --bridge-to "kafka://$BS/trades" --binance-ws "ws://127.0.0.1:$P" \
-    --binance-rest "http://127.0.0.1:$P" --symbols "$(IFS=,; echo "${SYMS[*]}")" \
-    >"$T/bridge.out" 2>"$T/bridge.err" &
-BR=$!
-PIDS+=($BR)
+start_bridge() { # start_bridge N
+    "$BIN" bridge --bridge-to "kafka://$BS/trades" --binance-ws "ws://127.0.0.1:$P" \
+        --binance-rest "http://127.0.0.1:$P" --symbols "$(IFS=,; echo "${SYMS[*]}")" \
+        >"$T/bridge$1.out" 2>"$T/bridge$1.err" &
+    BR=$!
+    PIDS+=($BR)
+}
+start_bridge 1
 status() { curl -s "http://127.0.0.1:$P/status"; }
 emitted() { status | sed -n 's/.*"emitted":\([0-9]*\).*/\1/p'; }
 # Drop every connection once, mid-tape: the bridge reconnects and backfills the gap by REST.
 wait_for 30 bash -c "[ \"\$(curl -s http://127.0.0.1:$P/status | sed -n 's/.*\"emitted\":\([0-9]*\).*/\1/p')\" -gt $((TOTAL / 3)) ]"
 curl -s -X POST "http://127.0.0.1:$P/fault?kind=drop" >/dev/null
-done_tape() { status | grep -q '"done":true'; }
-if wait_for 60 done_tape; then ok "the fake exchange sent the whole tape ($(emitted))"; else bad "the tape did not finish: $(status)"; fi
-sleep 2
+# Then stop the bridge at two thirds and start another: it resumes after the topic's last ids.
+wait_for 30 bash -c "[ \"\$(curl -s http://127.0.0.1:$P/status | sed -n 's/.*\"emitted\":\([0-9]*\).*/\1/p')\" -gt $((TOTAL * 2 / 3)) ]"
 kill -TERM "$BR"
 wait "$BR"
 RC=$?
-[ "$RC" -eq 0 ] && ok "bridge exits 0 on SIGTERM" || bad "bridge exit $RC"
-LINE=$(grep 'event=stopped' "$T/bridge.err" | grep 'comp=bridge')
-PROD=$(sed -n 's/.* produced=\([0-9]*\).*/\1/p' <<<"$LINE")
-DELIV=$(sed -n 's/.* delivered=\([0-9]*\).*/\1/p' <<<"$LINE")
-[ "$PROD" = "$TOTAL" ] && ok "bridge produced every trade once ($PROD)" || bad "bridge produced $PROD of $TOTAL: $LINE"
+[ "$RC" -eq 0 ] && ok "bridge 1 exits 0 on SIGTERM" || bad "bridge 1 exit $RC"
+start_bridge 2
+done_tape() { status | grep -q '"done":true'; }
+if wait_for 60 done_tape; then ok "the fake exchange sent the whole tape ($(emitted))"; else bad "the tape did not finish: $(status)"; fi
+sleep 3
+kill -TERM "$BR"
+wait "$BR"
+RC=$?
+[ "$RC" -eq 0 ] && ok "bridge 2 exits 0 on SIGTERM" || bad "bridge 2 exit $RC"
+count() { grep 'comp=bridge event=stopped' "$T/bridge$1.err" | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
+PROD=$(($(count 1 produced) + $(count 2 produced)))
+DELIV=$(($(count 1 delivered) + $(count 2 delivered)))
+[ "$PROD" = "$TOTAL" ] && ok "the two bridges produced every trade once ($(count 1 produced) + $(count 2 produced))" ||
+    bad "produced $PROD of $TOTAL"
 [ "$DELIV" = "$TOTAL" ] && ok "every message delivered ($DELIV)" || bad "delivered $DELIV of $TOTAL"
-grep -q 'event=stopped.*backfilled=[1-9]' "$T/bridge.err" && ok "the dropped connection was backfilled by REST" ||
-    bad "no backfill after the drop: $(grep 'comp=binance event=stopped' "$T/bridge.err")"
+grep -q "comp=bridge event=resume .*symbols=$((${#SYMS[@]} + 1)) partitions_unfinished=0" "$T/bridge2.err" &&
+    ok "bridge 2 read the last ids of every symbol from the topic" ||
+    bad "bridge 2 resume: $(grep 'event=resume' "$T/bridge2.err")"
+grep -q 'comp=binance event=stopped.*backfilled=[1-9]' "$T/bridge1.err" && ok "the dropped connection was backfilled by REST" ||
+    bad "no backfill after the drop: $(grep 'comp=binance event=stopped' "$T/bridge1.err")"
+grep -q 'comp=binance event=stopped.*backfilled=[1-9]' "$T/bridge2.err" && ok "bridge 2 backfilled the gap while no bridge ran" ||
+    bad "bridge 2 backfilled nothing: $(grep 'comp=binance event=stopped' "$T/bridge2.err")"
 
 # Key, partition (= the symbol's shard) and id order of every message.
 # (The checker expects each symbol's ids to start at 1; these tapes start at 1000000, so it flags
