@@ -80,11 +80,11 @@ start_mock() {
         >"$1/mock.out" 2>"$1/mock.err" &
     MOCK=$!
     PIDS+=("$MOCK")
-    wait_until 20 grep -q '^kafka_mock: bootstrap=' "$1/mock.out" || return 1
+    wait_until 20 grep -qs '^kafka_mock: bootstrap=' "$1/mock.out" || return 1
     BOOT=$(sed -n 's/^kafka_mock: bootstrap=//p' "$1/mock.out")
 }
-mock_paused() { grep -q "^kafka_mock: paused=$2\$" "$1/mock.out"; }
-mock_done() { grep -q '^kafka_mock: produced=' "$1/mock.out"; }
+mock_paused() { grep -qs "^kafka_mock: paused=$2\$" "$1/mock.out"; }
+mock_done() { grep -qs '^kafka_mock: produced=' "$1/mock.out"; }
 
 # start_inst DIR NAME: one `klined serve` of group g1; its pid in PID_<NAME>, port in PORT_<NAME>.
 start_inst() {

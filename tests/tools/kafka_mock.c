@@ -35,15 +35,20 @@
 #define KM_T0_MS INT64_C(1704067200000) /* 2024-01-01T00:00:00Z */
 #define KM_SPAN_MS INT64_C(14400000)    /* the tape of each symbol spans about 4 hours */
 
-static volatile sig_atomic_t g_stop, g_resume;
+static volatile sig_atomic_t g_stop, g_resume, g_stop_sig, g_stop_pid;
 
+/* The sender is kept: a stray pkill from another test run must be told from our own stop. */
 static void
-on_signal(int sig)
+on_signal(int sig, siginfo_t *si, void *uc)
 {
-    if (sig == SIGUSR1)
+    (void)uc;
+    if (sig == SIGUSR1) {
         g_resume = 1;
-    else
+    } else {
+        g_stop_sig = sig;
+        g_stop_pid = si ? (sig_atomic_t)si->si_pid : 0;
         g_stop = 1;
+    }
 }
 
 static void
@@ -333,6 +338,9 @@ run_produce(const char *topic, long parts, long nsym, long per_sym, long rate, u
             }
         }
     }
+    if (g_stop)
+        fprintf(stderr, "kafka_mock: stopped by signal %d from pid %d after %ld messages\n",
+                (int)g_stop_sig, (int)g_stop_pid, sent);
     for (long i = 0; i < nsym; i++)
         if (fclose(sy[i].csv) != 0)
             die("%s: write failed", sy[i].name);
@@ -521,7 +529,8 @@ main(int argc, char **argv)
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
