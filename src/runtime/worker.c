@@ -94,6 +94,7 @@ struct kl_worker {
     uint32_t n_parts;
     kl_store_kv_t *bkv; /* the in-flight batch's offsets */
     size_t n_bkv;
+    int koff_changed; /* an offset moved since the last checkpoint: commit even if nothing else */
     uint64_t handoff_req, handoff_taken; /* HANDOFF tokens: asked, in the batch in flight */
     _Atomic uint64_t handoff_done;
 };
@@ -508,9 +509,11 @@ handle(kl_worker_t *w, const kl_msg_t *m)
             meta_of(w, (uint32_t)slot)->held = m->type == KL_MSG_HOLD;
         break;
     }
-    case KL_MSG_KOFFSET:
-        if (m->u.koff.part < w->n_parts)
+    case KL_MSG_KOFFSET: /* next -1: the partition is not ours any more */
+        if (m->u.koff.part < w->n_parts && w->koff[m->u.koff.part] != m->u.koff.next) {
             w->koff[m->u.koff.part] = m->u.koff.next;
+            w->koff_changed = 1;
+        }
         break;
     case KL_MSG_ADOPT:
         slot_adopt(w, m);
@@ -556,7 +559,7 @@ take_snapshot(kl_worker_t *w)
     w->local.last_snapshot_us =
         (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
     w->local.snapshots++;
-    if (batch.n == 0 && batch.n_states == 0) {
+    if (batch.n == 0 && batch.n_states == 0 && !w->koff_changed) {
         kl_snap_ack(w->snap);
         if (w->handoff_req) /* nothing changed since the last checkpoint: already covered */
             atomic_store_explicit(&w->handoff_done, w->handoff_req, memory_order_release);
@@ -568,6 +571,7 @@ take_snapshot(kl_worker_t *w)
     for (uint32_t p = 0; p < w->n_parts; p++)
         if (w->koff[p] >= 0)
             w->bkv[w->n_bkv++] = (kl_store_kv_t){w->koff_keys[p], w->koff[p]};
+    w->koff_changed = 0; /* (a failed commit re-sends them: they stay set) */
     w->handoff_taken = w->handoff_req;
     w->batch_seq = w->cfg.wal ? kl_wal_committed_seq(w->cfg.wal) : 0;
     /* release: the batch fields are visible to the persister before it sees PENDING. */
@@ -599,6 +603,7 @@ check_handoff(kl_worker_t *w)
         if (kl_snap_fail(w->snap) != 0)
             return 0; /* cannot merge back yet: keep it in flight, retry later */
         w->local.commit_failed++;
+        w->koff_changed |= w->n_bkv > 0; /* the offsets go with the next attempt */
         int f = ++w->consecutive_failures;
         int64_t backoff = atomic_load_explicit(&w->stop, memory_order_relaxed)
                               ? 500                               /* shutting down: keep trying */

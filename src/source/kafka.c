@@ -146,12 +146,20 @@ revoke(kafka_src_t *k, const rd_kafka_topic_partition_list_t *parts)
         dropped++;
     }
     kl_free(v);
-    kl_router_flush(k->rt);
+    /* The worker stops checkpointing the partitions' offsets: they are the next owner's now. */
     for (int i = 0; i < parts->cnt; i++) {
         uint32_t p = (uint32_t)parts->elems[i].partition;
-        if (p < k->n_parts)
-            k->next[p] = -1;
+        if (p >= k->n_parts)
+            continue;
+        k->next[p] = -1;
+        kl_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.type = KL_MSG_KOFFSET;
+        m.u.koff.part = p;
+        m.u.koff.next = -1;
+        kl_router_control(k->rt, worker_of(k, p), &m);
     }
+    kl_router_flush(k->rt);
     k->revoked += (uint64_t)parts->cnt;
     kl_log(KL_LOG_INFO, "kafka", "revoked", "partitions=%d symbols=%zu checkpoint=%s",
            parts->cnt, dropped, rc == 0 ? "committed" : "late");
