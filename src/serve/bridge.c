@@ -27,6 +27,7 @@
 #include "core/shard.h"
 #include "kl/err.h"
 #include "runtime/router.h"
+#include "source/kafka_topic.h"
 #include "source/source.h"
 #include "source/trade_json.h"
 
@@ -148,19 +149,7 @@ open_producer(bridge_t *b, const kl_config_t *cfg, char *err, size_t cap)
         snprintf(err, cap, "bridge: %s", e);
         return KL_ECONFIG;
     }
-    rd_kafka_topic_t *t = rd_kafka_topic_new(b->rk, cfg->bridge_topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t merr =
-        t ? rd_kafka_metadata(b->rk, 0, t, &md, 15000) : RD_KAFKA_RESP_ERR__INVALID_ARG;
-    if (!merr && (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0))
-        merr = md->topic_cnt == 1 && md->topics[0].err ? md->topics[0].err
-                                                       : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-    if (!merr)
-        b->n_parts = (uint32_t)md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (t)
-        rd_kafka_topic_destroy(t);
+    rd_kafka_resp_err_t merr = kl_kafka_partitions(b->rk, cfg->bridge_topic, &b->n_parts);
     if (merr) {
         snprintf(err, cap, "bridge: topic %s on %s: %s (create it first)", cfg->bridge_topic,
                  cfg->bridge_brokers, rd_kafka_err2str(merr));

@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "kl/err.h"
+#include "source/kafka_topic.h"
 
 struct kl_ksink {
     rd_kafka_t *rk;
@@ -63,16 +64,8 @@ kl_ksink_open(const char *brokers, const char *topic, int live, kl_ksink_t **out
         kl_free(s);
         return KL_ECONFIG;
     }
-    rd_kafka_topic_t *t = rd_kafka_topic_new(s->rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t merr =
-        t ? rd_kafka_metadata(s->rk, 0, t, &md, 15000) : RD_KAFKA_RESP_ERR__INVALID_ARG;
-    if (!merr && (md->topic_cnt != 1 || md->topics[0].err))
-        merr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (t)
-        rd_kafka_topic_destroy(t);
+    uint32_t parts;
+    rd_kafka_resp_err_t merr = kl_kafka_partitions(s->rk, topic, &parts);
     if (merr) {
         snprintf(err, cap, "kline-sink: topic %s on %s: %s", topic, brokers,
                  rd_kafka_err2str(merr));

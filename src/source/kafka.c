@@ -30,6 +30,7 @@
 #include "engine/kline.h"
 #include "kl/err.h"
 #include "runtime/router.h"
+#include "source/kafka_topic.h"
 #include "source/source.h"
 #include "source/trade_json.h"
 #include "store/store.h"
@@ -460,19 +461,7 @@ kl_source_kafka_create(const kl_config_t *cfg, kl_worker_t **workers, int n_work
     }
     rd_kafka_poll_set_consumer(k->rk);
     /* The partition count decides every symbol's partition and worker: read it now. */
-    rd_kafka_topic_t *t = rd_kafka_topic_new(k->rk, cfg->kafka_topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t merr = t ? rd_kafka_metadata(k->rk, 0, t, &md, 15000)
-                                 : RD_KAFKA_RESP_ERR__INVALID_ARG;
-    if (!merr && (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0))
-        merr = md->topic_cnt == 1 && md->topics[0].err ? md->topics[0].err
-                                                       : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-    if (!merr)
-        k->n_parts = (uint32_t)md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (t)
-        rd_kafka_topic_destroy(t);
+    rd_kafka_resp_err_t merr = kl_kafka_partitions(k->rk, cfg->kafka_topic, &k->n_parts);
     if (merr) {
         snprintf(err, cap, "kafka: topic %s on %s: %s", cfg->kafka_topic, cfg->kafka_brokers,
                  rd_kafka_err2str(merr));
