@@ -111,10 +111,11 @@ on_record(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t 
     kl_syminfo_t info;
     kl_msg_t m;
     memset(&m, 0, sizeof m);
+    int lr;
     switch (r.type) {
     case KL_WALREC_TRADE:
     case KL_WALREC_ADD:
-        int lr = kl_symreg_lookup(c->reg, r.name, KL_SYMREG_ADD, r.unit_per_ms, &info);
+        lr = kl_symreg_lookup(c->reg, r.name, KL_SYMREG_ADD, r.unit_per_ms, &info);
         if (lr == KL_ESHARD)
             return 0; /* logged under another --shard: not ours any more */
         if (lr < 0) {
