@@ -14,6 +14,8 @@
 set -uo pipefail
 K=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 FX=$(dirname "$K")/tools/fake_exchange
+# shellcheck source=lib/fx.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/fx.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/klined-binsym.XXXXXX)
 FXPID= KPID= P=
@@ -47,35 +49,8 @@ gen_aggtrades "$T/in" DDDBTC 2 14 3000
 files=$(ls "$T"/in/*.csv | paste -sd,)
 TOTAL=$(cat "$T"/in/*.csv | wc -l)
 
-http() { # METHOD PATH
-    exec 9<>"/dev/tcp/127.0.0.1/$P" || return 1
-    printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' \
-        "$1" "$2" >&9
-    timeout 5 cat <&9 | tr -d '\r' | awk 'body { print } /^$/ { body = 1 }'
-    exec 9<&-
-}
-field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; }
-start_fx() {
-    for _ in 1 2 3 4 5; do
-        P=$((20000 + RANDOM % 30000))
-        "$FX" --port "$P" --trades "${1:-$files}" --rate "${2:-800}" --start-ms "${3:-3000}" \
-            >"$T/fx.log" 2>&1 &
-        FXPID=$!
-        for _ in $(seq 50); do
-            grep -q "listening on 127.0.0.1:$P" "$T/fx.log" && return 0
-            kill -0 "$FXPID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$FXPID" 2>/dev/null
-        wait "$FXPID" 2>/dev/null
-        FXPID=
-    done
-    return 1
-}
-stop_fx() {
-    [ -n "$FXPID" ] && kill "$FXPID" 2>/dev/null && wait "$FXPID" 2>/dev/null
-    FXPID=
-}
+start_fx() { fx_start "${1:-$files}" "${2:-800}" "${3:-3000}"; }
+stop_fx() { fx_stop; }
 start_k() { # DIR: config in DIR/k.conf
     "$K" serve --listen 127.0.0.1:0 --config "$1/k.conf" --source binance --binance-ws "ws://127.0.0.1:$P" \
         --binance-rest "http://127.0.0.1:$P" --clock event --store "sqlite:$1/k.db" \

@@ -15,6 +15,8 @@
 set -uo pipefail
 K=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 FX=$(dirname "$K")/tools/fake_exchange
+# shellcheck source=lib/fx.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/fx.sh"
 T=$(mktemp -d /tmp/klined-binance-tls.XXXXXX)
 FXPID= KPID= P=
 cleanup() {
@@ -81,30 +83,9 @@ files=$(ls "$T"/in/*.csv | paste -sd,)
 
 # https METHOD PATH: the body of the fake's answer, over TLS, trusting only the throwaway CA.
 https() { curl -s --max-time 5 --cacert "$C/ca.pem" -X "$1" "https://127.0.0.1:$P$2"; }
-field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; } # a number or bool of a flat JSON object
 
-# start_fx: the TLS fake on a free port, emission starting 4 s after start (klined connects first).
-start_fx() {
-    for _ in 1 2 3 4 5; do
-        P=$((20000 + RANDOM % 30000))
-        "$FX" --port "$P" --trades "$files" --rate 3000 --start-ms 4000 \
-            --tls-cert "$C/server.pem" --tls-key "$C/server.key" >"$T/fx.log" 2>&1 &
-        FXPID=$!
-        for _ in $(seq 50); do
-            grep -q "listening on 127.0.0.1:$P" "$T/fx.log" && return 0
-            kill -0 "$FXPID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$FXPID" 2>/dev/null
-        wait "$FXPID" 2>/dev/null
-        FXPID=
-    done
-    return 1
-}
-stop_fx() {
-    [ -n "$FXPID" ] && kill "$FXPID" 2>/dev/null && wait "$FXPID" 2>/dev/null
-    FXPID=
-}
+start_fx() { fx_start "$files" 3000 4000 --tls-cert "$C/server.pem" --tls-key "$C/server.key"; }
+stop_fx() { fx_stop; }
 # start_k DIR [FLAGS...]: klined on the TLS fake, store and WAL in DIR, log appended to DIR/k.log.
 start_k() {
     local d=$1

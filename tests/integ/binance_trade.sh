@@ -14,6 +14,8 @@
 set -uo pipefail
 K=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 FX=$(dirname "$K")/tools/fake_exchange
+# shellcheck source=lib/fx.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/fx.sh"
 T=$(mktemp -d /tmp/klined-binance-trade.XXXXXX)
 FXPID= KPID= P=
 cleanup() {
@@ -70,37 +72,9 @@ else
     ok "the raw-trade klines differ from the aggTrade ones (trade counts, first/last ids)"
 fi
 
-# http METHOD PATH: the body of the fake's answer (HTTP/1.1 over bash's /dev/tcp).
-http() {
-    exec 9<>"/dev/tcp/127.0.0.1/$P" || return 1
-    printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' \
-        "$1" "$2" >&9
-    timeout 5 cat <&9 | tr -d '\r' | awk 'body { print } /^$/ { body = 1 }'
-    exec 9<&-
-}
-field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; } # a number or bool of a flat JSON object
 
-# start_fx: the fake on a free port, emission starting 4 s after start (klined connects first).
-start_fx() {
-    for _ in 1 2 3 4 5; do
-        P=$((20000 + RANDOM % 30000))
-        "$FX" --port "$P" --trades "$files" --rate 3000 --start-ms 4000 >"$T/fx.log" 2>&1 &
-        FXPID=$!
-        for _ in $(seq 50); do
-            grep -q "listening on 127.0.0.1:$P" "$T/fx.log" && return 0
-            kill -0 "$FXPID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$FXPID" 2>/dev/null
-        wait "$FXPID" 2>/dev/null
-        FXPID=
-    done
-    return 1
-}
-stop_fx() {
-    [ -n "$FXPID" ] && kill "$FXPID" 2>/dev/null && wait "$FXPID" 2>/dev/null
-    FXPID=
-}
+start_fx() { fx_start "$files" 3000 4000; }
+stop_fx() { fx_stop; }
 start_k() { # DIR
     "$K" serve --listen 127.0.0.1:0 --source binance --binance-stream trade --binance-ws "ws://127.0.0.1:$P" \
         --binance-rest "http://127.0.0.1:$P" --symbols "AAA/USDT,BBBUSDT,CCC/BTC" --clock event \

@@ -14,6 +14,8 @@
 set -uo pipefail
 K=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 FX=$(dirname "$K")/tools/fake_exchange
+# shellcheck source=lib/fx.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/fx.sh"
 T=$(mktemp -d /tmp/klined-binwall.XXXXXX)
 FXPID= KPID= P=
 cleanup() {
@@ -58,36 +60,13 @@ gen CCCBTC 3 2000
 TOTAL=6000
 SYMS="AAAUSDT BBBUSDT CCCBTC"
 
-# http METHOD PATH: the body of the fake's answer (HTTP/1.1 over bash's /dev/tcp).
-http() {
-    exec 9<>"/dev/tcp/127.0.0.1/$P" || return 1
-    printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' \
-        "$1" "$2" >&9
-    timeout 10 cat <&9 | tr -d '\r' | awk 'body { print } /^$/ { body = 1 }'
-    exec 9<&-
-}
-field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; } # a number or bool of a flat JSON object
 fault() {
     local r
     r=$(http POST "/fault?kind=$1")
     echo "    fault $1: $r"
 }
 
-for _ in 1 2 3 4 5; do
-    P=$((20000 + RANDOM % 30000))
-    "$FX" --port "$P" --trades "$(ls "$T"/in/*.csv | paste -sd,)" --rate 400 --start-ms 4000 \
-        --live-time >"$T/fx.log" 2>&1 &
-    FXPID=$!
-    for _ in $(seq 50); do
-        grep -qs "listening on 127.0.0.1:$P" "$T/fx.log" && break 2
-        kill -0 "$FXPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$FXPID" 2>/dev/null
-    wait "$FXPID" 2>/dev/null
-    FXPID=
-done
-[ -n "$FXPID" ] || { bad "fake_exchange did not start"; finish; }
+fx_start "$(ls "$T"/in/*.csv | paste -sd,)" 400 4000 --live-time || { bad "fake_exchange did not start"; finish; }
 
 D=$T/k && mkdir -p "$D"
 "$K" serve --listen 127.0.0.1:0 --source binance --binance-ws "ws://127.0.0.1:$P" --binance-rest "http://127.0.0.1:$P" \

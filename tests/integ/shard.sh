@@ -15,6 +15,8 @@
 set -uo pipefail
 K=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 FX=$(dirname "$K")/tools/fake_exchange
+# shellcheck source=lib/fx.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/fx.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/klined-shard.XXXXXX)
 FXPID= KPIDS=()
@@ -83,39 +85,12 @@ for i in 0 1 2; do
     for s in $(echo "${SH_SYMS[i]}" | tr , ' '); do cp "$T/want/$s"-*.csv "$T/want$i/"; done
 done
 
-# http METHOD PATH: the body of the fake's answer (HTTP/1.1 over bash's /dev/tcp).
-http() {
-    exec 9<>"/dev/tcp/127.0.0.1/$P" || return 1
-    printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' \
-        "$1" "$2" >&9
-    timeout 5 cat <&9 | tr -d '\r' | awk 'body { print } /^$/ { body = 1 }'
-    exec 9<&-
-}
-field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; } # a number or bool of a flat JSON object
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # start_fx: the fake on a free port, emission starting 6 s after start (the instances connect
 # first; wait_connected checks that they did).
-start_fx() {
-    for _ in 1 2 3 4 5; do
-        P=$((20000 + RANDOM % 30000))
-        "$FX" --port "$P" --trades "$files" --rate 3000 --start-ms 6000 >"$T/fx.log" 2>&1 &
-        FXPID=$!
-        for _ in $(seq 50); do
-            grep -q "listening on 127.0.0.1:$P" "$T/fx.log" && return 0
-            kill -0 "$FXPID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$FXPID" 2>/dev/null
-        wait "$FXPID" 2>/dev/null
-        FXPID=
-    done
-    return 1
-}
-stop_fx() {
-    [ -n "$FXPID" ] && kill "$FXPID" 2>/dev/null && wait "$FXPID" 2>/dev/null
-    FXPID=
-}
+start_fx() { fx_start "$files" 3000 6000; }
+stop_fx() { fx_stop; }
 
 # start_k DIR SHARD STORE WALDIR [ARGS...]: klined on the fake with all 12 symbols and
 # --shard SHARD/3; log appended to DIR/k.log, pid in KPID (and KPIDS for the cleanup).
