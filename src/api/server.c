@@ -228,6 +228,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         route(a, s);
         return 0;
     case LWS_CALLBACK_HTTP_BODY:
+        if (s->method == 0)
+            return 0; /* already answered (too large): the rest is read and dropped */
         if (s->req_body.len + len > API_BODY_MAX) {
             kl_api_err_t e;
             kl_api_err_set(&e, 413, -1000, "Request body larger than %d bytes.", API_BODY_MAX);
