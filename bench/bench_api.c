@@ -641,6 +641,58 @@ bench_rest(int limit, int conns)
            reqs ? (double)bytes / (double)reqs : 0.0, bad ? " SOME_NON_200" : "");
 }
 
+/* klined's own view of where the time went: the upper bound of the bucket holding the given
+ * quantile of one /metrics histogram (family and label filter), in us; -1 if absent. */
+static double
+metric_quantile(const char *text, const char *family, const char *labels, double q)
+{
+    double le[64], cnt[64];
+    int n = 0;
+    char pat[160];
+    snprintf(pat, sizeof pat, "%s_bucket{%s%sle=\"", family, labels, labels[0] ? "," : "");
+    for (const char *p = strstr(text, pat); p && n < 64; p = strstr(p + 1, pat)) {
+        const char *v = p + strlen(pat);
+        le[n] = strncmp(v, "+Inf", 4) == 0 ? 1e9 : strtod(v, NULL);
+        const char *sp = strchr(v, ' ');
+        cnt[n++] = sp ? strtod(sp + 1, NULL) : 0;
+    }
+    if (n == 0 || cnt[n - 1] <= 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (cnt[i] >= q * cnt[n - 1])
+            return le[i] * 1e6;
+    return -1;
+}
+
+static void
+print_stages(void)
+{
+    int fd = connect_to(api_port);
+    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if (fd < 0 || write_all(fd, req, sizeof req - 1) != 0)
+        return;
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    ssize_t k;
+    while (buf && len + 1 < cap && (k = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)k;
+    close(fd);
+    if (!buf)
+        return;
+    buf[len] = '\0';
+    static const struct {
+        const char *family, *labels, *what;
+    } st[] = {
+        {"klined_trade_to_kline_seconds", "worker=\"0\"", "trade received -> kline updated"},
+        {"klined_kline_to_ws_seconds", "", "kline updated -> WS frame queued"},
+    };
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+        printf("stage %-34s p50<=%.0f us p99<=%.0f us (klined's histogram buckets)\n", st[i].what,
+               metric_quantile(buf, st[i].family, st[i].labels, 0.5),
+               metric_quantile(buf, st[i].family, st[i].labels, 0.99));
+    free(buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -662,6 +714,7 @@ main(int argc, char **argv)
            api_port, lines_port, tmpdir);
     uint64_t first_id = prefill();
     bench_ws(rate, seconds, first_id);
+    print_stages();
     printf("rest: keep-alive GETs, %d s each; the API serves from one thread, so more connections "
            "share it (and these client threads share the same cores)\n", REST_S);
     bench_rest(500, 1);
