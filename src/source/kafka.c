@@ -290,12 +290,31 @@ reject(kafka_src_t *k, const rd_kafka_message_t *msg, const char *why)
                (unsigned long long)supp);
 }
 
+/* librdkafka's global errors: all brokers down is what /healthz reports as the feed down. */
+static void
+on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    kafka_src_t *k = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        atomic_store_explicit(&k->base.feeds_down, 1, memory_order_relaxed);
+        atomic_store_explicit(&k->base.feeds_open, 0, memory_order_relaxed);
+    }
+    uint64_t supp;
+    if (kl_ratelimit_ok(&k->rl, 1000, &supp))
+        kl_log(KL_LOG_WARN, "kafka", "client_error",
+               "error=\"%s\" reason=\"%s\" action=\"librdkafka retries\" suppressed=%llu",
+               rd_kafka_err2str((rd_kafka_resp_err_t)err), reason, (unsigned long long)supp);
+}
+
 static void
 on_message(kafka_src_t *k, const rd_kafka_message_t *msg)
 {
     uint32_t p = (uint32_t)msg->partition;
     if (p >= k->n_parts)
         return;
+    atomic_store_explicit(&k->base.feeds_down, 0, memory_order_relaxed);
+    atomic_store_explicit(&k->base.feeds_open, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&k->base.messages, 1, memory_order_relaxed);
     k->next[p] = msg->offset + 1;
     if (++k->unsent[p] >= KOFF_EVERY)
@@ -451,6 +470,7 @@ kl_source_kafka_create(const kl_config_t *cfg, kl_worker_t **workers, int n_work
         return rc;
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_opaque(conf, k);
     k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!k->rk) {
