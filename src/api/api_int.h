@@ -121,7 +121,8 @@ struct kl_api {
     sess_t *waiters;
     lws_sorted_usec_list_t tick_sul;
     int n_sessions;
-    char *frame; /* scratch for formatting one kline event */
+    char *frame;     /* scratch for formatting one kline event */
+    kl_ws_ctl_t *ctl; /* scratch for one parsed control message */
     /* metrics (API thread writes, /metrics reads on the same thread) */
     uint64_t http_requests, http_errors, ws_connects, ws_disconnects, ws_slow, ws_refused,
         ws_frames, ws_ctl, ws_ctl_errors, rest_klines, admin_denied, sync_timeouts;

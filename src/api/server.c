@@ -335,7 +335,8 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
     a->cfg = d->cfg;
     a->pub = kl_calloc((size_t)d->n_workers, sizeof *a->pub);
     a->frame = kl_alloc(API_FRAME_CAP + LWS_PRE + 256);
-    int rc = a->pub && a->frame ? api_hub_init(a) : KL_ENOMEM;
+    a->ctl = kl_alloc(sizeof *a->ctl);
+    int rc = a->pub && a->frame && a->ctl ? api_hub_init(a) : KL_ENOMEM;
     if (rc != 0) {
         snprintf(err, cap, "api: out of memory");
         kl_api_destroy(a);
@@ -458,6 +459,7 @@ kl_api_destroy(kl_api_t *a)
         kl_pubring_fini(&a->pub[i]);
     kl_free(a->pub);
     kl_free(a->frame);
+    kl_free(a->ctl);
     if (a->store)
         kl_store_close(a->store);
     kl_free(a);

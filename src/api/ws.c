@@ -251,48 +251,48 @@ reply(kl_api_t *a, sess_t *s, const char *p, size_t n)
 static void
 control(kl_api_t *a, sess_t *s, const char *msg, size_t len)
 {
-    static kl_ws_ctl_t ctl; /* 40 KB; the API has one thread */
+    kl_ws_ctl_t *ctl = a->ctl; /* 40 KB: one per API, not on the stack */
     kl_api_err_t e;
     char out[512];
     a->ws_ctl++;
-    if (kl_ws_ctl_parse(msg, len, &ctl, &e) != 0) {
+    if (kl_ws_ctl_parse(msg, len, ctl, &e) != 0) {
         a->ws_ctl_errors++;
-        reply(a, s, out, kl_ws_reply_error(&e, ctl.id, ctl.id_len, out, sizeof out));
+        reply(a, s, out, kl_ws_reply_error(&e, ctl->id, ctl->id_len, out, sizeof out));
         return;
     }
-    if (ctl.method == KL_WS_SET_PROPERTY) { /* "combined": wrap payloads from now on */
-        s->combined = ctl.combined;
-        reply(a, s, out, kl_ws_reply_null(ctl.id, ctl.id_len, out, sizeof out));
+    if (ctl->method == KL_WS_SET_PROPERTY) { /* "combined": wrap payloads from now on */
+        s->combined = ctl->combined;
+        reply(a, s, out, kl_ws_reply_null(ctl->id, ctl->id_len, out, sizeof out));
         return;
     }
-    if (ctl.method == KL_WS_GET_PROPERTY) {
+    if (ctl->method == KL_WS_GET_PROPERTY) {
         int n = snprintf(out, sizeof out, "{\"result\":%s,\"id\":%.*s}",
-                         s->combined ? "true" : "false", (int)ctl.id_len, ctl.id);
+                         s->combined ? "true" : "false", (int)ctl->id_len, ctl->id);
         reply(a, s, out, (size_t)n);
         return;
     }
-    if (ctl.method == KL_WS_LIST_SUBSCRIPTIONS) {
+    if (ctl->method == KL_WS_LIST_SUBSCRIPTIONS) {
         kl_buf_t b = {0};
         kl_buf_puts(&b, "{\"result\":[");
         for (size_t i = 0; i < s->n_subs; i++)
             kl_buf_printf(&b, "%s\"%s\"", i ? "," : "", s->subs[i]->name);
-        kl_buf_printf(&b, "],\"id\":%.*s}", (int)ctl.id_len, ctl.id);
+        kl_buf_printf(&b, "],\"id\":%.*s}", (int)ctl->id_len, ctl->id);
         if (!b.oom)
             reply(a, s, b.p, b.len);
         kl_buf_free(&b);
         return;
     }
     size_t before = s->n_subs;
-    for (size_t i = 0; i < ctl.n_params; i++) {
-        if (ctl.method == KL_WS_SUBSCRIBE) {
-            if (add_sub(a, s, &ctl.params[i], &e) != 0) {
+    for (size_t i = 0; i < ctl->n_params; i++) {
+        if (ctl->method == KL_WS_SUBSCRIBE) {
+            if (add_sub(a, s, &ctl->params[i], &e) != 0) {
                 a->ws_ctl_errors++;
-                reply(a, s, out, kl_ws_reply_error(&e, ctl.id, ctl.id_len, out, sizeof out));
+                reply(a, s, out, kl_ws_reply_error(&e, ctl->id, ctl->id_len, out, sizeof out));
                 return;
             }
         } else {
             char name[72];
-            kl_ws_stream_name(&ctl.params[i], name, sizeof name);
+            kl_ws_stream_name(&ctl->params[i], name, sizeof name);
             for (size_t j = 0; j < s->n_subs; j++)
                 if (strcmp(s->subs[j]->name, name) == 0) {
                     del_sub(a, s, j);
@@ -300,8 +300,8 @@ control(kl_api_t *a, sess_t *s, const char *msg, size_t len)
                 }
         }
     }
-    reply(a, s, out, kl_ws_reply_null(ctl.id, ctl.id_len, out, sizeof out));
-    for (size_t i = before; ctl.method == KL_WS_SUBSCRIBE && i < s->n_subs; i++)
+    reply(a, s, out, kl_ws_reply_null(ctl->id, ctl->id_len, out, sizeof out));
+    for (size_t i = before; ctl->method == KL_WS_SUBSCRIBE && i < s->n_subs; i++)
         initial_push(a, s->subs[i]); /* after the result, as Binance orders them */
 }
 
