@@ -841,6 +841,16 @@ set_push_ms(struct cfg_run *r, const char *v)
 }
 
 static int
+set_api_cpu(struct cfg_run *r, const char *v)
+{
+    if (strcmp(v, "none") == 0) {
+        r->t->api_cpu = -1;
+        return 0;
+    }
+    return set_int(v, 0, KL_CFG_CPU_MAX, &r->t->api_cpu);
+}
+
+static int
 set_web_root(struct cfg_run *r, const char *v)
 {
     return cfg_set_str(r, v, 4095, &r->t->web_root);
@@ -969,6 +979,7 @@ static const struct cfg_key cfg_keys[] = {
      "must be 16..256 printable ASCII characters without spaces"},
     {"push-ms", set_push_ms, 0, "must be an integer 0..60000 (0 = push every update)"},
     {"web-root", set_web_root, 0, "must be a directory path"},
+    {"api-cpu", set_api_cpu, 0, "must be none or a CPU id 0..1023"},
     {"bridge-to", set_bridge_to, 0,
      "must be kafka://BROKERS/TOPIC (klined bridge: where the trades go)"},
     {"max-connections", set_max_connections, 0, "must be an integer 1..100000"},
@@ -1367,6 +1378,7 @@ kl_config_defaults(kl_config_t *c)
     c->admin_token_from = KL_CFG_TOKEN_NONE;
     c->push_ms = 0;
     c->web_root = "web/dist";
+    c->api_cpu = -1;
     c->max_connections = 1024;
     c->max_streams = 1024;
     c->ws_queue = 1024;
@@ -1590,8 +1602,13 @@ kl_config_describe(const kl_config_t *c, FILE *f)
     else
         fputs("# admin-token = (not set: admin endpoints refuse every request)\n", f);
     fprintf(f, "push-ms = %d\nweb-root = %s\nmax-connections = %d\nmax-streams = %d\n"
-               "ws-queue = %d\nsymbols = ",
+               "ws-queue = %d\n",
             c->push_ms, c->web_root, c->max_connections, c->max_streams, c->ws_queue);
+    if (c->api_cpu >= 0)
+        fprintf(f, "api-cpu = %d\n", c->api_cpu);
+    else
+        fputs("api-cpu = none\n", f);
+    fputs("symbols = ", f);
     for (size_t i = 0; i < c->n_symbols; i++) {
         const kl_cfg_symbol_t *y = &c->symbols[i];
         if (y->base[0] != '\0')

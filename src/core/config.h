@@ -91,6 +91,7 @@ typedef struct kl_config {
     enum kl_cfg_token_from admin_token_from;
     int push_ms; /* WS push cadence; 0 = every update */
     const char *web_root; /* directory served at / (the chart page) */
+    int api_cpu;          /* CPU the API thread is pinned to; -1: not pinned */
     int max_connections;  /* WS + HTTP clients at once */
     int max_streams;      /* WS subscriptions per connection */
     int ws_queue;         /* frames queued per WS client before it is disconnected as slow */

@@ -183,6 +183,7 @@ test_defaults(void **state)
                            "max-connections = 1024\n"
                            "max-streams = 1024\n"
                            "ws-queue = 1024\n"
+                           "api-cpu = none\n"
                            "symbols = \n"
                            "intervals = all\n"
                            "tz = +00:00\n"
@@ -450,6 +451,12 @@ test_listen(void **state)
 
     parse_ok(&c, "--listen", "127.0.0.1:0", NULL); /* any free port */
     assert_int_equal(c.listen_port, 0);
+    kl_config_free(&c);
+    parse_ok(&c, "--api-cpu", "1", NULL);
+    assert_int_equal(c.api_cpu, 1);
+    kl_config_free(&c);
+    parse_ok(&c, "--api-cpu", "none", NULL);
+    assert_int_equal(c.api_cpu, -1);
     kl_config_free(&c);
     parse_bad("config: listen = \"127.0.0.1:65536\": must be HOST:PORT with PORT 0..65535 (0: any "
               "free port; IPv6 as [ADDR]:PORT), e.g. 127.0.0.1:8080",
