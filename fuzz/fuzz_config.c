@@ -41,12 +41,14 @@ fz_describe(const kl_config_t *c)
     return buf;
 }
 
-/* Blanks the "# admin-token = ..." line in place: it carries only the token's length. */
+/* Blanks the "# admin-token = ..." line in place: it carries only the token's length. The line,
+ * not the text: a value (a store path, say) may contain "# admin-token = " too. */
 static void
 fz_drop_token_line(char *d)
 {
-    char *p = strstr(d, "# admin-token = ");
+    char *p = strstr(d, "\n# admin-token = ");
     CHECK(p != NULL);
+    p++;
     char *nl = strchr(p, '\n');
     CHECK(nl != NULL);
     memmove(p, nl + 1, strlen(nl + 1) + 1);
@@ -124,8 +126,9 @@ fz_round_trip(const kl_config_t *c, int exact)
     char *d1 = fz_describe(c);
     if (c->admin_token != NULL) {
         /* The token itself never appears on its line. */
-        char *p = strstr(d1, "# admin-token = ");
+        char *p = strstr(d1, "\n# admin-token = ");
         CHECK(p != NULL);
+        p++;
         char *nl = strchr(p, '\n');
         CHECK(nl != NULL);
         *nl = '\0';
