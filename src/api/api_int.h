@@ -42,6 +42,7 @@ typedef struct symw {
     uint32_t synced; /* intervals whose sync completed */
     uint32_t asked;  /* mask of the request in flight */
     uint32_t token;  /* its token; 0: none in flight */
+    int64_t asked_ms; /* when it was sent (a lost answer is asked again) */
     uint16_t unit;
     uint64_t epoch; /* registry epoch of the last request */
     pair_t pair[KL_IV_COUNT];

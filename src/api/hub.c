@@ -85,6 +85,7 @@ send_watch(kl_api_t *a, symw_t *w)
     kl_wake_notify(kl_worker_wake(wk));
     w->asked = w->want;
     w->token = m.u.watch.token;
+    w->asked_ms = kl_mono_ms();
     w->epoch = kl_symreg_epoch(a->d.reg);
 }
 
@@ -260,6 +261,8 @@ api_hub_tick(kl_api_t *a)
         symw_t *w = a->by_sym[i];
         if (!w || !w->want)
             continue;
+        if (w->token && now - w->asked_ms > API_SYNC_TIMEOUT_MS)
+            w->token = 0; /* its answer was dropped (a full ring): ask again below */
         uint32_t want = w->want;
         for (int iv = 0; iv < KL_IV_COUNT; iv++)
             if ((want >> iv & 1) && !w->pair[iv].subs &&
