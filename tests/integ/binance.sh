@@ -78,13 +78,6 @@ start_k() {
         >>"$1/k.log" 2>&1 &
     KPID=$!
 }
-stop_k() { # SIGNAL
-    kill "-$1" "$KPID" 2>/dev/null
-    wait "$KPID" 2>/dev/null
-    local rc=$?
-    KPID=
-    return $rc
-}
 
 # wait_connected: the fake has a WS client before it emits anything (else the run cannot be
 # exact: a first start begins at the first live trade).
@@ -97,22 +90,6 @@ wait_connected() { # [CONNECTIONS]
             echo "    connected only after emission began: $s"
             return 1
         fi
-        sleep 0.1
-    done
-    return 1
-}
-wait_done() {
-    for _ in $(seq 600); do
-        [ "$(http GET /status | field done)" = true ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-last_stat() { grep 'event=stats ' "$1/k.log" | tail -1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
-# wait_applied DIR N [TENTHS]: a stats line shows N trades applied.
-wait_applied() {
-    for _ in $(seq "${3:-300}"); do
-        [ "$(last_stat "$1" applied)" = "$2" ] && return 0
         sleep 0.1
     done
     return 1
@@ -136,12 +113,6 @@ same_as_replay() { # NAME DIR [WANT]
     else
         bad "$1: the store differs from klined replay: $(head -4 "$2/diff.txt")"
     fi
-}
-log_has() { # NAME DIR REGEX
-    if grep -Eq -- "$3" "$2/k.log"; then ok "$1"; else bad "$1: no log line matches /$3/"; fi
-}
-log_lacks() {
-    if grep -Eq -- "$3" "$2/k.log"; then bad "$1: $(grep -E -- "$3" "$2/k.log" | head -2)"; else ok "$1"; fi
 }
 
 # ---- 1. clean run ---------------------------------------------------------------------------

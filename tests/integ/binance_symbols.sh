@@ -57,13 +57,6 @@ start_k() { # DIR: config in DIR/k.conf
         --wal-dir "$1/wal" --stats-s 1 --persist-ms 200 >>"$1/k.log" 2>&1 &
     KPID=$!
 }
-stop_k() {
-    kill -TERM "$KPID" 2>/dev/null
-    wait "$KPID" 2>/dev/null
-    local rc=$?
-    KPID=
-    return $rc
-}
 wait_log() { # DIR REGEX [COUNT]: the log has COUNT (default 1) lines matching
     for _ in $(seq 300); do
         [ "$(grep -Ec -- "$2" "$1/k.log")" -ge "${3:-1}" ] && return 0
@@ -76,21 +69,6 @@ wait_emitted() { # N: the fake has emitted at least N trades
         local e
         e=$(http GET /status | field emitted)
         [ -n "$e" ] && [ "$e" -ge "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-wait_done() {
-    for _ in $(seq 900); do
-        [ "$(http GET /status | field done)" = true ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-last_stat() { grep 'event=stats ' "$1/k.log" | tail -1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
-wait_applied() { # DIR N
-    for _ in $(seq 300); do
-        [ "$(last_stat "$1" applied)" = "$2" ] && return 0
         sleep 0.1
     done
     return 1
@@ -151,7 +129,7 @@ wait_log "$D" 'event=control_sent conn=0 msg=.*UNSUBSCRIBE.*bbbusdt@aggTrade' &&
     ok "1 UNSUBSCRIBE bbbusdt@aggTrade" || bad "1 no UNSUBSCRIBE of B"
 sleep 0.5
 pause 0
-wait_done || bad "1 the fake never finished"
+wait_done 900 || bad "1 the fake never finished"
 n_a=$(wc -l <"$T/in/AAAUSDT-aggTrades-2024-01-02.csv")
 n_b=$(awk -F, -v m="$bid" '$1 <= m' "$T/in/BBBUSDT-aggTrades-2024-01-02.csv" | wc -l)
 n_c=$(awk -F, -v m="$cid" '$1 > m' "$T/in/CCCUSDT-aggTrades-2024-01-02.csv" | wc -l)
@@ -188,7 +166,7 @@ wait_log "$D" "event=exchange_info quote_assets=,USDT, trading=3 new=3" &&
 wait_log "$D" "event=connected conn=0 streams=3" && ok "2 one connection with 3 streams" ||
     bad "2 not connected with 3 streams"
 [ "$(http GET /status | field emitted)" = 0 ] || bad "2 connected only after emission began"
-wait_done || bad "2 the fake never finished"
+wait_done 900 || bad "2 the fake never finished"
 n_usdt=$(cat "$T"/in/*USDT-*.csv | wc -l)
 wait_applied "$D" "$n_usdt" && ok "2 applied all $n_usdt USDT trades" ||
     bad "2 applied $(last_stat "$D" applied), want $n_usdt"
@@ -212,7 +190,7 @@ start_fx "$(ls "$T"/wide/*.csv | paste -sd,)" 1000 6000 || bad "3 fake_exchange 
 start_k "$D"
 wait_log "$D" "event=exchange_info quote_assets=,USDT, trading=150 new=150" &&
     ok "3 exchangeInfo: 150 TRADING USDT symbols" || bad "3 no exchange_info line"
-wait_done || bad "3 the fake never finished"
+wait_done 900 || bad "3 the fake never finished"
 wait_applied "$D" "$n_wide" && ok "3 applied all $n_wide USDT trades" ||
     bad "3 applied $(last_stat "$D" applied), want $n_wide"
 streams=$(grep 'event=connected ' "$D/k.log" | sed -n 's/.* conn=\([0-9]*\) streams=\([0-9]*\).*/\1 \2/p' |

@@ -82,6 +82,7 @@ files=$(ls "$T"/in/*.csv | paste -sd,)
 "$K" replay --quiet --out "$T/want" "$T"/in/*.csv 2>"$T/replay.log" || bad "klined replay failed"
 
 # https METHOD PATH: the body of the fake's answer, over TLS, trusting only the throwaway CA.
+FX_HTTP=https # wait_done asks the TLS fake
 https() { curl -s --max-time 5 --cacert "$C/ca.pem" -X "$1" "https://127.0.0.1:$P$2"; }
 
 start_fx() { fx_start "$files" 3000 4000 --tls-cert "$C/server.pem" --tls-key "$C/server.key"; }
@@ -96,13 +97,6 @@ start_k() {
         >>"$d/k.log" 2>&1 &
     KPID=$!
 }
-stop_k() { # SIGNAL
-    kill "-$1" "$KPID" 2>/dev/null
-    wait "$KPID" 2>/dev/null
-    local rc=$?
-    KPID=
-    return $rc
-}
 wait_connected() {
     for _ in $(seq 100); do
         local s
@@ -116,21 +110,6 @@ wait_connected() {
     done
     return 1
 }
-wait_done() {
-    for _ in $(seq 600); do
-        [ "$(https GET /status | field done)" = true ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-last_stat() { grep 'event=stats ' "$1/k.log" | tail -1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
-wait_applied() { # DIR N
-    for _ in $(seq 300); do
-        [ "$(last_stat "$1" applied)" = "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 # wait_log DIR REGEX COUNT: the log has COUNT lines matching REGEX.
 wait_log() {
     for _ in $(seq 200); do
@@ -138,12 +117,6 @@ wait_log() {
         sleep 0.1
     done
     return 1
-}
-log_has() { # NAME DIR REGEX
-    if grep -Eq -- "$3" "$2/k.log"; then ok "$1"; else bad "$1: no log line matches /$3/"; fi
-}
-log_lacks() {
-    if grep -Eq -- "$3" "$2/k.log"; then bad "$1: $(grep -E -- "$3" "$2/k.log" | head -2)"; else ok "$1"; fi
 }
 
 # ---- 1. wss + https with binance-ca-file ------------------------------------------------------

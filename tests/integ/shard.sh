@@ -104,7 +104,7 @@ start_k() {
     KPID=$!
     KPIDS+=("$KPID")
 }
-stop_k() { # PID SIGNAL: the exit status of klined
+stop_pid() { # PID SIGNAL: the exit status of klined
     kill "-$2" "$1" 2>/dev/null
     wait "$1" 2>/dev/null
 }
@@ -117,21 +117,6 @@ wait_connected() { # CONNECTIONS
             echo "    connected only after emission began: $s"
             return 1
         fi
-        sleep 0.1
-    done
-    return 1
-}
-wait_done() {
-    for _ in $(seq 600); do
-        [ "$(http GET /status | field done)" = true ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-last_stat() { grep 'event=stats ' "$1/k.log" | tail -1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
-wait_applied() { # DIR N: a stats line shows N trades applied
-    for _ in $(seq 300); do
-        [ "$(last_stat "$1" applied)" = "$2" ] && return 0
         sleep 0.1
     done
     return 1
@@ -158,12 +143,6 @@ export_is() {
     fi
 }
 syms_of() { ls "$1" 2>/dev/null | sed 's/-[^-]*\.csv$//' | sort -u | paste -sd,; }
-log_has() { # NAME FILE REGEX
-    if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1: no log line matches /$3/"; fi
-}
-log_lacks() {
-    if grep -Eq -- "$3" "$2"; then bad "$1: $(grep -E -- "$3" "$2" | head -2)"; else ok "$1"; fi
-}
 
 # ---- 1. three shards side by side -------------------------------------------------------------
 echo "# 1. three instances, --shard 0/3, 1/3, 2/3, on one tape of $TOTAL trades"
@@ -182,7 +161,7 @@ for i in 0 1 2; do
         bad "1 shard $i applied $(last_stat "$T/r$i" applied), want $n"
 done
 for i in 0 1 2; do
-    stop_k "${PIDS[i]}" TERM && ok "1 shard $i SIGTERM: exit 0" || bad "1 shard $i SIGTERM: exit status non-zero"
+    stop_pid "${PIDS[i]}" TERM && ok "1 shard $i SIGTERM: exit 0" || bad "1 shard $i SIGTERM: exit status non-zero"
 done
 stop_fx
 for i in 0 1 2; do
@@ -223,7 +202,7 @@ for _ in 1 2 3 4 5; do
         sleep 0.1
     done
     [ -n "$started" ] && break
-    stop_k "$KPID" KILL
+    stop_pid "$KPID" KILL
 done
 [ -n "$started" ] && ok "2 klined --shard 0/3 --admin-token listens on $AP" || bad "2 klined did not start"
 U=http://127.0.0.1:$AP
@@ -246,7 +225,7 @@ is "2 adding $mine (shard 0) to shard 0: HTTP 200 {\"added\":\"$mine\"}" "200 {\
 is "2 /admin/symbols lists shard 0's symbols and $mine, nothing else" \
     "$(echo "${SH_SYMS[0]},$mine" | tr , '\n' | sort | paste -sd,)" \
     "$(curl -s -H "$AUTH" "$U/admin/symbols" | python3 -c 'import json,sys; print(",".join(sorted(s["symbol"] for s in json.load(sys.stdin)["symbols"])))' 2>/dev/null)"
-stop_k "$KPID" TERM && ok "2 SIGTERM: exit 0" || bad "2 SIGTERM: exit status non-zero"
+stop_pid "$KPID" TERM && ok "2 SIGTERM: exit 0" || bad "2 SIGTERM: exit status non-zero"
 stop_fx
 
 # ---- 3. one shared store, shards one after the other -----------------------------------------
@@ -261,7 +240,7 @@ for i in 0 1; do
     wait_done || bad "3 shard $i: the fake never finished"
     wait_applied "$D" "${SH_N[i]}" && ok "3 shard $i applied its ${SH_N[i]} trades" ||
         bad "3 shard $i applied $(last_stat "$D" applied), want ${SH_N[i]}"
-    stop_k "$KPID" TERM && ok "3 shard $i SIGTERM: exit 0" || bad "3 shard $i SIGTERM: exit status non-zero"
+    stop_pid "$KPID" TERM && ok "3 shard $i SIGTERM: exit 0" || bad "3 shard $i SIGTERM: exit status non-zero"
     stop_fx
     log_lacks "3 shard $i logged no error" "$D/k.log" "level=error"
 done
@@ -284,7 +263,7 @@ start_k "$D" 1 "$T/crash.db" "$T/cw1" --listen 127.0.0.1:0 --persist-ms 200
 wait_connected 1 || bad "4 shard 1: no WS client in time"
 wait_done || bad "4 shard 1: the fake never finished"
 wait_applied "$D" "${SH_N[1]}" || bad "4 shard 1 applied $(last_stat "$D" applied), want ${SH_N[1]}"
-stop_k "$KPID" TERM || bad "4 shard 1 SIGTERM: exit status non-zero"
+stop_pid "$KPID" TERM || bad "4 shard 1 SIGTERM: exit status non-zero"
 stop_fx
 start_fx || bad "4 fake_exchange did not start"
 D=$T/c0
@@ -296,13 +275,13 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 a=$(last_stat "$D" applied)
-stop_k "$KPID" KILL
+stop_pid "$KPID" KILL
 [ "${a:-0}" -ge "$half" ] && [ "$(http GET /status | field done)" = false ] &&
     ok "4 shard 0 killed mid-stream after $a trades applied" || bad "4 the kill did not land mid-stream (applied ${a:-none})"
 start_k "$D" 0 "$T/crash.db" "$T/cw0" --listen 127.0.0.1:0 --persist-ms 200
 wait_done || bad "4 shard 0: the fake never finished"
 wait_quiet "$D" || bad "4 the restarted shard 0 never settled"
-stop_k "$KPID" TERM || bad "4 shard 0 SIGTERM: exit status non-zero"
+stop_pid "$KPID" TERM || bad "4 shard 0 SIGTERM: exit status non-zero"
 stop_fx
 sed -n 's/.*\(event=log_replayed .*\)/    \1/p' "$D/k.log"
 log_has "4 the restart resumed shard 0's 3 symbols from its own WAL" "$D/k.log" \

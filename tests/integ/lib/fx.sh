@@ -41,3 +41,47 @@ http() {
 
 # field NAME: a number or bool of a flat JSON object on stdin.
 field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; }
+
+# ---- klined on the fake: its log is DIR/k.log, its pid KPID ------------------------------------
+
+# wait_done [TENTHS]: the fake has emitted its whole tape (default: 60 s). FX_HTTP names the
+# request function (http, or a script's https for a TLS fake).
+wait_done() {
+    for _ in $(seq "${1:-600}"); do
+        [ "$("${FX_HTTP:-http}" GET /status | field done)" = true ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# last_stat DIR KEY: KEY's value in klined's last stats line.
+last_stat() { grep 'event=stats ' "$1/k.log" | tail -1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
+
+# wait_applied DIR N [TENTHS]: a stats line shows N trades applied.
+wait_applied() {
+    for _ in $(seq "${3:-300}"); do
+        [ "$(last_stat "$1" applied)" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# log_has NAME LOG REGEX / log_lacks: LOG is klined's log file, or a DIR holding k.log.
+fx_log() { if [ -d "$1" ]; then echo "$1/k.log"; else echo "$1"; fi; }
+log_has() {
+    if grep -Eq -- "$3" "$(fx_log "$2")"; then ok "$1"; else bad "$1: no log line matches /$3/"; fi
+}
+log_lacks() {
+    local f
+    f=$(fx_log "$2")
+    if grep -Eq -- "$3" "$f"; then bad "$1: $(grep -E -- "$3" "$f" | head -2)"; else ok "$1"; fi
+}
+
+# stop_k [SIGNAL]: signals klined (default TERM) and returns its exit status.
+stop_k() {
+    kill "-${1:-TERM}" "$KPID" 2>/dev/null
+    wait "$KPID" 2>/dev/null
+    local rc=$?
+    KPID=
+    return $rc
+}
