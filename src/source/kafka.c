@@ -170,8 +170,7 @@ revoke(kafka_src_t *k, const rd_kafka_topic_partition_list_t *parts)
 
 typedef struct adopt_ctx {
     kafka_src_t *k;
-    uint32_t part;
-    size_t n;
+    size_t *n; /* per partition: states adopted; SIZE_MAX: not being assigned */
     int error;
 } adopt_ctx_t;
 
@@ -180,7 +179,8 @@ adopt_state(void *ctx, const char *symbol, const void *blob, size_t len)
 {
     adopt_ctx_t *c = ctx;
     kafka_src_t *k = c->k;
-    if (kl_shard_of(symbol, strlen(symbol), k->n_parts) != c->part || len == 0)
+    uint32_t part = kl_shard_of(symbol, strlen(symbol), k->n_parts);
+    if (c->n[part] == SIZE_MAX || len == 0)
         return 0;
     const uint8_t *b = blob;
     uint32_t unit = len >= 40 ? (uint32_t)(b[8] | b[9] << 8) : 1; /* kline_state.c FORMAT */
@@ -203,14 +203,14 @@ adopt_state(void *ctx, const char *symbol, const void *blob, size_t len)
         kl_free(copy);
         return 1;
     }
-    c->n++;
+    c->n[part]++;
     return 0;
 }
 
-/* Loads partition p: its symbols' states and the offset they cover. Returns the offset to
- * resume from (RD_KAFKA_OFFSET_BEGINNING when the store knows nothing of p). */
+/* The offset partition p's states cover: where to resume (RD_KAFKA_OFFSET_BEGINNING when the
+ * store knows nothing of p). */
 static int64_t
-assign_one(kafka_src_t *k, uint32_t p)
+assigned_offset(kafka_src_t *k, uint32_t p, size_t adopted)
 {
     char key[64];
     kl_worker_koff_key(k->cfg->kafka_topic, p, key, sizeof key);
@@ -223,18 +223,41 @@ assign_one(kafka_src_t *k, uint32_t p)
                p, kl_strerror(rc));
     if (rc != 0)
         off = RD_KAFKA_OFFSET_BEGINNING;
-    adopt_ctx_t c = {k, p, 0, 0};
-    rc = kl_store_states(k->store, adopt_state, &c);
-    if (rc < 0 || c.error)
-        kl_log(KL_LOG_ERROR, "kafka", "states_unreadable",
-               "partition=%u error=\"%s\" adopted=%zu", p, kl_strerror(rc < 0 ? rc : c.error),
-               c.n);
     k->next[p] = off >= 0 ? off : -1;
     if (off >= 0)
         send_koff(k, p); /* the next checkpoint keeps it even before new messages */
     kl_log(KL_LOG_INFO, "kafka", "assigned", "partition=%u offset=%lld symbols=%zu", p,
-           (long long)off, c.n);
+           (long long)off, adopted);
     return off;
+}
+
+/* Loads the assigned partitions: their symbols' states (one pass over the stored states) and
+ * the offsets those cover, written into parts for the assignment. */
+static void
+assign(kafka_src_t *k, rd_kafka_topic_partition_list_t *parts)
+{
+    size_t *n = kl_alloc(k->n_parts * sizeof *n);
+    if (!n) {
+        kl_log(KL_LOG_ERROR, "kafka", "assign_failed",
+               "error=\"out of memory\" action=\"partitions start from their beginning\"");
+        return;
+    }
+    for (uint32_t p = 0; p < k->n_parts; p++)
+        n[p] = SIZE_MAX;
+    for (int i = 0; i < parts->cnt; i++)
+        if ((uint32_t)parts->elems[i].partition < k->n_parts)
+            n[parts->elems[i].partition] = 0;
+    adopt_ctx_t c = {k, n, 0};
+    int rc = kl_store_states(k->store, adopt_state, &c);
+    if (rc < 0 || c.error)
+        kl_log(KL_LOG_ERROR, "kafka", "states_unreadable", "partitions=%d error=\"%s\"",
+               parts->cnt, kl_strerror(rc < 0 ? rc : c.error));
+    for (int i = 0; i < parts->cnt; i++) {
+        uint32_t p = (uint32_t)parts->elems[i].partition;
+        if (p < k->n_parts)
+            parts->elems[i].offset = assigned_offset(k, p, n[p]);
+    }
+    kl_free(n);
 }
 
 static void
@@ -244,11 +267,7 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
     kafka_src_t *k = opaque;
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++) {
-            uint32_t p = (uint32_t)parts->elems[i].partition;
-            if (p < k->n_parts)
-                parts->elems[i].offset = assign_one(k, p);
-        }
+        assign(k, parts);
         kl_router_flush(k->rt);
         k->assigned += (uint64_t)parts->cnt;
         rd_kafka_error_t *e = NULL;
