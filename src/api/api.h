@@ -48,7 +48,4 @@ void kl_api_stop(kl_api_t *a);
  * then). Main thread; NULL is a no-op. */
 void kl_api_destroy(kl_api_t *a);
 
-/* The port actually bound (for --listen HOST:0). */
-int kl_api_port(kl_api_t *a);
-
 #endif

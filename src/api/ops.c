@@ -10,6 +10,7 @@
 #include "api/prom.h"
 #include "core/log.h"
 #include "serve/service.h"
+#include "sink/ksink.h"
 #include "source/source.h"
 #include "store/persister.h"
 
@@ -124,6 +125,16 @@ api_metrics(kl_api_t *a, sess_t *s)
         u64(b, "klined_feed_connections_down", "gauge",
             "Exchange connections that should be open and are not.",
             (uint64_t)atomic_load_explicit(&v.source->feeds_down, memory_order_relaxed));
+    }
+    if (v.sink) {
+        kl_ksink_stats_t ks;
+        kl_ksink_stats(v.sink, &ks);
+        u64(b, "klined_kline_sink_produced_total", "counter",
+            "Klines handed to the Kafka kline sink.", ks.produced);
+        u64(b, "klined_kline_sink_delivered_total", "counter",
+            "Klines the Kafka brokers acknowledged.", ks.delivered);
+        u64(b, "klined_kline_sink_errors_total", "counter",
+            "Klines the kline sink could not publish (they are in the store).", ks.errors);
     }
     u64(b, "klined_ws_clients", "gauge", "WebSocket clients connected.", (uint64_t)a->n_sessions);
     u64(b, "klined_ws_connections_total", "counter", "WebSocket clients accepted.",

@@ -420,12 +420,6 @@ kl_api_pubring(kl_api_t *a, int worker)
 }
 
 int
-kl_api_port(kl_api_t *a)
-{
-    return a->port;
-}
-
-int
 kl_api_start(kl_api_t *a)
 {
     int rc = pthread_create(&a->thread, NULL, api_main, a);

@@ -387,6 +387,7 @@ kl_service_view(kl_service_t *svc, kl_service_view_t *out)
     out->n_workers = svc->n_workers;
     out->persister = svc->persister;
     out->source = svc->source;
+    out->sink = svc->sink;
 }
 
 int

@@ -57,6 +57,7 @@ typedef struct kl_service_view {
     int n_workers;
     struct kl_persister *persister;
     struct kl_source *source; /* NULL: none */
+    struct kl_ksink *sink;    /* NULL: no kline sink */
 } kl_service_view_t;
 void kl_service_view(kl_service_t *svc, kl_service_view_t *out);
 

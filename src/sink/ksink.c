@@ -112,6 +112,9 @@ kl_ksink_publish(void *sink, const kl_store_row_t *rows, size_t n)
 void
 kl_ksink_stats(kl_ksink_t *s, kl_ksink_stats_t *out)
 {
+    /* Serves the delivery reports waiting since the last commit (rd_kafka_poll is thread-safe;
+     * the callback only counts and logs), so an idle sink's counters are current too. */
+    rd_kafka_poll(s->rk, 0);
     out->produced = atomic_load_explicit(&s->produced, memory_order_relaxed);
     out->delivered = atomic_load_explicit(&s->delivered, memory_order_relaxed);
     out->errors = atomic_load_explicit(&s->errors, memory_order_relaxed);

@@ -25,6 +25,7 @@ void kl_ksink_close(kl_ksink_t *s);
 typedef struct kl_ksink_stats {
     uint64_t produced, delivered, errors;
 } kl_ksink_stats_t;
+/* Any thread; serves pending delivery reports first. */
 void kl_ksink_stats(kl_ksink_t *s, kl_ksink_stats_t *out);
 
 #endif

@@ -128,6 +128,10 @@ SV=$!
 PIDS+=($SV)
 applied() { grep 'event=stats' "$T/serve.err" | tail -1 | grep -q "source_trades=$((TOTAL + 1)) "; }
 wait_for 60 applied && ok "serve consumed the whole topic" || bad "serve consumed: $(grep 'event=stats' "$T/serve.err" | tail -1)"
+API=$(sed -n 's/.*event=listening address=\([0-9.:]*\) .*/\1/p' "$T/serve.err")
+sink_done() { curl -s "http://$API/metrics" | grep -q '^klined_kline_sink_delivered_total [1-9]'; }
+wait_for 20 sink_done && ok "/metrics counts the kline sink's deliveries" ||
+    bad "kline sink metrics: $(curl -s "http://$API/metrics" | grep kline_sink)"
 kill -TERM "$SV"
 wait "$SV"
 RC=$?
