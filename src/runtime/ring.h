@@ -35,6 +35,9 @@ enum kl_msg_type {
     KL_MSG_HANDOFF,  /* handoff: checkpoint everything received so far, then report token done
                         (kl_worker_handoff_done) */
     KL_MSG_DROP,     /* let sym go without finalizing it: another instance continues it */
+    KL_MSG_WMARK,    /* wmark: sym's feed delivered every trade before wmark.now_ms (event
+                        time, ms): its klines that end by then are final. In order with its
+                        trades, so none of those can still be behind it in the ring. */
 };
 
 typedef struct kl_msg {
@@ -62,6 +65,9 @@ typedef struct kl_msg {
         struct {
             uint64_t token;
         } handoff;
+        struct {
+            int64_t now_ms;
+        } wmark;
     } u;
 } kl_msg_t;
 _Static_assert(sizeof(kl_msg_t) == 64, "one message per cache line");

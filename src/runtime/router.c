@@ -51,9 +51,11 @@ cache_clear(kl_router_t *rt)
         rt->cache[i].worker = -1;
 }
 
-/* The cached route of symbol, filled from the registry on a miss; NULL if unknown. */
+/* The cached route of symbol, filled from the registry on a miss; NULL if unknown. Only a
+ * trade may add a symbol (may_add, with auto_add): a hold or a watermark of a name the
+ * registry does not know is nothing to act on. */
 static const kl_route_t *
-lookup(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms)
+lookup(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms, int may_add)
 {
     uint64_t e = kl_symreg_epoch(rt->reg);
     if (e != rt->epoch) {
@@ -74,7 +76,7 @@ lookup(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms)
     memcpy(name, symbol, len);
     name[len] = '\0';
     kl_syminfo_t info;
-    if (kl_symreg_lookup(rt->reg, name, rt->auto_add ? KL_SYMREG_AUTO : KL_SYMREG_FIND,
+    if (kl_symreg_lookup(rt->reg, name, rt->auto_add && may_add ? KL_SYMREG_AUTO : KL_SYMREG_FIND,
                          unit_per_ms, &info) < 0)
         return NULL;
     /* Insert; a full probe run evicts its first entry (the registry stays authoritative). */
@@ -107,7 +109,7 @@ kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_p
 {
     if (rt->sink) /* klined bridge: the trade leaves the process instead */
         return rt->sink(rt->sink_ctx, symbol, len, unit_per_ms, t);
-    const kl_route_t *r = lookup(rt, symbol, len, unit_per_ms);
+    const kl_route_t *r = lookup(rt, symbol, len, unit_per_ms, 1);
     if (!r) {
         rt->unknown++;
         return KL_EARG;
@@ -135,13 +137,29 @@ kl_router_hold(kl_router_t *rt, const char *symbol, size_t len, int hold)
 {
     if (rt->sink) /* no clock to hold: the consumers' event clocks wait by themselves */
         return 0;
-    const kl_route_t *r = lookup(rt, symbol, len, 0);
+    const kl_route_t *r = lookup(rt, symbol, len, 0, 0);
     if (!r)
         return KL_EARG;
     kl_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = hold ? KL_MSG_HOLD : KL_MSG_RELEASE;
     m.sym = r->sym;
+    return kl_router_control(rt, r->worker, &m);
+}
+
+int
+kl_router_wmark(kl_router_t *rt, const char *symbol, size_t len, int64_t now_ms)
+{
+    if (rt->sink) /* klined bridge: the consumers keep their own clocks */
+        return 0;
+    const kl_route_t *r = lookup(rt, symbol, len, 0, 0);
+    if (!r)
+        return KL_EARG;
+    kl_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = KL_MSG_WMARK;
+    m.sym = r->sym;
+    m.u.wmark.now_ms = now_ms;
     return kl_router_control(rt, r->worker, &m);
 }
 

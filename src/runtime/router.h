@@ -28,6 +28,12 @@ typedef struct kl_router {
     int producer;
     kl_symreg_t *reg;
     int auto_add; /* unknown symbols are added (no --symbols list); removed ones are not */
+    /* Time policy the source applies (set by the service before the source starts): */
+    int wmark;           /* finality follows the source's watermarks (kl_router_wmark) */
+    int64_t disorder_ms; /* config disorder-ms */
+    int64_t idle_ms;     /* config idle-ms */
+    int64_t max_skew_ms; /* config max-skew-ms: trades further ahead of exchange time are
+                            refused; 0 = no bound (event clock) */
     const _Atomic int *stop;
     uint64_t epoch;
     uint64_t notify; /* bit per worker pushed to since the last flush */
@@ -55,6 +61,11 @@ int kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t un
  * filled, so that wall-clock ticks never finalize klines its backfill still belongs to. Returns
  * 0, KL_EARG (unknown symbol) or KL_ESHUTDOWN. */
 int kl_router_hold(kl_router_t *rt, const char *symbol, size_t len, int hold);
+
+/* Announces that symbol's feed delivered every trade before now_ms (event time, ms): its
+ * klines that end by then become final. Goes through the ring of its trades, behind them.
+ * Returns 0, KL_EARG (unknown symbol: never added by this) or KL_ESHUTDOWN. */
+int kl_router_wmark(kl_router_t *rt, const char *symbol, size_t len, int64_t now_ms);
 
 /* Sends a control message (KL_MSG_ADD/REMOVE) for sym to worker w. */
 int kl_router_control(kl_router_t *rt, int w, const kl_msg_t *m);

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/hist.h"
+#include "core/evtime.h"
 #include "core/log.h"
 #include "kl/err.h"
 #include "wal/walrec.h"
@@ -86,6 +87,8 @@ struct kl_worker {
     size_t n_touched;
     uint32_t pass_rx_us; /* receive stamp of the pass's first live trade, 0: none */
     kl_hist_t lat_apply; /* trade received -> kline updated */
+    kl_hist_t lat_final; /* kline close -> final emitted (exchange time) */
+    int64_t emit_now_ms; /* exchange time of the message being handled; 0: not read yet */
 
     /* Kafka (kl_worker_set_kafka): per partition, the next offset not yet received; each
      * checkpoint carries the ones set, under koff_keys[p]. */
@@ -361,6 +364,12 @@ on_emit(void *ctx, const kl_series_t *s, int iv, const kl_kline_t *k, unsigned f
         /* the next interval's kline is now the live one: publish it with the pass */
         touch(w, m, w->by_sym[m->sym] - 1);
     }
+    if (w->cfg.live_delays && !(flags & KL_EMIT_CORRECTION)) {
+        if (!w->emit_now_ms) /* one clock read per message, however many klines it closes */
+            w->emit_now_ms = kl_evtime_now_ms();
+        int64_t d = w->emit_now_ms - (k->close_time + 1) / s->sched->unit_per_ms;
+        kl_hist_record(&w->lat_final, d > 0 ? (uint64_t)d * 1000000u : 0);
+    }
     kl_store_row_t row;
     row_fill(&row, s->user, iv, k, 1);
     w->local.finals++;
@@ -469,9 +478,12 @@ slot_drop(kl_worker_t *w, uint32_t sym)
     w->local.live_symbols = w->n_live;
 }
 
+static void tick_slot(kl_worker_t *w, uint32_t slot, int64_t now_ms);
+
 static void
 handle(kl_worker_t *w, const kl_msg_t *m)
 {
+    w->emit_now_ms = 0;
     switch (m->type) {
     case KL_MSG_TRADE: {
         w->local.trades++;
@@ -509,6 +521,15 @@ handle(kl_worker_t *w, const kl_msg_t *m)
             meta_of(w, (uint32_t)slot)->held = m->type == KL_MSG_HOLD;
         break;
     }
+    case KL_MSG_WMARK: {
+        /* by_sym only: a watermark never creates a slot (the symbol has had no trade here) */
+        if (m->sym < w->by_sym_cap && w->by_sym[m->sym] != 0) {
+            uint32_t slot = w->by_sym[m->sym] - 1;
+            if (!meta_of(w, slot)->held)
+                tick_slot(w, slot, m->u.wmark.now_ms);
+        }
+        break;
+    }
     case KL_MSG_KOFFSET: /* next -1: the partition is not ours any more */
         if (m->u.koff.part < w->n_parts && w->koff[m->u.koff.part] != m->u.koff.next) {
             w->koff[m->u.koff.part] = m->u.koff.next;
@@ -531,18 +552,25 @@ handle(kl_worker_t *w, const kl_msg_t *m)
 }
 
 static void
+tick_slot(kl_worker_t *w, uint32_t slot, int64_t now_ms)
+{
+    kl_series_t *s = series_of(w, slot);
+    w->emit_now_ms = 0;
+    int64_t seg_end = s->seg_end;
+    kl_series_tick(s, now_ms * s->sched->unit_per_ms, on_emit, w);
+    /* With a lateness window the watermark a tick moves decides future trades: checkpoint it.
+     * Without one, a restarted series repeats the same rollover on its next trade. */
+    if (s->seg_end != seg_end && s->sched->lateness > 0)
+        kl_snap_mark(w->snap, slot);
+}
+
+static void
 do_tick(kl_worker_t *w, int64_t now_ms)
 {
     for (size_t i = 0; i < w->n_live; i++) {
         if (meta_of(w, w->live[i])->held)
             continue; /* its backfill comes first; its own trades move it meanwhile */
-        kl_series_t *s = series_of(w, w->live[i]);
-        int64_t seg_end = s->seg_end;
-        kl_series_tick(s, now_ms * s->sched->unit_per_ms, on_emit, w);
-        /* With a lateness window the watermark a tick moves decides future trades: checkpoint
-         * it. Without one, a restarted series repeats the same rollover on its next trade. */
-        if (s->seg_end != seg_end && s->sched->lateness > 0)
-            kl_snap_mark(w->snap, w->live[i]);
+        tick_slot(w, w->live[i], now_ms);
     }
 }
 
@@ -687,6 +715,22 @@ encode_msg(kl_worker_t *w, const kl_msg_t *m, uint8_t *out)
                                           : KL_WALREC_RELEASE;
         memcpy(r.name, meta_of(w, w->by_sym[m->sym] - 1)->name, sizeof r.name);
         break;
+    case KL_MSG_WMARK: {
+        if (m->sym >= w->by_sym_cap || w->by_sym[m->sym] == 0)
+            return 0;
+        uint32_t ws = w->by_sym[m->sym] - 1;
+        const kl_series_t *s = series_of(w, ws);
+        /* A watermark inside the current segment changes nothing a restart could tell (the
+         * segment only moves forward, so it cannot roll later in the pass either), unless a
+         * lateness window makes the watermark itself decide future trades. */
+        if (s->started && s->sched->lateness == 0 &&
+            m->u.wmark.now_ms * s->sched->unit_per_ms < s->seg_end)
+            return 0;
+        r.type = KL_WALREC_WMARK;
+        r.now_ms = m->u.wmark.now_ms;
+        memcpy(r.name, meta_of(w, ws)->name, sizeof r.name);
+        break;
+    }
     default:
         return 0;
     }
@@ -719,6 +763,7 @@ log_pass(kl_worker_t *w, const kl_msg_t *m, size_t n, int64_t tick_ms)
                             : m[i].type == KL_MSG_ADD     ? KL_WALREC_ADD
                             : m[i].type == KL_MSG_REMOVE  ? KL_WALREC_REMOVE
                             : m[i].type == KL_MSG_HOLD    ? KL_WALREC_HOLD
+                            : m[i].type == KL_MSG_WMARK   ? KL_WALREC_WMARK
                                                           : KL_WALREC_RELEASE;
             rc = kl_wal_append(w->cfg.wal, type, rec, (uint32_t)len, &seq);
         }
@@ -793,7 +838,9 @@ worker_main(void *arg)
             for (int p = 0; p < w->cfg.n_inputs; p++)
                 n += kl_ring_pop(&w->rings[p], buf + n, BATCH);
         int64_t t = atomic_load_explicit(&w->tick_ms, memory_order_relaxed);
-        int tick = w->cfg.wall_clock && t != w->last_tick_ms && !w->failed;
+        /* Ticks obey backpressure like trades: a tick after a long pause can finalize many
+         * klines at once, and a backlogged store must not take them now. */
+        int tick = w->cfg.wall_clock && t != w->last_tick_ms && !w->failed && !backlog;
         /* Write-ahead: the whole pass is logged with one write before any of it is applied. */
         if ((n || tick) && log_pass(w, buf, n, tick ? t : 0) != 0)
             n = 0, tick = 0;
@@ -1090,6 +1137,12 @@ kl_worker_replay(kl_worker_t *w, const kl_msg_t *m)
     uint64_t lost = w->rows_lost;
     handle(w, m);
     return w->rows_lost != lost ? KL_ENOMEM : 0;
+}
+
+void
+kl_worker_final_delay(kl_worker_t *w, kl_hist_snap_t *out)
+{
+    kl_hist_read(&w->lat_final, out);
 }
 
 int

@@ -49,6 +49,8 @@ typedef struct kl_worker_cfg {
     size_t ring_capacity; /* messages per ring, power of two */
     kl_symreg_t *reg;
     int wall_clock;       /* 1: ticks from the clock thread; 0: event time only */
+    int live_delays;      /* 1: finals are measured against exchange time (kl_evtime):
+                             kl_worker_final_delay (live sources with watermarks) */
     kl_wake_t *persister_wake;
     kl_wal_t *wal;        /* the worker's write-ahead log (owned by the caller); NULL: none */
     size_t max_pending_rows; /* store backlog at which the worker stops taking trades; 0: none */
@@ -108,6 +110,10 @@ size_t kl_worker_batch_kv(kl_worker_t *w, const kl_store_kv_t **kv);
 /* Any thread: the histogram of trade received (kl_trade_t.rx_us) -> kline updated, one sample
  * per pass (its oldest live trade). */
 void kl_worker_latency(kl_worker_t *w, kl_hist_snap_t *out);
+
+/* Any thread: the histogram of kline close -> final emitted, in exchange time (kl_evtime), one
+ * sample per final kline (corrections excluded); empty unless cfg.live_delays. */
+void kl_worker_final_delay(kl_worker_t *w, kl_hist_snap_t *out);
 
 /* Gives the worker its WAL writer (before kl_worker_start; the caller keeps ownership). */
 void kl_worker_set_wal(kl_worker_t *w, kl_wal_t *wal);

@@ -7,7 +7,8 @@
  * crash time = its stored state + the records of its WAL after the checkpoint. Records name
  * symbols, so they are routed to whatever worker owns the symbol now, even if the number of
  * workers changed. A logged tick applies only to the symbols already met in the same log, the
- * ones that worker held (ticks of a clean symbol are reproduced by its next trade anyway). */
+ * ones that worker held (ticks of a clean symbol are reproduced by its next trade anyway); a
+ * logged watermark (WMARK) names its symbol and applies to it alone, wherever it lives now. */
 #include "serve/recover.h"
 
 #include <dirent.h>
@@ -154,6 +155,12 @@ on_record(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t 
             if ((c->error = kl_worker_replay(c->workers[info.worker], &m)) != 0)
                 return 1;
         }
+        return 0;
+    case KL_WALREC_WMARK:
+        c->res->ticks++;
+        if (kl_symreg_lookup(c->reg, r.name, KL_SYMREG_FIND, 0, &info) == 0 && info.live &&
+            (c->error = kl_worker_replay_tick(c->workers[info.worker], info.id, r.now_ms)) != 0)
+            return 1;
         return 0;
     case KL_WALREC_TICK:
         c->res->ticks++;

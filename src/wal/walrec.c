@@ -32,7 +32,7 @@ kl_walrec_encode(const kl_walrec_t *r, uint8_t *buf)
     }
     size_t nl = strnlen(r->name, KL_WALREC_NAME_MAX + 1);
     int named_only = r->type == KL_WALREC_REMOVE || r->type == KL_WALREC_HOLD ||
-                     r->type == KL_WALREC_RELEASE;
+                     r->type == KL_WALREC_RELEASE || r->type == KL_WALREC_WMARK;
     if (nl == 0 || nl > KL_WALREC_NAME_MAX ||
         (r->unit_per_ms != 1 && r->unit_per_ms != 1000 && !named_only))
         return 0;
@@ -51,6 +51,9 @@ kl_walrec_encode(const kl_walrec_t *r, uint8_t *buf)
         break;
     case KL_WALREC_ADD:
         *p++ = unit;
+        break;
+    case KL_WALREC_WMARK:
+        p = put64(p, r->now_ms);
         break;
     case KL_WALREC_REMOVE:
     case KL_WALREC_HOLD:
@@ -107,6 +110,11 @@ kl_walrec_decode(uint16_t type, const void *payload, uint32_t len, kl_walrec_t *
     case KL_WALREC_HOLD:
     case KL_WALREC_RELEASE:
         return get_name(p, end, out);
+    case KL_WALREC_WMARK:
+        if (len < 10)
+            return KL_EARG;
+        out->now_ms = get64(p);
+        return get_name(p + 8, end, out);
     case KL_WALREC_TICK:
         if (len != 8)
             return KL_EARG;

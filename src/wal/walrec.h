@@ -9,6 +9,8 @@
  *   TICK   (type 4): now_ms i64 (the wall clock reached now_ms: rollover of the worker's series)
  *   HOLD   (type 5), RELEASE (type 6): name_len u8, name[name_len] (clock held while a source
  *                    backfills the symbol)
+ *   WMARK  (type 7): now_ms i64, name_len u8, name[name_len] (the symbol's feed delivered
+ *                    everything before now_ms: its klines that end by then are final)
  * Records carry the symbol's name, not its id: ids are per process, and a record must still mean
  * the same symbol after a restart, whatever worker then owns it. */
 #ifndef KL_WAL_WALREC_H
@@ -26,6 +28,7 @@ enum kl_walrec_type {
     KL_WALREC_TICK = 4,
     KL_WALREC_HOLD = 5,
     KL_WALREC_RELEASE = 6,
+    KL_WALREC_WMARK = 7,
 };
 
 #define KL_WALREC_MAX 96 /* longest encoded payload */
@@ -36,7 +39,7 @@ typedef struct kl_walrec {
     char name[KL_WALREC_NAME_MAX + 1];
     uint32_t unit_per_ms;
     kl_trade_t trade; /* TRADE only */
-    int64_t now_ms;   /* TICK only */
+    int64_t now_ms;   /* TICK and WMARK only */
 } kl_walrec_t;
 
 /* Encodes r into buf (KL_WALREC_MAX bytes); returns the length, 0 if r is invalid. */

@@ -43,6 +43,12 @@ wt_type_name(uint16_t type)
         return "REMOVE";
     case KL_WALREC_TICK:
         return "TICK";
+    case KL_WALREC_HOLD:
+        return "HOLD";
+    case KL_WALREC_RELEASE:
+        return "RELEASE";
+    case KL_WALREC_WMARK:
+        return "WMARK";
     default:
         return "UNKNOWN";
     }
@@ -92,7 +98,12 @@ wt_print(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t l
         fprintf(d->out, " %s unit=%s\n", r.name, r.unit_per_ms == 1000 ? "us" : "ms");
         break;
     case KL_WALREC_REMOVE:
+    case KL_WALREC_HOLD:
+    case KL_WALREC_RELEASE:
         fprintf(d->out, " %s\n", r.name);
+        break;
+    case KL_WALREC_WMARK:
+        fprintf(d->out, " %s ms=%" PRId64 "\n", r.name, r.now_ms);
         break;
     default:
         fprintf(d->out, " ms=%" PRId64 "\n", r.now_ms);
