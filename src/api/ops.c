@@ -93,6 +93,14 @@ api_metrics(kl_api_t *a, sess_t *s)
         snprintf(lab, sizeof lab, "worker=\"%d\"", i);
         kl_prom_hist(b, "klined_trade_to_kline_seconds", lab, &h);
     }
+    kl_prom_family(b, "klined_final_delay_seconds", "histogram",
+                   "Kline close to final kline emitted, in exchange time (live sources).");
+    for (int i = 0; i < v.n_workers; i++) {
+        kl_hist_snap_t h;
+        kl_worker_final_delay(v.workers[i], &h);
+        snprintf(lab, sizeof lab, "worker=\"%d\"", i);
+        kl_prom_hist(b, "klined_final_delay_seconds", lab, &h);
+    }
     kl_hist_snap_t h;
     kl_hist_read(&a->lat_queue, &h);
     kl_prom_family(b, "klined_kline_to_ws_seconds", "histogram",
@@ -120,6 +128,16 @@ api_metrics(kl_api_t *a, sess_t *s)
             "Messages refused by the source's parsers.", src.rejected);
         u64(b, "klined_source_skipped_events_total", "counter",
             "Well-formed events that are not trades.", src.skipped_events);
+        u64(b, "klined_source_too_far_ahead_total", "counter",
+            "Live trades refused: their time was more than max-skew-ms ahead of exchange time.",
+            src.too_far_ahead);
+        kl_hist_snap_t fd;
+        kl_hist_read(&v.source->feed_delay, &fd);
+        char slab[64];
+        snprintf(slab, sizeof slab, "source=\"%s\"", v.source->ops->name);
+        kl_prom_family(b, "klined_feed_delay_seconds", "histogram",
+                       "Trade delivered by the feed minus its trade time T, in exchange time.");
+        kl_prom_hist(b, "klined_feed_delay_seconds", slab, &fd);
         u64(b, "klined_feed_connections_open", "gauge", "Exchange connections open.",
             (uint64_t)atomic_load_explicit(&v.source->feeds_open, memory_order_relaxed));
         u64(b, "klined_feed_connections_down", "gauge",

@@ -823,6 +823,24 @@ set_lateness_ms(struct cfg_run *r, const char *v)
 }
 
 static int
+set_disorder_ms(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 0, 5000, &r->t->disorder_ms);
+}
+
+static int
+set_idle_ms(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 100, 600000, &r->t->idle_ms);
+}
+
+static int
+set_max_skew_ms(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 100, 3600000, &r->t->max_skew_ms);
+}
+
+static int
 set_persist_ms(struct cfg_run *r, const char *v)
 {
     return set_int(v, 50, 60000, &r->t->persist_ms);
@@ -993,6 +1011,15 @@ static const struct cfg_key cfg_keys[] = {
     {"tz", set_tz, 0, "must be an offset [+-]HH:MM from -12:00 to +14:00"},
     {"lateness-ms", set_lateness_ms, 0, "must be an integer 0..1000"},
     {"clock", set_clock, 0, "must be auto, wall or event"},
+    {"disorder-ms", set_disorder_ms, 0,
+     "must be an integer 0..5000 (how far trades on one feed connection may be out of time "
+     "order)"},
+    {"idle-ms", set_idle_ms, 0,
+     "must be an integer 100..600000 (a silent lines client's symbols close this long after "
+     "their klines end)"},
+    {"max-skew-ms", set_max_skew_ms, 0,
+     "must be an integer 100..3600000 (live trades further ahead of exchange time are "
+     "refused)"},
     {"workers", set_workers, 0, "must be an integer 1..64"},
     {"cpus", set_cpus, 0, "must be none or a comma list of distinct CPU ids 0..1023"},
     {"queue-capacity", set_queue_capacity, 0, "must be a power of two 1024..1048576"},
@@ -1385,6 +1412,9 @@ kl_config_defaults(kl_config_t *c)
     c->intervals = KL_IV_ALL;
     c->tz_minutes = 0;
     c->lateness_ms = 0;
+    c->disorder_ms = 50;
+    c->idle_ms = 2000;
+    c->max_skew_ms = 5000;
     c->clock = KL_CFG_CLOCK_AUTO;
     c->clock_effective = KL_CFG_CLOCK_WALL;
     c->workers = 1;
@@ -1633,6 +1663,8 @@ kl_config_describe(const kl_config_t *c, FILE *f)
     fprintf(f, "lateness-ms = %d\nclock = %s", c->lateness_ms, clock_names[c->clock]);
     if (c->clock == KL_CFG_CLOCK_AUTO)
         fprintf(f, " ; %s for this source", clock_names[c->clock_effective]);
+    fprintf(f, "\ndisorder-ms = %d\nidle-ms = %d\nmax-skew-ms = %d", c->disorder_ms, c->idle_ms,
+            c->max_skew_ms);
     fprintf(f, "\nworkers = %d\ncpus = ", c->workers);
     if (c->n_cpus == 0)
         fputs("none", f);

@@ -80,13 +80,15 @@ kl_service_log_stats(kl_service_t *svc)
     if (svc->source)
         kl_source_stats(svc->source, &src);
     kl_log(KL_LOG_INFO, "stats", "stats",
-           "source_messages=%llu source_trades=%llu source_rejected=%llu worker_trades=%llu "
+           "source_messages=%llu source_trades=%llu source_rejected=%llu too_far_ahead=%llu "
+           "worker_trades=%llu "
            "applied=%llu late=%llu duplicates=%llu too_late=%llu stale=%llu unknown_symbol=%llu "
            "symbols=%llu queue_depth=%llu queue_waits=%llu dirty=%llu pending_rows=%llu "
            "snapshots=%llu snapshot_rows=%llu snapshot_us=%llu commits=%llu commit_failures=%llu "
            "commit_us=%llu commit_max_us=%llu",
            (unsigned long long)src.messages, (unsigned long long)src.trades,
-           (unsigned long long)src.rejected, (unsigned long long)sum.trades,
+           (unsigned long long)src.rejected, (unsigned long long)src.too_far_ahead,
+           (unsigned long long)sum.trades,
            (unsigned long long)sum.applied, (unsigned long long)sum.late,
            (unsigned long long)sum.duplicates, (unsigned long long)sum.too_late,
            (unsigned long long)sum.stale, (unsigned long long)sum.unknown_symbol,
@@ -171,6 +173,8 @@ ensure_parent_dir(const char *path)
     return mkdir(dir, 0755) != 0 && errno != EEXIST ? -errno : 0;
 }
 
+#define KL_SERVE_HOLE_LIMIT 2
+
 static int
 build_scheds(kl_service_t *svc, char *err, size_t cap)
 {
@@ -179,6 +183,10 @@ build_scheds(kl_service_t *svc, char *err, size_t cap)
     sc.iv_mask = svc->cfg->intervals;
     sc.tz_minutes = svc->cfg->tz_minutes;
     sc.lateness_ms = svc->cfg->lateness_ms;
+    /* A rollover across a long silence or downtime emits at most this many hole klines per
+     * interval; the rest are implied and filled by readers (export, REST). So a restart after a
+     * day down, or a symbol quiet for a week, costs a bounded number of rows per symbol. */
+    sc.hole_limit = KL_SERVE_HOLE_LIMIT;
     int rc = kl_sched_init(&svc->sched_ms, &sc);
     sc.unit_per_ms = 1000;
     if (rc == 0)
@@ -295,6 +303,11 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     if (rc == 0 && !(svc->workers = kl_calloc((size_t)cfg->workers, sizeof *svc->workers)))
         rc = KL_ENOMEM;
     int wall = cfg->clock_effective == KL_CFG_CLOCK_WALL;
+    /* Live feeds close klines by their connections' watermarks (source/wmark.h), sent in order
+     * with their trades; the clock thread's wall ticks only remain for the other sources
+     * (replay or Kafka with clock = wall). */
+    int wmark = wall && (cfg->source == KL_CFG_SRC_BINANCE || cfg->source == KL_CFG_SRC_LINES_TCP ||
+                         cfg->source == KL_CFG_SRC_LINES_STDIN);
     for (int i = 0; rc == 0 && i < cfg->workers; i++) {
         kl_worker_cfg_t wc = {
             .index = i,
@@ -304,7 +317,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
             .n_inputs = N_PRODUCERS,
             .ring_capacity = cfg->queue_capacity,
             .reg = svc->reg,
-            .wall_clock = wall,
+            .wall_clock = wall && !wmark,
+            .live_delays = wmark,
             .persister_wake = kl_persister_wake(svc->persister),
             .max_pending_rows = cfg->max_pending_rows,
             .shard_index = cfg->shard_index,
@@ -325,6 +339,12 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     if (rc == 0)
         rc = kl_router_init(&svc->src_router, svc->workers, svc->n_workers, PRODUCER_SOURCE,
                             svc->reg, auto_add, &svc->source_stop);
+    if (rc == 0) {
+        svc->src_router.wmark = wmark;
+        svc->src_router.disorder_ms = cfg->disorder_ms;
+        svc->src_router.idle_ms = cfg->idle_ms;
+        svc->src_router.max_skew_ms = wmark ? cfg->max_skew_ms : 0;
+    }
     if (rc == 0)
         rc = kl_router_init(&svc->admin_router, svc->workers, svc->n_workers, PRODUCER_ADMIN,
                             svc->reg, 0, &svc->admin_stop);
@@ -349,7 +369,7 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     kl_clock_cfg_t cc = {
         .workers = svc->workers,
         .n_workers = svc->n_workers,
-        .wall = wall,
+        .wall = wall && !wmark,
         .persist_ms = cfg->persist_ms,
         .stats_ms = (int64_t)cfg->stats_s * 1000,
         .stats_fn = stats_cb,
@@ -367,7 +387,7 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     kl_log(KL_LOG_INFO, "serve", "started",
            "source=%s store=%s workers=%d intervals=%d clock=%s persist_ms=%d symbols=%zu",
            svc->source->ops->name, cfg->store_url, svc->n_workers, svc->sched_ms.n,
-           wall ? "wall" : "event", cfg->persist_ms, cfg->n_symbols);
+           wmark ? "watermark" : wall ? "wall" : "event", cfg->persist_ms, cfg->n_symbols);
     *out = svc;
     return 0;
 

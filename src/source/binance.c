@@ -15,11 +15,13 @@
 
 #include "core/alloc.h"
 #include "core/config.h"
+#include "core/evtime.h"
 #include "core/log.h"
 #include "engine/kline.h"
 #include "kl/err.h"
 #include "source/source.h"
 #include "source/trade_json.h"
+#include "source/wmark.h"
 
 
 /* ---- backoff ----------------------------------------------------------------------------- */
@@ -523,15 +525,21 @@ kl_bf_page(kl_bf_t *s, const kl_trade_t *t, size_t n, int full, const kl_bf_ops_
 #define REST_BODY_MAX (8u << 20)
 #define PROTOCOL_NAME "kl-binance"
 /* Clock holds (kl_router_hold). A symbol that may have a hole is held from the moment it may
- * have one (a disconnect, a resume after a restart, a hole in the stream, its connection
- * silent for STALL_HOLD_MS) until the hole is closed: the backfill routed and the held live
- * trades handed over, or the first live trade contiguous, or the hole given up as a gap, or,
- * for a silence, a trade on the connection within CAUGHT_UP_MS of the wall clock (the delayed
- * ones are in) or a pong (the connection is alive and merely quiet). A hold that makes no
- * progress (no trade routed) for HOLD_MAX_MS is released with a warning: the clock wins. */
-#define STALL_HOLD_MS 500
-#define CAUGHT_UP_MS 500
+ * have one (a disconnect, a resume after a restart, a hole in the stream) until the hole is
+ * closed: the backfill routed and the held live trades handed over, or the first live trade
+ * contiguous, or the hole given up as a gap. A hold that makes no progress (no trade routed)
+ * for HOLD_MAX_MS is released with a warning: the clock wins.
+ *
+ * Watermarks (wmark.h, with rt->wmark): each connection's watermark is its highest trade time
+ * minus disorder-ms; a silent connection is pinged every KL_BINANCE_PING_IDLE_MS and the pong,
+ * whose payload is the exchange time the ping was sent at, proves it current up to then
+ * (minus the observed latency). The watermark is announced to the connection's symbols that
+ * are not held, in order with their trades; a released symbol gets the latest one at once. A
+ * silent connection that does not answer keeps its symbols' klines open: it is reconnected
+ * after KL_BINANCE_DEAD_MS and backfilled. */
 #define HOLD_MAX_MS 60000
+#define PONG_MAX_LATENCY_MS 10000 /* a pong proves nothing for a feed seen later than this */
+#define TIME_RESYNC_MS (10 * 60 * 1000) /* /api/v3/time again: exchange time stays exact */
 
 enum { TAG_WS = 0x5753, TAG_REST = 0x5245 };
 enum { WS_IDLE, WS_CONNECTING, WS_OPEN };
@@ -567,7 +575,8 @@ typedef struct wsconn {
     unsigned attempt;
     int64_t retry_at_ms, started_ms, opened_ms, last_rx_ms;
     int ping_pending, ping_sent, got_data, kill;
-    int silent; /* silent for STALL_HOLD_MS since its last message: its symbols are held */
+    int64_t ping_ev_ms; /* exchange time the last ping was sent at (its payload) */
+    kl_wmark_t wm;
     char *msg;
     size_t msg_len, msg_total;
     int in_msg, oversize;
@@ -642,6 +651,8 @@ struct binance {
     struct lws_context *ctx;
     lws_sorted_usec_list_t tick;
     kl_router_t *rt;
+    int64_t disorder_ms;
+    kl_ratelimit_t rl_future;
     const _Atomic int *stop;
     int stopping, fatal;
     uint64_t rng;
@@ -784,6 +795,10 @@ sym_release(sym_t *y)
     y->held = 0;
     b->n_held--;
     (void)kl_router_hold(b->rt, y->name, y->len, 0); /* unknown/shutdown: nothing held */
+    /* Its klines missed the announcements made while it was held. */
+    const wsconn_t *c = b->conns[y->conn];
+    if (b->rt->wmark && c->wm.announced != KL_WMARK_NONE)
+        (void)kl_router_wmark(b->rt, y->name, y->len, c->wm.announced);
 }
 
 /* Releases y when nothing may be missing any more: its connection is open and not silent, no
@@ -792,18 +807,27 @@ static void
 sym_settle(sym_t *y)
 {
     const wsconn_t *c = y->b->conns[y->conn];
-    if (y->held && c->state == WS_OPEN && !c->kill && !c->silent && !y->bf.backfilling &&
-        !y->bf.verify)
+    if (y->held && c->state == WS_OPEN && !c->kill && !y->bf.backfilling && !y->bf.verify)
         sym_release(y);
 }
 
-/* The connection's messages are current again (or it proved to be only quiet). */
+/* Announces c's watermark to its symbols when it passed a whole second. Held ones wait: their
+ * backfill comes first, and sym_release() gives them the watermark then. */
 static void
-conn_not_silent(wsconn_t *c)
+conn_announce(wsconn_t *c)
 {
-    c->silent = 0;
-    for (size_t k = 0; k < c->n_mem; k++)
-        sym_settle(&c->b->syms[c->mem[k]]);
+    binance_t *b = c->b;
+    if (!b->rt->wmark || b->stopping)
+        return;
+    int64_t at = kl_wmark_due(&c->wm);
+    if (at == KL_WMARK_NONE)
+        return;
+    for (size_t k = 0; k < c->n_mem; k++) {
+        const sym_t *y = &b->syms[c->mem[k]];
+        if (!y->held && !y->dead &&
+            kl_router_wmark(b->rt, y->name, y->len, at) == KL_ESHUTDOWN)
+            return;
+    }
 }
 
 static void
@@ -884,6 +908,11 @@ time_complete(rest_req_t *r)
     }
     b->time_inflight = 0;
     b->time_attempt = 0;
+    b->time_at_ms = kl_mono_ms() + TIME_RESYNC_MS;
+    if (b->rt->wmark) /* exchange time for watermarks, the future bound and the delays */
+        kl_evtime_sync((int64_t)st);
+    if (b->t0_ms != INT64_MIN)
+        return; /* a resync: the feed's start stays where it was */
     /* A margin before the answer: trades stamped just before it may not be on the stream. */
     b->t0_ms = (int64_t)st - KL_BINANCE_START_MARGIN_MS;
     size_t anchored = 0;
@@ -1182,7 +1211,6 @@ conn_lost(wsconn_t *c, const char *why)
     c->state = WS_IDLE;
     c->wsi = NULL;
     c->in_msg = 0;
-    c->silent = 0;
     if (b->stopping)
         return;
     b->disconnects++;
@@ -1359,17 +1387,24 @@ handle_message(wsconn_t *c, const char *s, size_t n)
         c->got_data = 1;
         c->attempt = 0; /* a connection that delivers resets the backoff */
     }
+    int64_t now = 0;
+    if (b->rt->wmark) {
+        now = kl_evtime_now_ms();
+        if (kl_source_check_time(&b->base, b->rt, y->name, y->len, &m.t, now, &b->rl_future))
+            return; /* counted and logged: a trade from the future would close real klines */
+    }
     rc = kl_bf_live(&y->bf, &m.t, &bf_ops, y);
     if (rc == 1) {
         sym_hold(y); /* a hole in the stream: nothing of it was routed yet */
         want_fetch(y, 0);
     }
-    /* After a silence, a trade this recent means the delayed ones have all come in (a
-     * connection delivers in order); until then the clock waits for them. */
-    if (c->silent && m.t.ts >= kl_now_ms() - CAUGHT_UP_MS)
-        conn_not_silent(c);
-    else if (y->held)
+    if (y->held)
         sym_settle(y);
+    if (b->rt->wmark) {
+        int64_t d = kl_wmark_trade(&c->wm, m.t.ts, now);
+        kl_hist_record(&b->base.feed_delay, d > 0 ? (uint64_t)d * 1000000u : 0);
+        conn_announce(c);
+    }
 }
 
 static int ctl_send(wsconn_t *c);
@@ -1386,7 +1421,6 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
         c->opened_ms = c->last_rx_ms = kl_mono_ms();
         c->ping_pending = c->ping_sent = c->got_data = 0;
         c->in_msg = 0;
-        c->silent = 0;
         b->connects++;
         kl_log(KL_LOG_INFO, "binance", "connected",
                "conn=%zu streams=%zu host=%s port=%d stream_type=%s", c->index, c->n_mem,
@@ -1424,15 +1458,27 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         c->last_rx_ms = kl_mono_ms();
         c->ping_sent = 0;
-        if (c->silent)
-            conn_not_silent(c); /* alive and quiet: nothing is held back */
+        if (len == 8 && b->rt->wmark) {
+            /* Everything the exchange sent before our ping reached it came before this pong,
+             * on this connection: the ping's own time (its payload) minus what frames take. */
+            int64_t at = 0;
+            for (int i = 0; i < 8; i++)
+                at |= (int64_t)((const uint8_t *)in)[i] << (8 * i);
+            if (at > c->ping_ev_ms) /* only a time we sent: a forged one could run ahead */
+                at = c->ping_ev_ms;
+            kl_wmark_quiet(&c->wm, at, PONG_MAX_LATENCY_MS);
+            conn_announce(c);
+        }
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         if (c->ping_pending) {
             unsigned char buf[LWS_PRE + 8];
             c->ping_pending = 0;
             c->ping_sent = 1;
-            if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+            c->ping_ev_ms = kl_evtime_now_ms();
+            for (int i = 0; i < 8; i++)
+                buf[LWS_PRE + i] = (unsigned char)((uint64_t)c->ping_ev_ms >> (8 * i));
+            if (lws_write(wsi, buf + LWS_PRE, 8, LWS_WRITE_PING) < 0)
                 return -1;
             if (c->ctl_want) /* one write per WRITEABLE: the message waits for the next */
                 lws_callback_on_writable(wsi);
@@ -1584,6 +1630,7 @@ conn_assign(binance_t *b, size_t si)
         c->tag = TAG_WS;
         c->b = b;
         c->index = b->n_conns;
+        kl_wmark_init(&c->wm, b->disorder_ms);
         c->state = WS_IDLE;
         c->retry_at_ms = 0;
         b->conns[b->n_conns++] = c;
@@ -1883,15 +1930,6 @@ tick_cb(lws_sorted_usec_list_t *sul)
                 c->ping_pending = 1;
                 lws_callback_on_writable(c->wsi);
             }
-            if (c->got_data && !c->silent && now - c->last_rx_ms >= STALL_HOLD_MS) {
-                /* stalled or quiet: what it still owes us must not come after the tick */
-                c->silent = 1;
-                for (size_t j = 0; j < c->n_mem; j++) {
-                    sym_t *y = &b->syms[c->mem[j]];
-                    if (y->bf.last_id != INT64_MIN)
-                        sym_hold(y);
-                }
-            }
         }
     }
     /* relaxed: gauges for /healthz and /metrics */
@@ -1906,7 +1944,7 @@ tick_cb(lws_sorted_usec_list_t *sul)
         if (kl_ratelimit_ok(&b->rl_hold, 1000, &supp))
             kl_log(KL_LOG_WARN, "binance", "clock_hold_expired",
                    "symbol=%s held_ms=%" PRId64 " backfilling=%d last_id=%" PRId64
-                   " note=\"no trade routed while held: its klines follow the wall clock again; "
+                   " note=\"no trade routed while held: its klines follow the watermark again; "
                    "trades of its hole that come later may be too late\" expired=%llu "
                    "suppressed=%llu",
                    y->name, now - y->held_ms, y->bf.backfilling, y->bf.last_id,
@@ -1924,6 +1962,9 @@ tick_cb(lws_sorted_usec_list_t *sul)
     }
     if (b->quote_mode && !b->info_inflight && !b->info_need && now >= b->info_at_ms)
         b->info_need = 1;
+    if (b->rt->wmark && b->t0_ms != INT64_MIN && !b->time_inflight && !b->time_need &&
+        now >= b->time_at_ms)
+        b->time_need = 1;
     if (now >= b->sync_at_ms) {
         b->sync_at_ms = now + SYNC_MS;
         sync_symbols(b);
@@ -2069,6 +2110,7 @@ kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void 
         return KL_ECONFIG;
     }
     b->raw = cfg->binance_stream && strcmp(cfg->binance_stream, "trade") == 0;
+    b->disorder_ms = cfg->disorder_ms;
     b->stream = b->raw ? "trade" : "aggTrade";
     b->rest_spacing_ms = b->raw ? KL_BINANCE_REST_SPACING_RAW_MS : KL_BINANCE_REST_SPACING_MS;
     b->resume = resume;

@@ -34,16 +34,22 @@
  *    (kl_binance_budget_t): when it is spent, the start waits until the oldest one leaves the
  *    window (logged at most once a minute). A connection is
  *    closed and reopened after 23 h 50 min (Binance ends them at 24 h), on {"e":"serverShutdown"},
- *    and when nothing (not even a pong to our ping, sent after 5 s of silence) arrived for 15 s.
+ *    and when nothing (not even a pong to our ping, sent after 1 s of silence) arrived for 15 s.
  *    Malformed and oversized messages are counted as rejected, logged rate-limited, and the
  *    connection stays up.
- *  - Clock holds: with the wall clock, a symbol's klines must not be finalized while trades of
- *    theirs may still come from REST. So a symbol that may have a hole (its connection dropped,
- *    it resumes after a restart, its stream showed a hole, or its connection went silent for
- *    500 ms) is held with kl_router_hold() (ticks skip it; its own trades still move it), and
- *    released once the hole is closed and the connection is live again; a hold that sees no
- *    trade for 60 s is released with a warning. A quiet but healthy connection may therefore
- *    finalize its symbols' klines up to ~5 s late (until the ping answers).
+ *  - Finality (clock = wall): each connection carries an event-time watermark (wmark.h): its
+ *    highest trade time minus disorder-ms, or, while it is silent, the exchange time of a ping
+ *    its pong answered (the ping's payload) minus the observed delivery delay. Each whole
+ *    second it passes is sent to its symbols (kl_router_wmark) in order with their trades, so
+ *    a kline closes only once every trade before its end was delivered. Exchange time is the
+ *    anchored monotonic clock plus the offset of GET /api/v3/time (re-read every 10 min), and
+ *    a trade more than max-skew-ms ahead of it is refused and counted.
+ *  - Clock holds: a symbol's klines must not be finalized while trades of theirs may still
+ *    come from REST. So a symbol that may have a hole (its connection dropped, it resumes after
+ *    a restart, its stream showed a hole) is held with kl_router_hold() (watermarks skip it;
+ *    its own trades still move it), and released, with the connection's latest watermark, once
+ *    the hole is closed and the connection is live again; a hold that sees no trade for 60 s
+ *    is released with a warning.
  *  - The symbol set follows the registry (kl_symreg): every SYNC_MS (1 s) the source compares
  *    its epoch (moves on removal) and live count with what it streams, and on a change diffs the
  *    lists. A new symbol goes on the first connection with room in its stream and path budgets
@@ -95,7 +101,7 @@
 #define KL_BINANCE_BACKOFF_BASE_MS 250
 #define KL_BINANCE_BACKOFF_CAP_MS 30000
 #define KL_BINANCE_ROTATE_MS ((int64_t)(23 * 60 + 50) * 60 * 1000)
-#define KL_BINANCE_PING_IDLE_MS 5000
+#define KL_BINANCE_PING_IDLE_MS 1000 /* a silent connection is pinged: its pong moves the watermark */
 #define KL_BINANCE_DEAD_MS 15000
 #define KL_BINANCE_START_MARGIN_MS 1000
 #define KL_BF_MAX_EMPTY 20        /* REST polls that bring nothing before a hole is a gap */

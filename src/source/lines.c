@@ -2,7 +2,10 @@
  * clients of a 127.0.0.1 listener, multiplexed with poll() on the source thread. Each line is
  * parsed by kl_trade_json_parse(), validated and routed; a bad line is counted and logged
  * (rate-limited) and skipped. Lines longer than KL_TRADE_JSON_MAX are rejected and skipped up to
- * their newline, so one bad client cannot wedge the reader. */
+ * their newline, so one bad client cannot wedge the reader. With watermark finality (the wall
+ * clock, rt->wmark), each client is one connection of wmark.h: its highest T minus disorder-ms,
+ * or exchange time minus idle-ms once it was silent that long, closes the klines of the
+ * symbols it carried. A symbol is expected on one client; two clients carrying it both move it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +17,13 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/evtime.h"
 #include "core/log.h"
 #include "engine/kline.h"
 #include "kl/err.h"
 #include "source/source.h"
 #include "source/trade_json.h"
+#include "source/wmark.h"
 
 #define MAX_CONNS 64
 #define BUFSZ (64 * 1024)
@@ -29,7 +34,10 @@ typedef struct conn {
     int discarding; /* inside an over-long line */
     uint64_t line;
     uint32_t rx_us; /* receive stamp of the last read */
+    int64_t rx_ms;  /* exchange time of the last read (kl_evtime) */
     char *buf;
+    kl_wmark_t wm;
+    kl_symset_t syms; /* the symbols it delivered: the ones its watermark closes */
 } conn_t;
 
 typedef struct lines_src {
@@ -38,7 +46,7 @@ typedef struct lines_src {
     char label[64];
     conn_t conns[MAX_CONNS];
     int n_conns;
-    kl_ratelimit_t rl;
+    kl_ratelimit_t rl, rl_future;
 } lines_src_t;
 
 static void
@@ -70,20 +78,45 @@ handle_line(lines_src_t *l, conn_t *c, kl_router_t *rt, const char *line, size_t
     }
     if (rc == 0)
         rc = kl_trade_validate(&m.t, 1);
+    size_t sl = strlen(m.symbol);
+    if (rc == 0 && rt->wmark &&
+        kl_source_check_time(&l->base, rt, m.symbol, sl, &m.t, c->rx_ms, &l->rl_future) != 0)
+        return; /* counted and logged as too far ahead */
     if (rc == 0) {
         m.t.rx_us = c->rx_us;
-        rc = kl_router_trade(rt, m.symbol, strlen(m.symbol), 1, &m.t);
+        rc = kl_router_trade(rt, m.symbol, sl, 1, &m.t);
         if (rc == KL_ESHUTDOWN)
             return;
         if (rc == KL_EARG) {
-            reject(l, c, KL_EARG, m.symbol, strlen(m.symbol)); /* unknown symbol */
+            reject(l, c, KL_EARG, m.symbol, sl); /* unknown symbol */
             return;
         }
     }
-    if (rc != 0)
+    if (rc != 0) {
         reject(l, c, rc, line, n);
-    else
-        atomic_fetch_add_explicit(&l->base.trades, 1, memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit(&l->base.trades, 1, memory_order_relaxed);
+    if (rt->wmark) {
+        if (kl_symset_add(&c->syms, m.symbol, sl) < 0)
+            kl_log(KL_LOG_ERROR, "lines", "symbol_untracked",
+                   "source=%s symbol=%s reason=\"out of memory\" action=\"its klines close "
+                   "with its own trades only\"", l->label, m.symbol);
+        int64_t d = kl_wmark_trade(&c->wm, m.t.ts, c->rx_ms);
+        kl_hist_record(&l->base.feed_delay, d > 0 ? (uint64_t)d * 1000000u : 0);
+    }
+}
+
+/* Sends c's watermark to its symbols when it passed a whole second. */
+static void
+announce(conn_t *c, kl_router_t *rt)
+{
+    int64_t at = kl_wmark_due(&c->wm);
+    if (at == KL_WMARK_NONE)
+        return;
+    for (size_t i = 0; i < c->syms.n; i++)
+        if (kl_router_wmark(rt, c->syms.names[i], strlen(c->syms.names[i]), at) == KL_ESHUTDOWN)
+            return;
 }
 
 /* Reads what fd has and handles its complete lines. Returns 0, or 1 at EOF / error. */
@@ -100,6 +133,7 @@ pump(lines_src_t *l, conn_t *c, kl_router_t *rt)
     }
     c->len += (size_t)r;
     c->rx_us = kl_rx_us(); /* one stamp per read: the lines it completes arrived now */
+    c->rx_ms = kl_evtime_now_ms();
     size_t start = 0;
     for (;;) {
         char *nl = memchr(c->buf + start, '\n', c->len - start);
@@ -120,6 +154,8 @@ pump(lines_src_t *l, conn_t *c, kl_router_t *rt)
         c->discarding = 1;
         c->len = 0;
     }
+    if (rt->wmark)
+        announce(c, rt);
     kl_router_flush(rt);
     return 0;
 }
@@ -130,11 +166,12 @@ conn_close(lines_src_t *l, int i)
     if (l->listen_fd >= 0)
         close(l->conns[i].fd);
     kl_free(l->conns[i].buf);
+    kl_symset_fini(&l->conns[i].syms);
     l->conns[i] = l->conns[--l->n_conns];
 }
 
 static int
-conn_add(lines_src_t *l, int fd)
+conn_add(lines_src_t *l, int fd, int64_t disorder_ms)
 {
     if (l->n_conns == MAX_CONNS)
         return KL_EFULL;
@@ -145,6 +182,7 @@ conn_add(lines_src_t *l, int fd)
     memset(c, 0, sizeof *c);
     c->fd = fd;
     c->buf = buf;
+    kl_wmark_init(&c->wm, disorder_ms);
     return 0;
 }
 
@@ -153,6 +191,8 @@ lines_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
 {
     lines_src_t *l = (lines_src_t *)src;
     struct pollfd pfd[MAX_CONNS + 1];
+    for (int i = 0; i < l->n_conns; i++) /* stdin was opened before the policy was known */
+        l->conns[i].wm.disorder_ms = rt->disorder_ms;
     while (!atomic_load_explicit(stop, memory_order_relaxed)) {
         int n = 0;
         if (l->listen_fd >= 0)
@@ -168,11 +208,19 @@ lines_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
                    strerror(errno));
             return -errno;
         }
+        if (rt->wmark) { /* silent clients: their symbols close once idle-ms have passed */
+            int64_t now = kl_evtime_now_ms();
+            for (int i = 0; i < l->n_conns; i++) {
+                kl_wmark_idle(&l->conns[i].wm, now, rt->idle_ms);
+                announce(&l->conns[i], rt);
+            }
+            kl_router_flush(rt);
+        }
         if (r <= 0)
             continue;
         if (l->listen_fd >= 0 && (pfd[0].revents & POLLIN)) {
             int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0 && conn_add(l, fd) != 0) {
+            if (fd >= 0 && conn_add(l, fd, rt->disorder_ms) != 0) {
                 kl_log(KL_LOG_WARN, "lines", "client_refused", "source=%s reason=\"%d clients "
                        "connected\"", l->label, MAX_CONNS);
                 close(fd);
@@ -206,7 +254,7 @@ int
 kl_source_lines_stdin_create(kl_source_t **out, char *err, size_t cap)
 {
     lines_src_t *l = kl_calloc(1, sizeof *l);
-    if (!l || conn_add(l, STDIN_FILENO) != 0) {
+    if (!l || conn_add(l, STDIN_FILENO, 0) != 0) {
         kl_free(l);
         snprintf(err, cap, "lines source: out of memory");
         return KL_ENOMEM;

@@ -7,12 +7,14 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/hist.h"
 #include "runtime/router.h"
 
 typedef struct kl_source kl_source_t;
 
 typedef struct kl_source_stats {
     uint64_t messages, trades, rejected, skipped_events, unknown_symbols;
+    uint64_t too_far_ahead; /* trades refused: T beyond exchange time + max-skew-ms */
 } kl_source_stats_t;
 
 typedef struct kl_source_ops {
@@ -27,7 +29,10 @@ struct kl_source {
     const kl_source_ops_t *ops;
     int finite; /* ends by itself: replay, lines on stdin */
     /* counters, written by the source thread (relaxed), read by stats */
-    _Atomic uint64_t messages, trades, rejected, skipped_events;
+    _Atomic uint64_t messages, trades, rejected, skipped_events, too_far_ahead;
+    /* live sources with watermarks: trade delivered - its T, in exchange time (source thread
+     * records, any thread reads) */
+    kl_hist_t feed_delay;
     /* feed connections that should be open and are not (live sources; /healthz), and those that
      * are open */
     _Atomic int64_t feeds_down, feeds_open;
@@ -66,5 +71,12 @@ int kl_source_kafka_create(const struct kl_config *cfg, struct kl_worker **worke
 uint32_t kl_source_kafka_partitions(kl_source_t *src);
 
 void kl_source_stats(kl_source_t *src, kl_source_stats_t *out);
+
+/* Source thread, for a live trade t of symbol (len bytes) delivered now (exchange time): 0 when
+ * it may be routed; KL_ETIME when t.ts is more than rt->max_skew_ms ahead of now, counted in
+ * too_far_ahead and logged (rate-limited by *rl) with the symbol. A trade from the future would
+ * move its symbol's klines past every real trade to come. */
+int kl_source_check_time(kl_source_t *src, const kl_router_t *rt, const char *symbol,
+                         size_t len, const kl_trade_t *t, int64_t now_ms, kl_ratelimit_t *rl);
 
 #endif

@@ -151,6 +151,9 @@ test_defaults(void **state)
     assert_int_equal(c.shard_index, 0);
     assert_int_equal(c.shard_count, 1);
     assert_int_equal(c.lateness_ms, 0);
+    assert_int_equal(c.disorder_ms, 50);
+    assert_int_equal(c.idle_ms, 2000);
+    assert_int_equal(c.max_skew_ms, 5000);
     assert_int_equal(c.persist_ms, 1000);
     assert_int_equal(c.stats_s, 10);
     assert_int_equal(c.log_level, KL_CFG_LOG_INFO);
@@ -189,6 +192,9 @@ test_defaults(void **state)
                            "tz = +00:00\n"
                            "lateness-ms = 0\n"
                            "clock = auto ; wall for this source\n"
+                           "disorder-ms = 50\n"
+                           "idle-ms = 2000\n"
+                           "max-skew-ms = 5000\n"
                            "workers = 1\n"
                            "cpus = none\n"
                            "queue-capacity = 65536\n"
@@ -609,6 +615,17 @@ test_small_keys(void **state)
     parse_bad(NULL, "--shard", "1", NULL);
     parse_bad(NULL, "--shard", "/2", NULL);
     parse_bad(NULL, "--lateness-ms", "1001", NULL);
+    parse_ok(&c, "--disorder-ms", "0", "--idle-ms", "100", "--max-skew-ms", "3600000", NULL);
+    assert_int_equal(c.disorder_ms, 0);
+    assert_int_equal(c.idle_ms, 100);
+    assert_int_equal(c.max_skew_ms, 3600000);
+    kl_config_free(&c);
+    parse_bad("config: disorder-ms = \"5001\": must be an integer 0..5000 (how far trades on one "
+              "feed connection may be out of time order)",
+              "--disorder-ms", "5001", NULL);
+    parse_bad(NULL, "--idle-ms", "99", NULL);
+    parse_bad(NULL, "--max-skew-ms", "99", NULL);
+    parse_bad(NULL, "--max-skew-ms", "-1", NULL);
     parse_bad(NULL, "--persist-ms", "49", NULL);
     parse_bad(NULL, "--persist-ms", "60001", NULL);
     parse_bad(NULL, "--stats-s", "3601", NULL);
