@@ -23,6 +23,7 @@ kl_sched_cfg_default(kl_sched_cfg_t *cfg)
     cfg->iv_mask = KL_IV_ALL;
     cfg->unit_per_ms = 1;
     cfg->lateness_ms = 0;
+    cfg->hole_limit = -1;
     for (int i = 0; i < KL_IV_COUNT; i++)
         cfg->origin_ms[i] = kl_iv_default_origin_ms(i);
 }
@@ -55,6 +56,7 @@ kl_sched_init(kl_sched_t *sched, const kl_sched_cfg_t *cfg)
     if (cfg->lateness_ms < 0 || cfg->lateness_ms > shortest)
         return KL_EARG;
     s.lateness = cfg->lateness_ms * cfg->unit_per_ms;
+    s.hole_limit = cfg->hole_limit < 0 ? -1 : cfg->hole_limit;
     *sched = s;
     return 0;
 }
@@ -214,7 +216,16 @@ iv_roll(kl_series_t *s, int i, int64_t t, kl_emit_fn emit, void *ctx)
     int64_t target = kl_iv_open(spec, t);
     int64_t next = cur->k.close_time + 1;
     kl_dec_t close = cur->k.close;
+    int64_t left = s->sched->hole_limit;
     while (next < target) {
+        if (left == 0) {
+            /* The rest of the gap is implied: readers fill it from the previous close. The
+             * kline just before the new one is still where a late trade would land. */
+            if (keep_prev)
+                cur_open_at(last, spec, kl_iv_open(spec, target - 1), close);
+            break;
+        }
+        left -= left > 0;
         cur_open_at(last, spec, next, close);
         emit_kline(s, spec, last, KL_EMIT_FINAL, emit, ctx);
         next = last->k.close_time + 1;

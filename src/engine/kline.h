@@ -40,6 +40,7 @@ typedef struct kl_sched {
     int pos[KL_IV_COUNT];          /* enum kl_iv -> index in spec, or -1 */
     int64_t unit_per_ms;           /* 1 (ms) or 1000 (us) */
     int64_t lateness;              /* in the unit */
+    int64_t hole_limit;            /* hole klines emitted per rollover and interval; -1: all */
 } kl_sched_t;
 
 typedef struct kl_sched_cfg {
@@ -48,9 +49,15 @@ typedef struct kl_sched_cfg {
     int64_t unit_per_ms;             /* 1 or 1000 */
     int64_t lateness_ms;             /* 0 .. length of the shortest enabled interval */
     int64_t origin_ms[KL_IV_COUNT];  /* local-time origin of each fixed-length interval */
+    /* At most this many hole klines are emitted when one rollover skips whole intervals (-1,
+     * the default: all of them, as `klined replay` writes). The rest of the gap is implied:
+     * never emitted nor stored, and filled by readers from the previous close (export, REST),
+     * so a long silence costs O(1) instead of one row per empty interval. */
+    int64_t hole_limit;
 } kl_sched_cfg_t;
 
-/* Defaults: all intervals, UTC, ms, lateness 0 (no correction buffer), default origins. */
+/* Defaults: all intervals, UTC, ms, lateness 0 (no correction buffer), default origins, every
+ * hole kline emitted. */
 void kl_sched_cfg_default(kl_sched_cfg_t *cfg);
 
 /* Validates cfg and fills *sched. Returns 0, KL_EINTERVAL (empty mask), KL_ETZ, or KL_EARG
