@@ -1050,6 +1050,67 @@ test_tz_month(void **state)
     assert_int_equal(k.close_time, feb29 + DAY - 1);
 }
 
+/* A rollover across a long gap emits at most hole_limit hole klines per interval and implies
+ * the rest: a year of silence costs O(1), and the series continues exactly at its new kline,
+ * at the previous close. With a lateness window the kline just before the new one is still the
+ * one a late trade amends. */
+static void
+test_hole_limit_bounds_a_long_gap(void **state)
+{
+    (void)state;
+    kl_sched_cfg_t cfg;
+    kl_sched_cfg_default(&cfg);
+    cfg.hole_limit = 2;
+    kl_sched_t sch;
+    assert_int_equal(kl_sched_init(&sch, &cfg), 0);
+    kl_series_t s;
+    static coll_t c;
+    c.n = 0;
+    kl_series_init(&s, &sch, NULL);
+    assert_int_equal(apply(&s, tr(T0 + 500, 1, D(100), D(1), 0), &c), KL_APPLIED);
+    kl_series_tick(&s, T0 + 365 * DAY, collect, &c); /* a year later */
+    /* each of the 16 intervals: its final + at most 2 holes */
+    assert_true(c.n <= 16 * 3);
+    int per_iv[KL_IV_COUNT] = {0};
+    for (int i = 0; i < c.n; i++) {
+        per_iv[c.r[i].iv]++;
+        if (c.r[i].flags & KL_EMIT_HOLE)
+            assert_int_equal(c.r[i].k.close, D(100));
+    }
+    assert_int_equal(per_iv[KL_IV_1S], 3); /* T0 final, T0+1s and T0+2s holes */
+    assert_int_equal(c.r[2].k.open_time, T0 + 2000);
+    kl_kline_t k = get(&s, KL_IV_1S);
+    assert_int_equal(k.open_time, T0 + 365 * DAY);
+    assert_int_equal(k.open, D(100));
+    assert_int_equal(k.trades, 0);
+    c.n = 0;
+    assert_int_equal(apply(&s, tr(T0 + 365 * DAY + 10, 2, D(101), D(2), 0), &c), KL_APPLIED);
+    assert_int_equal(c.n, 0);
+    k = get(&s, KL_IV_1S);
+    assert_int_equal(k.open, D(101));
+    assert_int_equal(k.trades, 1);
+
+    /* Lateness: a late trade just before the new kline amends the kline it belongs to. */
+    cfg.lateness_ms = 1000;
+    assert_int_equal(kl_sched_init(&sch, &cfg), 0);
+    kl_series_init(&s, &sch, NULL);
+    c.n = 0;
+    assert_int_equal(apply(&s, tr(T0 + 500, 1, D(100), D(1), 0), &c), KL_APPLIED);
+    kl_series_tick(&s, T0 + DAY, collect, &c);
+    c.n = 0;
+    assert_int_equal(apply(&s, tr(T0 + DAY - 300, 2, D(99), D(3), 0), &c), KL_APPLIED_LATE);
+    int found = 0;
+    for (int i = 0; i < c.n; i++)
+        if (c.r[i].iv == KL_IV_1S) {
+            assert_int_equal(c.r[i].flags, KL_EMIT_FINAL | KL_EMIT_CORRECTION);
+            assert_int_equal(c.r[i].k.open_time, T0 + DAY - 1000);
+            assert_int_equal(c.r[i].k.trades, 1);
+            assert_int_equal(c.r[i].k.close, D(99));
+            found = 1;
+        }
+    assert_true(found);
+}
+
 int
 main(void)
 {
@@ -1062,6 +1123,7 @@ main(void)
         cmocka_unit_test(test_taker_buy),
         cmocka_unit_test(test_agg_trade_count),
         cmocka_unit_test(test_hole_klines),
+        cmocka_unit_test(test_hole_limit_bounds_a_long_gap),
         cmocka_unit_test(test_finality_by_tick),
         cmocka_unit_test(test_finality_by_trade),
         cmocka_unit_test(test_rollover_idempotent),
