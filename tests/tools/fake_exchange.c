@@ -1186,7 +1186,10 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         memset(pss->sub, 0, g.n_syms ? g.n_syms : 1);
         pss->q = xrealloc(NULL, QUEUE_MAX_FRAMES * sizeof *pss->q);
         pss->rng = g.seed ^ (0x9e3779b97f4a7c15ull * pss->id);
-        if (g.latency) /* the tick reads this client (ws_read): lws must not answer its pings */
+        /* With latency the tick reads this client (ws_read): lws must not answer its pings.
+         * Nothing of the client's is in lws's buffer yet, since a client sends its first frame
+         * only after the 101 (RFC 6455 4.1). */
+        if (g.latency)
             lws_rx_flow_control(wsi, 0);
         lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
         if (strncmp(uri, "/ws/", 4) == 0) {
