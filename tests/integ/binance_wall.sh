@@ -41,22 +41,10 @@ if [ ! -x "$FX" ]; then
 fi
 
 # Three symbols of aggTrades (their times only order the tape: --live-time rewrites them).
-gen() { # SYMBOL SEED N
-    awk -v sym="$1" -v seed="$2" -v n="$3" 'BEGIN {
-        srand(seed); t = 1704067200000; a = seed * 1000000; f = a * 3
-        for (i = 0; i < n; i++) {
-            t += int(rand() * 3); k = 1 + int(rand() * 3)
-            printf "%.0f,%d.%08d,%d.%08d,%.0f,%.0f,%.0f,%s,True\n", a, 100 + int(rand() * 50),
-                   int(rand() * 99999999), int(rand() * 5), int(rand() * 99999999), f, f + k - 1, t,
-                   (rand() < 0.5 ? "True" : "False")
-            a++; f += k
-        }
-    }' >"$T/in/$1-aggTrades-2024-01-01.csv"
-}
-mkdir -p "$T/in" "$T/back"
-gen AAAUSDT 1 2000
-gen BBBUSDT 2 2000
-gen CCCBTC 3 2000
+mkdir -p "$T/back"
+fx_gen AAAUSDT 1 2000
+fx_gen BBBUSDT 2 2000
+fx_gen CCCBTC 3 2000
 TOTAL=6000
 SYMS="AAAUSDT BBBUSDT CCCBTC"
 
@@ -104,20 +92,16 @@ for _ in $(seq 600); do
     sleep 0.1
 done
 [ -n "$done" ] && ok "the fake emitted all $TOTAL trades" || bad "the fake never finished"
-last_stat() { grep 'event=stats ' "$D/k.log" | tail -1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
 # Applied at once or amending a final kline within the lateness window: every trade counts once.
-taken() { echo $(($(last_stat applied) + $(last_stat late))); }
-for _ in $(seq 300); do
-    [ "$(taken)" = $TOTAL ] && break
-    sleep 0.1
-done
-[ "$(taken)" = $TOTAL ] && ok "klined took all $TOTAL trades (applied + late)" ||
-    bad "applied + late = $(taken), want $TOTAL"
+wait_taken "$D" $TOTAL
+[ "$(($(last_stat "$D" applied) + $(last_stat "$D" late)))" = $TOTAL ] &&
+    ok "klined took all $TOTAL trades (applied + late)" ||
+    bad "applied + late = $(($(last_stat "$D" applied) + $(last_stat "$D" late))), want $TOTAL"
 sleep 3 # the wall clock finalizes the last klines (and adds hole klines)
 kill -TERM "$KPID" 2>/dev/null
 wait "$KPID" && ok "SIGTERM: exit 0" || bad "SIGTERM: exit status non-zero"
 KPID=
-[ "$(last_stat too_late)" = 0 ] && ok "no trade too late: $(grep 'event=stats ' "$D/k.log" | tail -1 | grep -o 'late=[0-9]* duplicates=[0-9]* too_late=[0-9]*')" ||
+[ "$(last_stat "$D" too_late)" = 0 ] && ok "no trade too late: $(grep 'event=stats ' "$D/k.log" | tail -1 | grep -o 'late=[0-9]* duplicates=[0-9]* too_late=[0-9]*')" ||
     bad "trades too late: $(grep 'event=stats ' "$D/k.log" | tail -1 | grep -o 'too_late=[0-9]*')"
 n=$(grep -c 'event=disconnected' "$D/k.log")
 [ "$n" -ge 2 ] && ok "$n disconnects" || bad "$n disconnects, want >= 2"
@@ -132,22 +116,8 @@ else
 fi
 
 # Every trade back from REST, by fromId pages, as a data.binance.vision aggTrades CSV.
-for s in $SYMS; do
-    from=0 out="$T/back/$s-aggTrades-2024-01-01.csv"
-    : >"$out"
-    while :; do
-        http GET "/api/v3/aggTrades?symbol=$s&fromId=$from&limit=1000" >"$T/page.json"
-        n=$(awk 'BEGIN { RS = "}" } /"a":/ {
-                gsub(/[\[\]{},]/, " "); gsub(/"/, "")
-                for (i = 1; i <= NF; i++) { split($i, kv, ":"); v[kv[1]] = kv[2] }
-                printf "%s,%s,%s,%s,%s,%s,%s,%s\n", v["a"], v["p"], v["q"], v["f"], v["l"], v["T"],
-                       (v["m"] == "true" ? "True" : "False"), (v["M"] == "true" ? "True" : "False")
-                n++
-            } END { print n + 0 > "/dev/stderr" }' "$T/page.json" 2>&1 >>"$out")
-        [ "$n" -lt 1000 ] && break
-        from=$(($(tail -1 "$out" | cut -d, -f1) + 1))
-    done
-done
+# shellcheck disable=SC2086 # SYMS is a list
+fx_fetch_back "$T/back" $SYMS
 got=$(cat "$T"/back/*.csv | wc -l)
 [ "$got" = $TOTAL ] && ok "REST gave back all $TOTAL trades" || bad "REST gave back $got trades"
 ids_ok=$(awk -F, 'FNR > 1 && $1 != p + 1 { b++ } { p = $1 } END { print b + 0 }' "$T"/back/*.csv)
@@ -156,37 +126,7 @@ times_live=$(awk -F, '$6 < 1704067200000 + 86400000 { b++ } END { print b + 0 }'
 [ "$times_live" = 0 ] && ok "REST times are the live (rewritten) ones" ||
     bad "$times_live REST trades kept the tape time"
 
-"$K" replay --quiet --out "$T/want" "$T"/back/*.csv 2>"$T/replay.log" || bad "klined replay failed"
-"$K" export --store "sqlite:$D/k.db" --out "$T/got" 2>"$T/export.log" || bad "klined export failed"
-nw=$(ls "$T/want" | wc -l)
-[ "$nw" = 48 ] && ok "replay wrote 48 files" || bad "replay wrote $nw files, want 48"
-same=0 differ=0 extra_bad=0 extra=0
-for f in "$T"/want/*; do
-    b=$(basename "$f")
-    n=$(wc -l <"$f")
-    if [ ! -f "$T/got/$b" ]; then
-        differ=$((differ + 1)) && echo "    missing in the export: $b"
-        continue
-    fi
-    if head -n "$n" "$T/got/$b" | cmp -s - "$f"; then
-        same=$((same + 1))
-    else
-        differ=$((differ + 1))
-        [ "$differ" -le 3 ] && echo "    $b differs:" &&
-            diff <(head -n "$n" "$T/got/$b") "$f" | head -4 | sed 's/^/      /'
-    fi
-    # Rows after the replay's last: hole klines only (trades, the 9th field, 0).
-    e=$(tail -n +"$((n + 1))" "$T/got/$b" | wc -l)
-    extra=$((extra + e))
-    x=$(tail -n +"$((n + 1))" "$T/got/$b" | awk -F, '$9 != 0 { b++ } END { print b + 0 }')
-    extra_bad=$((extra_bad + x))
-done
-[ "$differ" = 0 ] && ok "the store equals klined replay up to its last row ($same files)" ||
-    bad "$differ files differ from klined replay"
-[ "$extra_bad" = 0 ] && ok "the $extra rows after the last trade are hole klines" ||
-    bad "$extra_bad rows after the last trade have trades"
-[ "$(ls "$T/got" | wc -l)" = "$nw" ] && ok "the export has the same files" ||
-    bad "the export has $(ls "$T/got" | wc -l) files, want $nw"
+fx_same_as_replay "$K" "sqlite:$D/k.db" "$T" 48 "$T"/back/*.csv
 
 kill "$FXPID" 2>/dev/null && wait "$FXPID" 2>/dev/null
 FXPID=

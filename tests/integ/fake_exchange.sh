@@ -233,7 +233,7 @@ check "stream name matches the symbol" \
 if wait_status done true; then ok "the tape ends (done)"; else bad "the tape did not end"; fi
 http GET /status
 check "/status at the end" "$BODY" \
-    "$(printf '{"emitted":5000,"total":5000,"connections":0,"dropped_slow":0,"done":true,"refused":0,"server_time":%s}' $((1704067200003 + 11 * 1999)))"
+    "$(printf '{"emitted":5000,"total":5000,"connections":0,"dropped_slow":0,"done":true,"refused":0,"server_time":%s,"clients":[]}' $((1704067200003 + 11 * 1999)))"
 
 http GET "/api/v3/aggTrades?symbol=BTCUSDT&fromId=1000"
 check "aggTrades default limit is 500" "$(sed 's/},{/}\n{/g' <<<"$BODY" | to_csv | wc -l)" 500
@@ -348,6 +348,86 @@ wait "$FXPID"
 check "SIGTERM exits 0" "$?" 0
 "$FX" --port 0 --trades nosuchdir/BTCUSDT-aggTrades-2024-01-01.csv >bad.out 2>bad.err
 check "a missing dump file is an error" "$? $(wc -c <bad.out)" "2 0"
+FXPID=
+
+# ---- 5. latency: --live-time --latency-ms 30-270 -------------------------------------------
+# Only what the fake guarantees is asserted: each frame at least MIN ms after its T, in order,
+# and a pong after every frame queued before its ping arrived. No upper bound on delays.
+"$FX" --port 0 --trades "$FILES" --latency-ms 30-270 >bad.out 2>bad.err
+check "--latency-ms without --live-time is an error" "$?" 2
+"$FX" --port 0 --trades "$FILES" --live-time --latency-ms 270-30 >bad.out 2>bad.err
+check "--latency-ms with MIN > MAX is an error" "$?" 2
+start_fx --rate 1000 --live-time --latency-ms 30-270 --seed 7 || bad "latency start"
+http POST "/fault?kind=pause&ms=600000"
+# l: 1500 trades of both symbols and the reply, with a ping every 20 ms; m: pings every 50 ms
+# until the end, for the stall and the drop below.
+ws_start l "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade" --stamp --ping-ms 20 \
+    --count 1501 --seconds 120 --send '{"method":"LIST_SUBSCRIPTIONS","id":1}'
+LPID=$WPID
+ws_start m "/stream?streams=btcusdt@aggTrade" --stamp --ping-ms 50 --seconds 120
+MPID=$WPID
+wait_for l.txt '"id":1}$' && wait_for m.txt '#connected$'
+check "the reply comes through the delayed path" "$(grep -c '^[0-9]* {"result":\["btcusdt@aggTrade","ethusdt@aggTrade"\],"id":1}$' l.txt)" 1
+http POST "/fault?kind=pause&ms=0"
+wait "$LPID"
+
+# lat_check FILE MIN: "trades early out_of_order id_breaks pongs pongs_out_of_order
+# pongs_too_soon pongs_that_waited" for a ws_dump --stamp --ping-ms output. A trade is early
+# when it came less than MIN ms after its T; a pong is too soon when a trade with T before its
+# ping was sent comes after it; it waited when such a trade came between its ping and it.
+lat_check() {
+    awk -v min="$2" '
+        function num(k,  v) { if (!match($0, "\"" k "\":[0-9]+")) return -1
+                               v = substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
+                               return v + 0 }
+        $2 == "#ping" { sent[$3] = $1; open[$3] = 1 }
+        $2 == "#pong" { np++; if ($3 != lastpong + 1) pooo++; lastpong = $3
+                        if (sent[$3] > fence) fence = sent[$3]; if (w[$3]) waited++
+                        delete open[$3] }
+        /"e":"aggTrade"/ {
+            n++; t = num("T"); a = num("a"); match($0, /"s":"[A-Z]+"/); s = substr($0, RSTART, RLENGTH)
+            if ($1 - t < min) early++
+            if (t < lastt) ooo++; lastt = t
+            if ((s in ida) && a <= ida[s]) idb++; ida[s] = a
+            if (t < fence) soon++
+            for (p in open) if (t < sent[p]) w[p] = 1
+        }
+        END { print n + 0, early + 0, ooo + 0, idb + 0, np + 0, pooo + 0, soon + 0, waited + 0 }' "$1"
+}
+read -r n early ooo idb np pooo soon waited <<<"$(lat_check l.txt 30)"
+check "1500 trades with latency" "$n" 1500
+check "every trade came at least 30 ms after its T" "$early" 0
+check "trades in order (T never goes back on a connection)" "$ooo" 0
+check "ids strictly increasing per symbol" "$idb" 0
+if [ "$np" -ge 10 ] && [ "$pooo" = 0 ]; then ok "$np pongs, in ping order"; else bad "pongs: $np, $pooo out of order"; fi
+check "no pong before a trade older than its ping" "$soon" 0
+if [ "$waited" -ge 1 ]; then ok "$waited pongs waited for trades queued before their ping"; else bad "no pong waited for a queued trade: the test proves nothing"; fi
+
+http GET /status
+dmin=$(sed -n 's/.*"delay_min_ms":\([0-9]*\).*/\1/p' <<<"$BODY")
+dn=$(sed -n 's/.*"delay_n":\([0-9]*\).*/\1/p' <<<"$BODY")
+if [ -n "$dmin" ] && [ "$dmin" -ge 30 ] && [ "${dn:-0}" -gt 0 ]; then
+    ok "/status: client delay stats ($(grep -o '"clients":.*' <<<"$BODY"))"
+else
+    bad "/status delay stats: $BODY"
+fi
+
+# A stall holds everything, pongs included: pings sent during it get no pong until it ends.
+http POST "/fault?kind=stall&ms=600000"
+first=$(($(grep -c '#ping' m.txt) + 1))
+wait_for m.txt "^[0-9]+ #ping $((first + 3))\$"
+ponged=$(awk -v f="$first" '$2 == "#pong" && $3 >= f' m.txt | wc -l)
+check "no pong while stalled" "$ponged" 0
+check "frames are held while stalled" "$(status_field queued | awk '{ print ($1 > 0) }')" 1
+http POST "/fault?kind=stall&ms=0"
+if wait_for m.txt "^[0-9]+ #pong $((first + 3))\$"; then ok "the pongs come after the stall"; else bad "no pong after the stall"; fi
+http POST "/fault?kind=drop"
+wait "$MPID"
+check "drop closes a delayed client at once" "$(tail -1 m.txt | cut -d' ' -f2)" "#closed"
+read -r n early ooo idb np pooo soon waited <<<"$(lat_check m.txt 30)"
+check "stalled client: no trade early, out of order or ahead of a pong" "$early $ooo $idb $pooo $soon" "0 0 0 0 0"
+http POST /quit
+wait "$FXPID"
 FXPID=
 
 finish

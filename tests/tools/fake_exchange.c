@@ -12,11 +12,26 @@
  * would exceed QUEUE_MAX_FRAMES or QUEUE_MAX_BYTES is killed and counted in dropped_slow, never
  * waited for. A client only ever gets trades emitted while it is connected, as on the real
  * exchange, so a reconnecting client must backfill through REST. Memory comes from malloc: this
- * is a test tool, not part of klined. */
+ * is a test tool, not part of klined.
+ *
+ * LATENCY (--latency-ms MIN-MAX, with --live-time). Each queued frame gets a due time, the trade's
+ * T (or the moment it was queued, for other frames) plus a delay drawn uniformly in [MIN, MAX]
+ * from the connection's own seeded generator, and never earlier than the frame before it: a
+ * connection delivers in order, like one TCP path from another region. A frame is written only
+ * once due. The client's pings must be answered in that same order (a pong proves that nothing
+ * sent before it is still in flight), but lws 4.1 answers a ping by itself, ahead of anything the
+ * application queued (lib/roles/ws/ops-ws.c: the PING opcode stashes the payload and the next
+ * POLLOUT writes the pong before the WRITEABLE callback; no callback or option sees the ping).
+ * So with latency on, lws never reads these connections: ESTABLISHED turns its rx off
+ * (lws_rx_flow_control), and the 5 ms tick reads the socket itself and parses the client's frames:
+ * a ping queues an ordered PONG frame, text is a control message as before, a close is answered
+ * through the queue. lws still writes, handles hang-ups and closes. Plain sockets only: over TLS
+ * the bytes are ciphertext, so --latency-ms refuses --tls-cert. */
 #include <libwebsockets.h>
 
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "core/decimal.h"
@@ -41,9 +57,10 @@
 #define REST_LIMIT_DEFAULT 500
 #define REST_LIMIT_MAX 1000
 #define MSG_MAX 512                    /* one formatted trade message */
+#define LATENCY_MAX_MS 60000
 
 enum { SUB_AGG = 1, SUB_TRADE = 2 };
-enum { FR_TEXT, FR_PING, FR_CLOSE };
+enum { FR_TEXT, FR_PING, FR_PONG, FR_CLOSE };
 
 typedef struct sym {
     char name[KL_SYMBOL_MAX];  /* BTCUSDT */
@@ -62,6 +79,9 @@ typedef struct frame {
     unsigned char *buf; /* LWS_PRE headroom, then len bytes */
     size_t len;
     int kind;
+    int close_code; /* FR_CLOSE */
+    int64_t t_ms;   /* the trade's T, or -1: not a trade (kept for the delay stats) */
+    int64_t due_ms; /* wall ms from which it may be written (0 without latency) */
 } frame_t;
 
 /* One per connection: the HTTP fields while it serves REST, the WS fields once upgraded. */
@@ -81,6 +101,15 @@ typedef struct pss {
     uint64_t sent;
     char *rx;
     size_t rx_len;
+    /* latency mode: the connection's delay generator, the due time of its last queued frame, the
+     * bytes read from the socket and not yet parsed, and what /status reports */
+    uint64_t rng;
+    int64_t last_due_ms;
+    unsigned char *in;
+    size_t in_len;
+    int rx_done; /* a close was queued: the rest of the input is ignored */
+    uint64_t pongs, delay_n;
+    int64_t delay_min, delay_max, delay_sum;
 } pss_t;
 
 static struct {
@@ -93,6 +122,9 @@ static struct {
     int64_t pause_until_us, stall_until_us, refuse_until_us;
     int64_t clock_ms; /* exchange time: T of the last emitted trade */
     int live_time;    /* --live-time: trades are stamped with the wall clock at emission */
+    int latency;      /* --latency-ms given: frames are delayed, see LATENCY above */
+    int64_t lat_min_ms, lat_max_ms;
+    uint64_t seed;
     pss_t *clients;
     unsigned next_id;
     uint64_t dropped_slow, refused;
@@ -366,9 +398,22 @@ queue_clear(pss_t *c)
     c->q_bytes = 0;
 }
 
-/* Queues a copy of msg; a client whose queue would overflow is disconnected and counted. */
+/* splitmix64: each connection draws its delays from its own generator, seeded by --seed and its
+ * id, so its delays do not depend on how many frames other connections were sent. */
+static uint64_t
+rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Queues a copy of msg; a client whose queue would overflow is disconnected and counted. t_ms is
+ * the trade's T, or -1 for any other frame. With latency on, the frame is due at T (or now) plus
+ * a drawn delay, and never before the frame queued ahead of it. */
 static void
-enqueue(pss_t *c, const char *msg, size_t len, int kind)
+enqueue_at(pss_t *c, const char *msg, size_t len, int kind, int64_t t_ms)
 {
     if (c->dropping)
         return;
@@ -383,8 +428,25 @@ enqueue(pss_t *c, const char *msg, size_t len, int kind)
     memcpy(f->buf + LWS_PRE, msg, len);
     f->len = len;
     f->kind = kind;
+    f->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+    f->t_ms = t_ms;
+    f->due_ms = 0;
+    if (g.latency) {
+        int64_t span = g.lat_max_ms - g.lat_min_ms + 1;
+        int64_t due = (t_ms >= 0 ? t_ms : wall_ms()) + g.lat_min_ms +
+                      (int64_t)(rng_next(&c->rng) % (uint64_t)span);
+        if (due < c->last_due_ms)
+            due = c->last_due_ms; /* in order: never before the frame ahead */
+        f->due_ms = c->last_due_ms = due;
+    }
     c->q_n++;
     c->q_bytes += len;
+}
+
+static void
+enqueue(pss_t *c, const char *msg, size_t len, int kind)
+{
+    enqueue_at(c, msg, len, kind, -1);
 }
 
 static int
@@ -393,13 +455,20 @@ stalled(void)
     return now_us() < g.stall_until_us;
 }
 
+/* The head of c's queue may be written now. */
+static int
+head_due(const pss_t *c)
+{
+    return c->q_n && (!g.latency || c->q[c->q_head].due_ms <= wall_ms());
+}
+
 static void
 wake_writers(void)
 {
     if (stalled())
         return;
     for (pss_t *c = g.clients; c; c = c->next)
-        if (c->q_n && !c->dropping)
+        if (!c->dropping && head_due(c))
             lws_callback_on_writable(c->wsi);
 }
 
@@ -521,6 +590,109 @@ control_message(pss_t *c, const char *msg)
     wake_writers();
 }
 
+/* ---- reading the clients ourselves (latency mode) ---------------------------------------- */
+
+/* Queues a close frame with code; nothing the client sends after this is read. */
+static void
+close_queued(pss_t *c, int code)
+{
+    enqueue(c, "", 0, FR_CLOSE);
+    if (c->q_n)
+        c->q[(c->q_head + c->q_n - 1) % QUEUE_MAX_FRAMES].close_code = code;
+    c->rx_done = 1;
+}
+
+/* Parses the complete frames at the start of c->in (RFC 6455 5.2; a client masks every frame) and
+ * returns the bytes used. A ping becomes an ordered PONG, text and continuations make the control
+ * messages (as LWS_CALLBACK_RECEIVE does without latency), a close is answered with the same
+ * code; a pong is ignored. */
+static size_t
+ws_parse(pss_t *c)
+{
+    size_t used = 0;
+    while (!c->rx_done && !c->dropping) {
+        const unsigned char *p = c->in + used;
+        size_t avail = c->in_len - used, hdr = 2;
+        if (avail < 2)
+            break;
+        int fin = p[0] & 0x80, op = p[0] & 0x0f, masked = p[1] & 0x80;
+        uint64_t plen = p[1] & 0x7f;
+        if (plen == 126)
+            hdr += 2;
+        else if (plen == 127)
+            hdr += 8;
+        if (avail < hdr + 4)
+            break;
+        if (plen == 126)
+            plen = (uint64_t)p[2] << 8 | p[3];
+        else if (plen == 127)
+            for (int i = 0; i < 8; i++)
+                plen = (i ? plen << 8 : 0) | p[2 + i];
+        if (!masked || (op >= 8 && (plen > 125 || !fin)) || (op > 2 && op < 8) || op > 10) {
+            logf_("ws #%u: protocol error from the client (opcode %d), closing", c->id, op);
+            close_queued(c, LWS_CLOSE_STATUS_PROTOCOL_ERR);
+            break;
+        }
+        if (op < 8 && c->rx_len + plen > RX_MAX) { /* before waiting for all of it */
+            logf_("ws #%u: control message over %d bytes, closing", c->id, RX_MAX);
+            close_queued(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
+            break;
+        }
+        if (avail < hdr + 4 + plen)
+            break;
+        const unsigned char *mask = p + hdr;
+        unsigned char *pl = (unsigned char *)p + hdr + 4;
+        for (uint64_t i = 0; i < plen; i++)
+            pl[i] ^= mask[i & 3];
+        used += hdr + 4 + (size_t)plen;
+        if (op == 9) {
+            enqueue(c, (const char *)pl, (size_t)plen, FR_PONG);
+        } else if (op == 8) {
+            int code = plen >= 2 ? pl[0] << 8 | pl[1] : LWS_CLOSE_STATUS_NORMAL;
+            if (code < 1000 || code == 1005 || code == 1006 || code == 1015)
+                code = LWS_CLOSE_STATUS_PROTOCOL_ERR; /* codes a close frame may not carry */
+            logf_("ws #%u: close %d from the client", c->id, code);
+            close_queued(c, code);
+        } else if (op != 10) {
+            c->rx = xrealloc(c->rx, c->rx_len + (size_t)plen + 1);
+            memcpy(c->rx + c->rx_len, pl, (size_t)plen);
+            c->rx_len += (size_t)plen;
+            c->rx[c->rx_len] = '\0';
+            if (fin) {
+                control_message(c, c->rx);
+                c->rx_len = 0;
+            }
+        }
+    }
+    return used;
+}
+
+/* Reads what the client has sent so far. lws's own reading is off for this connection, so the
+ * end of the stream (or an error) is ours to see: the connection is then closed. */
+static void
+ws_read(pss_t *c)
+{
+    int fd = lws_get_socket_fd(c->wsi);
+    unsigned char chunk[16384];
+    while (!c->dropping && !c->rx_done && fd >= 0) {
+        ssize_t n = recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            client_kill(c, n == 0 ? "the client closed the connection" : strerror(errno));
+            return;
+        }
+        c->in = xrealloc(c->in, c->in_len + (size_t)n);
+        memcpy(c->in + c->in_len, chunk, (size_t)n);
+        c->in_len += (size_t)n;
+        size_t used = ws_parse(c);
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+    }
+}
+
 /* ---- the exchange clock ------------------------------------------------------------------ */
 
 static void
@@ -548,7 +720,7 @@ emit_one(void)
             if (!len[k][c->combined])
                 len[k][c->combined] = fmt_trade_ws(msg[k][c->combined], MSG_MAX, s, t,
                                                    k ? SUB_TRADE : SUB_AGG, c->combined);
-            enqueue(c, msg[k][c->combined], len[k][c->combined], FR_TEXT);
+            enqueue_at(c, msg[k][c->combined], len[k][c->combined], FR_TEXT, t->ts);
         }
     }
 }
@@ -556,6 +728,9 @@ emit_one(void)
 static void
 tick(lws_sorted_usec_list_t *sul)
 {
+    if (g.latency) /* first, so a ping read now is answered after what was queued before it */
+        for (pss_t *c = g.clients; c; c = c->next)
+            ws_read(c);
     int64_t now = now_us();
     int64_t from = g.last_tick_us > g.start_us ? g.last_tick_us : g.start_us;
     if (from < g.pause_until_us)
@@ -836,6 +1011,42 @@ route_fault(struct lws *wsi, sb_t *b)
     return HTTP_STATUS_OK;
 }
 
+static int
+client_cmp(const void *a, const void *b)
+{
+    unsigned x = (*(pss_t *const *)a)->id, y = (*(pss_t *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* The open WS clients of /status, oldest first: frames sent and still queued, pongs sent and,
+ * with --live-time, how long after their T the trade frames were written (ms). */
+static void
+status_clients(sb_t *b)
+{
+    size_t n = 0;
+    for (pss_t *c = g.clients; c; c = c->next)
+        n++;
+    pss_t **v = xrealloc(NULL, (n ? n : 1) * sizeof *v);
+    n = 0;
+    for (pss_t *c = g.clients; c; c = c->next)
+        if (!c->dropping)
+            v[n++] = c;
+    qsort(v, n, sizeof *v, client_cmp);
+    for (size_t i = 0; i < n; i++) {
+        const pss_t *c = v[i];
+        sb_printf(b, "%s{\"id\":%u,\"sent\":%" PRIu64 ",\"queued\":%zu,\"pongs\":%" PRIu64,
+                  i ? "," : "", c->id, c->sent, c->q_n, c->pongs);
+        if (g.live_time)
+            sb_printf(b,
+                      ",\"delay_n\":%" PRIu64 ",\"delay_min_ms\":%" PRId64
+                      ",\"delay_mean_ms\":%" PRId64 ",\"delay_max_ms\":%" PRId64,
+                      c->delay_n, c->delay_min,
+                      c->delay_n ? c->delay_sum / (int64_t)c->delay_n : 0, c->delay_max);
+        sb_printf(b, "}");
+    }
+    free(v);
+}
+
 /* Builds the response of one request into pss->resp. */
 static void
 http_route(struct lws *wsi, pss_t *pss, const char *path)
@@ -870,9 +1081,12 @@ http_route(struct lws *wsi, pss_t *pss, const char *path)
             n += !c->dropping;
         sb_printf(&b,
                   "{\"emitted\":%zu,\"total\":%zu,\"connections\":%zu,\"dropped_slow\":%" PRIu64
-                  ",\"done\":%s,\"refused\":%" PRIu64 ",\"server_time\":%" PRId64 "}",
+                  ",\"done\":%s,\"refused\":%" PRIu64 ",\"server_time\":%" PRId64
+                  ",\"clients\":[",
                   g.emitted, g.total, n, g.dropped_slow, g.emitted == g.total ? "true" : "false",
                   g.refused, server_ms());
+        status_clients(&b);
+        sb_printf(&b, "]}");
     } else {
         st = binance_error(&b, -1, "Not found.");
         st = HTTP_STATUS_NOT_FOUND;
@@ -971,6 +1185,12 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         pss->sub = xrealloc(NULL, g.n_syms ? g.n_syms : 1);
         memset(pss->sub, 0, g.n_syms ? g.n_syms : 1);
         pss->q = xrealloc(NULL, QUEUE_MAX_FRAMES * sizeof *pss->q);
+        pss->rng = g.seed ^ (0x9e3779b97f4a7c15ull * pss->id);
+        /* With latency the tick reads this client (ws_read): lws must not answer its pings.
+         * Nothing of the client's is in lws's buffer yet, since a client sends its first frame
+         * only after the 101 (RFC 6455 4.1). */
+        if (g.latency)
+            lws_rx_flow_control(wsi, 0);
         lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
         if (strncmp(uri, "/ws/", 4) == 0) {
             sub_list(pss, uri + 4);
@@ -992,27 +1212,43 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
     case LWS_CALLBACK_SERVER_WRITEABLE: {
         if (pss->dropping)
             return -1;
-        if (!pss->q_n || stalled())
-            return 0;
+        if (!head_due(pss) || stalled())
+            return 0; /* the tick asks again once the head is due and no stall runs */
         frame_t f = pss->q[pss->q_head];
         pss->q_head = (pss->q_head + 1) % QUEUE_MAX_FRAMES;
         pss->q_n--;
         pss->q_bytes -= f.len;
         if (f.kind == FR_CLOSE) {
             free(f.buf);
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"shutdown", 8);
-            logf_("ws #%u closed by server: fault shutdown (sent=%" PRIu64 ")", pss->id,
-                  pss->sent);
+            lws_close_reason(wsi, (enum lws_close_status)f.close_code,
+                             (unsigned char *)(f.close_code == LWS_CLOSE_STATUS_GOINGAWAY
+                                                   ? "shutdown" : ""),
+                             f.close_code == LWS_CLOSE_STATUS_GOINGAWAY ? 8 : 0);
+            logf_("ws #%u closed by server: %s %d (sent=%" PRIu64 ")", pss->id,
+                  f.close_code == LWS_CLOSE_STATUS_GOINGAWAY ? "fault shutdown" : "close",
+                  f.close_code, pss->sent);
             pss->dropping = 1;
             return -1;
         }
         int n = lws_write(wsi, f.buf + LWS_PRE, f.len,
-                          f.kind == FR_PING ? LWS_WRITE_PING : LWS_WRITE_TEXT);
+                          f.kind == FR_PING   ? LWS_WRITE_PING
+                          : f.kind == FR_PONG ? LWS_WRITE_PONG
+                                              : LWS_WRITE_TEXT);
         free(f.buf);
         if (n < (int)f.len)
             return -1;
         pss->sent++;
-        if (pss->q_n)
+        pss->pongs += f.kind == FR_PONG;
+        if (f.t_ms >= 0 && g.live_time) { /* how late after its T the trade left */
+            int64_t d = wall_ms() - f.t_ms;
+            if (!pss->delay_n || d < pss->delay_min)
+                pss->delay_min = d;
+            if (!pss->delay_n || d > pss->delay_max)
+                pss->delay_max = d;
+            pss->delay_sum += d;
+            pss->delay_n++;
+        }
+        if (head_due(pss))
             lws_callback_on_writable(wsi);
         return 0;
     }
@@ -1045,9 +1281,11 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         free(pss->q);
         free(pss->sub);
         free(pss->rx);
+        free(pss->in);
         pss->q = NULL;
         pss->sub = NULL;
         pss->rx = NULL;
+        pss->in = NULL;
         return 0;
     default:
         break;
@@ -1073,7 +1311,8 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: fake_exchange --port P --trades FILE[,FILE...] [--rate N] "
-                    "[--start-ms T] [--live-time] [--tls-cert FILE --tls-key FILE]\n");
+                    "[--start-ms T] [--live-time [--latency-ms MIN-MAX] [--seed N]] "
+                    "[--tls-cert FILE --tls-key FILE]\n");
     exit(2);
 }
 
@@ -1103,6 +1342,18 @@ main(int argc, char **argv)
         } else if (strcmp(a, "--start-ms") == 0) {
             if (kl_int_parse(v, strlen(v), &start_ms) || start_ms < 0)
                 usage();
+        } else if (strcmp(a, "--latency-ms") == 0) {
+            const char *dash = strchr(v, '-');
+            if (!dash || kl_int_parse(v, (size_t)(dash - v), &g.lat_min_ms) ||
+                kl_int_parse(dash + 1, strlen(dash + 1), &g.lat_max_ms) ||
+                g.lat_min_ms > g.lat_max_ms || g.lat_max_ms > LATENCY_MAX_MS)
+                usage();
+            g.latency = 1;
+        } else if (strcmp(a, "--seed") == 0) {
+            int64_t seed;
+            if (kl_int_parse(v, strlen(v), &seed) || seed < 0)
+                usage();
+            g.seed = (uint64_t)seed;
         } else if (strcmp(a, "--tls-cert") == 0) {
             tls_cert = v;
         } else if (strcmp(a, "--tls-key") == 0) {
@@ -1123,6 +1374,12 @@ main(int argc, char **argv)
     }
     if (port < 0 || in.n == 0 || !tls_cert != !tls_key)
         usage();
+    if (g.latency && (!g.live_time || tls_cert)) {
+        /* Delays are counted from T, which only --live-time makes the wall clock; and the
+         * client's frames are parsed from the socket, which TLS would hide. */
+        logf_("--latency-ms needs --live-time and cannot be used with --tls-cert");
+        return 2;
+    }
     int rc = 0;
     if (load(&in) != 0) {
         rc = 2;
@@ -1160,6 +1417,9 @@ main(int argc, char **argv)
     fflush(stdout);
     logf_("listening on 127.0.0.1:%d, rate %" PRId64 "/s, start in %" PRId64 " ms%s%s", bound,
           g.rate, start_ms, g.live_time ? ", live time" : "", tls_cert ? ", tls" : "");
+    if (g.latency)
+        logf_("latency %" PRId64 "-%" PRId64 " ms, seed %" PRIu64, g.lat_min_ms, g.lat_max_ms,
+              g.seed);
     while (!g.quit)
         if (lws_service(g.ctx, 0) < 0)
             break;
