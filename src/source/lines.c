@@ -161,18 +161,39 @@ pump(lines_src_t *l, conn_t *c, kl_router_t *rt)
 }
 
 static void
-conn_close(lines_src_t *l, int i)
+conn_free(lines_src_t *l, int i)
 {
-    if (l->listen_fd >= 0)
+    if (l->listen_fd >= 0 && l->conns[i].fd >= 0)
         close(l->conns[i].fd);
     kl_free(l->conns[i].buf);
     kl_symset_fini(&l->conns[i].syms);
     l->conns[i] = l->conns[--l->n_conns];
 }
 
+/* A TCP client that hung up delivered everything it had: with watermarks it stays as a ghost
+ * (fd -1, which poll() skips) whose symbols go on closing klines by the idle rule, until its
+ * slot is needed. Without, or for stdin, it is freed. */
+static void
+conn_close(lines_src_t *l, int i, const kl_router_t *rt)
+{
+    conn_t *c = &l->conns[i];
+    if (!rt->wmark || l->listen_fd < 0 || c->syms.n == 0) {
+        conn_free(l, i);
+        return;
+    }
+    close(c->fd);
+    c->fd = -1;
+    kl_free(c->buf);
+    c->buf = NULL;
+    c->len = 0;
+}
+
 static int
 conn_add(lines_src_t *l, int fd, int64_t disorder_ms)
 {
+    for (int i = 0; l->n_conns == MAX_CONNS && i < l->n_conns; i++)
+        if (l->conns[i].fd < 0)
+            conn_free(l, i); /* the oldest ghost makes room */
     if (l->n_conns == MAX_CONNS)
         return KL_EFULL;
     char *buf = kl_alloc(BUFSZ);
@@ -218,6 +239,14 @@ lines_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
         }
         if (r <= 0)
             continue;
+        for (int i = l->n_conns - 1; i >= 0; i--) {
+            if (base + i >= n || !(pfd[base + i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (pump(l, &l->conns[i], rt))
+                conn_close(l, i, rt);
+        }
+        /* Accepted last: a new client may take a ghost's slot, which moves the others in
+         * conns[] and would misalign them with pfd[] above. */
         if (l->listen_fd >= 0 && (pfd[0].revents & POLLIN)) {
             int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
             if (fd >= 0 && conn_add(l, fd, rt->disorder_ms) != 0) {
@@ -225,12 +254,6 @@ lines_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
                        "connected\"", l->label, MAX_CONNS);
                 close(fd);
             }
-        }
-        for (int i = l->n_conns - 1; i >= 0; i--) {
-            if (base + i >= n || !(pfd[base + i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            if (pump(l, &l->conns[i], rt))
-                conn_close(l, i);
         }
     }
     kl_router_flush(rt);
@@ -242,7 +265,7 @@ lines_destroy(kl_source_t *src)
 {
     lines_src_t *l = (lines_src_t *)src;
     while (l->n_conns > 0)
-        conn_close(l, l->n_conns - 1);
+        conn_free(l, l->n_conns - 1);
     if (l->listen_fd >= 0)
         close(l->listen_fd);
     kl_free(l);

@@ -12,6 +12,7 @@ kl_wmark_init(kl_wmark_t *w, int64_t disorder_ms)
     w->disorder_ms = disorder_ms;
     w->max_t = w->wm = w->announced = w->last_rx_ms = KL_WMARK_NONE;
     w->lat_cur = w->lat_prev = KL_WMARK_NONE;
+    w->n_cur = w->n_prev = 0;
     w->lat_win_end = KL_WMARK_NONE;
 }
 
@@ -29,10 +30,13 @@ kl_wmark_trade(kl_wmark_t *w, int64_t t_ms, int64_t now_ms)
     if (now_ms >= w->lat_win_end) { /* also the first trade: lat_win_end starts at NONE */
         w->lat_prev = w->lat_cur;
         w->lat_cur = lat;
+        w->n_prev = w->n_cur;
+        w->n_cur = 0;
         w->lat_win_end = now_ms + KL_WMARK_LAT_WINDOW_MS;
     } else if (lat > w->lat_cur) {
         w->lat_cur = lat;
     }
+    w->n_cur++;
     w->last_rx_ms = now_ms;
     if (t_ms > w->max_t) {
         w->max_t = t_ms;
@@ -51,7 +55,8 @@ void
 kl_wmark_quiet(kl_wmark_t *w, int64_t at_ms, int64_t max_lat_ms)
 {
     int64_t lat = kl_wmark_latency_ms(w);
-    if (lat == KL_WMARK_NONE || lat > max_lat_ms)
+    if (lat == KL_WMARK_NONE || lat > max_lat_ms ||
+        w->n_cur + w->n_prev > KL_WMARK_QUIET_MAX_TRADES)
         return;
     if (lat < 0) /* a clock ahead of the exchange's: never move past what was proven */
         lat = 0;

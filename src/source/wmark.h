@@ -23,6 +23,10 @@
 
 #define KL_WMARK_NONE INT64_MIN
 #define KL_WMARK_LAT_WINDOW_MS 10000
+/* A connection that delivered more trades than this in the last 10-20 s is busy: when it falls
+ * silent it is stalled, not quiet, and frames may be queued behind a pong at a peer that
+ * answers pings first (libwebsockets does), so only its frames move it again. */
+#define KL_WMARK_QUIET_MAX_TRADES 20
 
 typedef struct kl_wmark {
     int64_t disorder_ms;
@@ -31,6 +35,7 @@ typedef struct kl_wmark {
     int64_t announced;         /* last whole second announced */
     int64_t last_rx_ms;        /* exchange time of the last delivery */
     int64_t lat_cur, lat_prev; /* max (arrival - T) of the current and the previous window */
+    uint32_t n_cur, n_prev;    /* trades delivered in those windows */
     int64_t lat_win_end;
 } kl_wmark_t;
 
@@ -44,8 +49,9 @@ int64_t kl_wmark_trade(kl_wmark_t *w, int64_t t_ms, int64_t now_ms);
 int64_t kl_wmark_latency_ms(const kl_wmark_t *w);
 
 /* Proof at at_ms that the connection is current: advances the watermark to at_ms - latency -
- * disorder. Nothing happens before the first trade, or when the observed latency exceeds
- * max_lat_ms (a feed of old trades is not live: the clock cannot bound it). */
+ * disorder. Nothing happens before the first trade, when the observed latency exceeds
+ * max_lat_ms (a feed of old trades is not live: the clock cannot bound it), or when the
+ * connection is busy (KL_WMARK_QUIET_MAX_TRADES): a busy connection's silence is a stall. */
 void kl_wmark_quiet(kl_wmark_t *w, int64_t at_ms, int64_t max_lat_ms);
 
 /* A connection with no proof of its own (a lines client: no ping) that delivered nothing for

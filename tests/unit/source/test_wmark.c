@@ -81,6 +81,29 @@ quiet_connection_moves_only_by_proof(void **state)
     assert_int_equal(old.wm, 1000);
 }
 
+/* A busy connection that falls silent is stalled: its pongs may overtake queued frames at a
+ * peer that answers pings first, so only its frames move it again. */
+static void
+busy_connection_ignores_pongs(void **state)
+{
+    (void)state;
+    kl_wmark_t w;
+    kl_wmark_init(&w, 0);
+    for (int i = 0; i < KL_WMARK_QUIET_MAX_TRADES; i++)
+        kl_wmark_trade(&w, 10000 + i * 10, 10100 + i * 10);
+    kl_wmark_quiet(&w, 13000, 10000);
+    assert_int_equal(w.wm, 13000 - 100); /* 20 trades: still quiet enough */
+    kl_wmark_trade(&w, 10500, 10600); /* one more: busy */
+    int64_t before = w.wm;
+    kl_wmark_quiet(&w, 14000, 10000);
+    assert_int_equal(w.wm, before);
+    /* Two quiet windows later it is a quiet connection again. */
+    kl_wmark_trade(&w, 30000, 30100);
+    kl_wmark_trade(&w, 45000, 45100);
+    kl_wmark_quiet(&w, 50000, 10000);
+    assert_int_equal(w.wm, 50000 - 100);
+}
+
 static void
 idle_client_closes_after_idle_ms(void **state)
 {
@@ -149,6 +172,7 @@ main(void)
         cmocka_unit_test(trades_move_it_minus_disorder),
         cmocka_unit_test(latency_is_a_windowed_max),
         cmocka_unit_test(quiet_connection_moves_only_by_proof),
+        cmocka_unit_test(busy_connection_ignores_pongs),
         cmocka_unit_test(idle_client_closes_after_idle_ms),
         cmocka_unit_test(negative_times_floor_correctly),
         cmocka_unit_test(symset_adds_each_name_once),
