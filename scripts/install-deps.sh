@@ -8,7 +8,7 @@ want=(cmake make gcc pkg-config libzip-dev zlib1g-dev libinih-dev libsqlite3-dev
       librdkafka-dev)
 case "${1:-build}" in
     test)  want+=(libcmocka-dev clang libclang-rt-14-dev unzip zip postgresql sqlite3 curl
-                  python3 iproute2
+                  python3 iproute2 faketime
                   chromium) ;;  # chromium: the chart page's browser test (tests/integ/web.sh)
     bench) want+=(python3-pandas zip) ;;
 esac

@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "core/alloc.h"
+#include "core/evtime.h"
 #include "core/log.h"
 #include "engine/kline.h"
 #include "kl/err.h"
@@ -271,6 +272,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     }
     svc->cfg = cfg;
     pthread_mutex_init(&svc->admin_mu, NULL);
+    /* Exchange time is anchored now: a wall-clock step from here on changes nothing. */
+    (void)kl_evtime_now_ms();
     int rc = build_scheds(svc, err, cap);
     if (rc == 0 && cfg->store == KL_CFG_STORE_SQLITE && (rc = ensure_parent_dir(cfg->store_path)))
         snprintf(err, cap, "store %s: cannot create its directory: %s", cfg->store_url,
