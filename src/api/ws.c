@@ -136,6 +136,7 @@ add_sub(kl_api_t *a, sess_t *s, const kl_ws_stream_t *st, kl_api_err_t *e)
             return -1;
         }
         u->sym = info.id;
+        u->unit = info.unit_per_ms == 1000 ? 1000 : 1;
         u->direct = u->plan.direct;
         u->src_iv = u->direct ? st->iv : u->plan.base_iv;
         if (api_hub_sub(a, u) != 0) {
@@ -184,8 +185,8 @@ tz_kline(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, int *tz_final)
         kl_kline_t *base;
         size_t n;
         if (k->open_time > open &&
-            api_hub_klines(a, u->st.symbol, u->sym, u->src_iv, open, k->open_time - 1, SIZE_MAX,
-                           0, &base, &n) == 0) {
+            api_hub_klines(a, u->st.symbol, u->sym, u->unit, u->src_iv, open, k->open_time - 1,
+                           SIZE_MAX, 0, &base, &n) == 0) {
             for (size_t i = 0; i < n; i++) {
                 if (!u->have_acc)
                     u->acc = base[i], u->have_acc = 1;
