@@ -60,6 +60,7 @@ struct sub {
     kl_tz_plan_t plan;
     kl_kline_t acc; /* tz: merge of the base finals of the current tz kline */
     int have_acc;
+    int64_t tz_top; /* tz: open time of the newest tz kline pushed (corrections go below it) */
     int64_t q_slot; /* index of its pending live frame in the session queue, -1: none */
     sub_t *next_in_pair;
 };
