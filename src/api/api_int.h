@@ -55,10 +55,12 @@ struct sub {
     char name[72]; /* canonical stream name */
     uint32_t sym;
     int src_iv; /* pair it reads (iv itself, or the tz base) */
+    uint32_t unit; /* the symbol's time unit (1 or 1000) when subscribed */
     int direct;
     kl_tz_plan_t plan;
     kl_kline_t acc; /* tz: merge of the base finals of the current tz kline */
     int have_acc;
+    int64_t tz_top; /* tz: open time of the newest tz kline pushed (corrections go below it) */
     int64_t q_slot; /* index of its pending live frame in the session queue, -1: none */
     sub_t *next_in_pair;
 };
@@ -145,11 +147,16 @@ void api_hub_tick(kl_api_t *a);
 pair_t *api_hub_use(kl_api_t *a, uint32_t sym, int iv);
 symw_t *api_hub_get(kl_api_t *a, uint32_t sym);
 void api_hub_unsub(kl_api_t *a, sub_t *u);
-/* The klines of (sym, iv) with lo <= open_time <= hi (in the symbol's unit): the store's rows
- * overlaid with the pair's recent finals and live kline, ascending; at most limit, the first
- * ones, or the last ones when newest. *out is allocated (kl_free). 0 or a negative error. */
-int api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, int iv, int64_t lo, int64_t hi,
-                   size_t limit, int newest, kl_kline_t **out, size_t *n_out);
+/* The klines of (sym, iv) with lo <= open_time <= hi (in the symbol's unit, 1 or 1000): the
+ * store's rows overlaid with the pair's recent finals and live kline, with the implied hole
+ * klines of every gap filled in (engine/kfill.h: never before the series' first kline nor
+ * after its live one), ascending; at most limit, the first ones, or the last ones when newest.
+ * Costs O(limit) whatever the gaps' lengths (a caller without a limit passes SIZE_MAX and a
+ * bounded window). *out is allocated (kl_free; NULL when there is none). 0 or a negative
+ * error. */
+int api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, uint32_t unit, int iv,
+                   int64_t lo, int64_t hi, size_t limit, int newest, kl_kline_t **out,
+                   size_t *n_out);
 int api_hub_sub(kl_api_t *a, sub_t *u);
 
 /* rest.c */

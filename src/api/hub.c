@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "engine/kfill.h"
 #include "kl/err.h"
 
 #define DRAIN_BATCH 256
@@ -296,6 +297,16 @@ api_hub_tick(kl_api_t *a)
 
 /* ---- store + memory, for REST ----------------------------------------------------------- */
 
+/* DESIGN. An answer is a window of the filled series: the store's rows, overlaid with the
+ * pair's memory (recent finals and the live kline win over the store's older version of the
+ * same open_time), with the implied holes of every gap filled in (engine/kfill.h). At most
+ * `limit` known klines are read, since each is at least one kline of the answer; a window that
+ * starts inside a gap reads the kline before it (kl_store_last_before) for the holes' price,
+ * and one that ends inside a gap reads the first kline after it, since holes exist only
+ * between two klines: none is made up before the series' first kline or after its live one.
+ * Holes are generated from the window's edge, never walked to from the gap's start, so an
+ * answer costs O(limit) whatever the gap's length. */
+
 typedef struct collect {
     kl_kline_t *v;
     size_t n, cap;
@@ -323,17 +334,93 @@ collect_row(void *ctx, const kl_store_row_t *row)
     return 0;
 }
 
-int
-api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, int iv, int64_t lo, int64_t hi,
-               size_t limit, int newest, kl_kline_t **out, size_t *n_out)
+/* The grid of the service's interval iv in unit (1 or 1000), or NULL when it is not enabled. */
+static const kl_ivspec_t *
+spec_of(kl_api_t *a, uint32_t unit, int iv)
+{
+    const kl_sched_t *sch = unit == 1000 ? a->d.sched_us : a->d.sched_ms;
+    if (!sch || iv < 0 || iv >= KL_IV_COUNT || sch->pos[iv] < 0)
+        return NULL;
+    return &sch->spec[sch->pos[iv]];
+}
+
+/* The pair's memory, ascending: its recent finals, then the live kline when it is newer. */
+static size_t
+mem_klines(const pair_t *p, kl_kline_t *mem)
+{
+    size_t nm = 0;
+    for (unsigned j = 0; p && j < p->fin_n; j++)
+        mem[nm++] = *fin_at(p, j);
+    if (p && p->have_live && (!nm || p->live.open_time > mem[nm - 1].open_time))
+        mem[nm++] = p->live;
+    return nm;
+}
+
+/* The series' last kline that opens before lo, from the store or the memory (which wins on the
+ * same open_time). Returns 0 with *out, 1 when there is none, or a store error. */
+static int
+kline_before(kl_api_t *a, const char *symbol, int iv, int64_t lo, const kl_kline_t *mem,
+             size_t nm, kl_kline_t *out)
+{
+    kl_store_row_t row;
+    int rc = kl_store_last_before(a->store, symbol, iv, lo, &row);
+    if (rc < 0)
+        return rc;
+    const kl_kline_t *best = rc == 0 ? &row.k : NULL;
+    for (size_t j = 0; j < nm && mem[j].open_time < lo; j++)
+        if (!best || mem[j].open_time >= best->open_time)
+            best = &mem[j];
+    if (!best)
+        return 1;
+    *out = *best;
+    return 0;
+}
+
+/* The open time of the series' first kline after hi (store or memory), or KL_FILL_NONE. */
+static int
+open_after(kl_api_t *a, const char *symbol, int iv, int64_t hi, const kl_kline_t *mem,
+           size_t nm, int64_t *out)
 {
     collect_t c = {0};
+    int rc = kl_store_range(a->store, symbol, iv, hi + 1, INT64_MAX, 1, 0, collect_row, &c);
+    int64_t first = c.n ? c.v[0].open_time : KL_FILL_NONE;
+    kl_free(c.v);
+    if (c.oom || rc < 0)
+        return c.oom ? KL_ENOMEM : rc;
+    for (size_t j = 0; j < nm; j++)
+        if (mem[j].open_time > hi) {
+            if (mem[j].open_time < first)
+                first = mem[j].open_time;
+            break;
+        }
+    *out = first;
+    return 0;
+}
+
+/* Whether a kline of spec opens in [lo, t): room for holes before the window's first kline. */
+static int
+room_before(const kl_ivspec_t *spec, int64_t lo, int64_t t)
+{
+    int64_t o = kl_iv_open(spec, lo);
+    if (o < lo)
+        o = kl_iv_next(spec, o);
+    return o < t;
+}
+
+int
+api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, uint32_t unit, int iv, int64_t lo,
+               int64_t hi, size_t limit, int newest, kl_kline_t **out, size_t *n_out)
+{
+    collect_t c = {0};
+    kl_kline_t *m = NULL;
     *out = NULL;
     *n_out = 0;
+    if (limit == 0 || lo > hi)
+        return 0;
     int rc = kl_store_range(a->store, symbol, iv, lo, hi, limit, newest, collect_row, &c);
     if (c.oom || rc < 0) {
-        kl_free(c.v);
-        return c.oom ? KL_ENOMEM : rc;
+        rc = c.oom ? KL_ENOMEM : rc;
+        goto fail;
     }
     if (newest) /* the store gave them newest first */
         for (size_t i = 0; i < c.n / 2; i++) {
@@ -341,26 +428,18 @@ api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, int iv, int64_t lo
             c.v[i] = c.v[c.n - 1 - i];
             c.v[c.n - 1 - i] = t;
         }
-    /* Overlay what the store does not have yet: recent finals and the live kline win over the
-     * store's (older) version of the same open_time. */
     /* Whatever the pair holds is newer than the store, even before its sync completes (the
      * sync's finals arrive first). */
     symw_t *w = find(a, sym);
     const pair_t *p = w && (w->want >> iv & 1) ? &w->pair[iv] : NULL;
-    size_t extra = p ? p->fin_n + 1 : 0;
-    kl_kline_t *m = kl_alloc((c.n + extra + 1) * sizeof *m);
-    if (!m) {
-        kl_free(c.v);
-        return KL_ENOMEM;
-    }
-    size_t n = 0, i = 0;
     kl_kline_t mem[API_FINALS_KEEP + 1];
-    size_t nm = 0;
-    for (unsigned j = 0; p && j < p->fin_n; j++)
-        mem[nm++] = *fin_at(p, j);
-    if (p && p->have_live && (!nm || p->live.open_time > mem[nm - 1].open_time))
-        mem[nm++] = p->live;
-    size_t j = 0;
+    size_t nm = mem_klines(p, mem);
+    m = kl_alloc((c.n + nm + 1) * sizeof *m);
+    if (!m) {
+        rc = KL_ENOMEM;
+        goto fail;
+    }
+    size_t n = 0, i = 0, j = 0;
     while (i < c.n || j < nm) {
         const kl_kline_t *k;
         if (j < nm && (i >= c.n || mem[j].open_time <= c.v[i].open_time)) {
@@ -374,13 +453,63 @@ api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, int iv, int64_t lo
             m[n++] = *k;
     }
     kl_free(c.v);
-    /* The limit again: the memory may have added rows at the new end. */
+    c.v = NULL;
+    /* The limit again: the memory may have added klines at the new end. */
+    int enough = n >= limit; /* the known klines alone make the whole answer */
     if (n > limit) {
         if (newest)
             memmove(m, m + (n - limit), limit * sizeof *m);
         n = limit;
     }
-    *out = m;
-    *n_out = n;
+    const kl_ivspec_t *spec = spec_of(a, unit, iv);
+    if (!spec) { /* not a service interval: there is no grid to fill on */
+        *out = m;
+        *n_out = n;
+        return 0;
+    }
+    /* The kline before the window, when holes may open in [lo, first known kline). */
+    kl_kline_t prev;
+    int have_prev = 0;
+    if (!(newest && enough) && lo != INT64_MIN &&
+        (n == 0 || room_before(spec, lo, m[0].open_time))) {
+        if ((rc = kline_before(a, symbol, iv, lo, mem, nm, &prev)) < 0)
+            goto fail;
+        have_prev = rc == 0;
+    }
+    /* The kline after the window, when holes may open in (last known kline, hi]; the live
+     * kline has nothing after it. */
+    const kl_kline_t *last = n ? &m[n - 1] : have_prev ? &prev : NULL;
+    int64_t next_open = KL_FILL_NONE;
+    if (!(!newest && enough) && hi != INT64_MAX && last && last->close_time < hi &&
+        !(p && p->have_live && last->open_time >= p->live.open_time)) {
+        if ((rc = open_after(a, symbol, iv, hi, mem, nm, &next_open)) < 0)
+            goto fail;
+    }
+    /* Size the answer by the span it can cover, not by a caller's "no limit". */
+    int64_t span_lo = have_prev ? (prev.close_time + 1 > lo ? prev.close_time + 1 : lo)
+                                : n ? m[0].open_time : INT64_MAX;
+    int64_t span_hi = next_open != KL_FILL_NONE ? (next_open - 1 < hi ? next_open - 1 : hi)
+                                                : n ? m[n - 1].open_time : INT64_MIN;
+    size_t cap = span_lo <= span_hi ? kl_fill_slots(spec, span_lo, span_hi) : 0;
+    cap = cap > SIZE_MAX - n ? SIZE_MAX : cap + n;
+    if (cap > limit)
+        cap = limit;
+    if (cap == 0) {
+        kl_free(m);
+        return 0;
+    }
+    kl_kline_t *f = cap > SIZE_MAX / sizeof *f ? NULL : kl_alloc(cap * sizeof *f);
+    if (!f) {
+        rc = KL_ENOMEM;
+        goto fail;
+    }
+    *n_out = kl_fill_window(spec, have_prev ? &prev : NULL, m, n, next_open, lo, hi, newest, f,
+                            cap);
+    *out = f;
+    kl_free(m);
     return 0;
+fail:
+    kl_free(c.v);
+    kl_free(m);
+    return rc;
 }

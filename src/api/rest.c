@@ -1,7 +1,8 @@
 /* GET /api/v3/...: ping, time, exchangeInfo, klines and uiKlines, answered as Binance answers
- * them. Klines come from the store overlaid with the watched pair's memory (hub.c); a time zone
- * other than the service's is folded from the smaller service klines that tile it
- * (engine/kmerge.h), so it equals aggregating the trades in that zone. */
+ * them. Klines come from the store overlaid with the watched pair's memory, implied hole klines
+ * filled in (hub.c), so `limit` counts them too; a time zone other than the service's is folded
+ * from the smaller service klines that tile it (engine/kmerge.h), filled the same way, so it
+ * equals aggregating the trades in that zone. */
 #include "api/api_int.h"
 
 #include <stdio.h>
@@ -138,8 +139,8 @@ answer_direct(kl_api_t *a, sess_t *s, uint32_t sym, int iv, int64_t u)
     int64_t hi = q->has_end ? mul_clamp(q->end_ms, u) : INT64_MAX;
     kl_kline_t *k;
     size_t n;
-    int rc = api_hub_klines(a, q->symbol, sym, iv, lo, hi, (size_t)q->limit, !q->has_start, &k,
-                            &n);
+    int rc = api_hub_klines(a, q->symbol, sym, (uint32_t)u, iv, lo, hi, (size_t)q->limit,
+                            !q->has_start, &k, &n);
     if (rc != 0)
         return rc;
     write_rows(s, k, n, u);
@@ -171,8 +172,8 @@ answer_tz(kl_api_t *a, sess_t *s, uint32_t sym, const kl_tz_plan_t *p, int64_t u
         if (!q->has_end) { /* anchor: the newest base kline there is */
             kl_kline_t *k;
             size_t n;
-            int rc = api_hub_klines(a, q->symbol, sym, p->base_iv, INT64_MIN, INT64_MAX, 1, 1,
-                                    &k, &n);
+            int rc = api_hub_klines(a, q->symbol, sym, (uint32_t)u, p->base_iv, INT64_MIN,
+                                    INT64_MAX, 1, 1, &k, &n);
             if (rc != 0)
                 return rc;
             end = n ? k[0].open_time : 0;
@@ -193,8 +194,10 @@ answer_tz(kl_api_t *a, sess_t *s, uint32_t sym, const kl_tz_plan_t *p, int64_t u
     }
     kl_kline_t *base;
     size_t nb;
-    int rc = api_hub_klines(a, q->symbol, sym, p->base_iv, first, kl_iv_next(sp, last_open) - 1,
-                            SIZE_MAX, 0, &base, &nb);
+    /* The window is bounded by the limit's tz klines, so "no limit" on its base klines is too,
+     * implied holes included. */
+    int rc = api_hub_klines(a, q->symbol, sym, (uint32_t)u, p->base_iv, first,
+                            kl_iv_next(sp, last_open) - 1, SIZE_MAX, 0, &base, &nb);
     if (rc != 0)
         return rc;
     kl_kline_t *out = kl_alloc(((size_t)q->limit + 2) * sizeof *out);

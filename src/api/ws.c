@@ -136,6 +136,7 @@ add_sub(kl_api_t *a, sess_t *s, const kl_ws_stream_t *st, kl_api_err_t *e)
             return -1;
         }
         u->sym = info.id;
+        u->unit = info.unit_per_ms == 1000 ? 1000 : 1;
         u->direct = u->plan.direct;
         u->src_iv = u->direct ? st->iv : u->plan.base_iv;
         if (api_hub_sub(a, u) != 0) {
@@ -184,8 +185,8 @@ tz_kline(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, int *tz_final)
         kl_kline_t *base;
         size_t n;
         if (k->open_time > open &&
-            api_hub_klines(a, u->st.symbol, u->sym, u->src_iv, open, k->open_time - 1, SIZE_MAX,
-                           0, &base, &n) == 0) {
+            api_hub_klines(a, u->st.symbol, u->sym, u->unit, u->src_iv, open, k->open_time - 1,
+                           SIZE_MAX, 0, &base, &n) == 0) {
             for (size_t i = 0; i < n; i++) {
                 if (!u->have_acc)
                     u->acc = base[i], u->have_acc = 1;
@@ -226,12 +227,30 @@ api_ws_push(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, uint64_t t_ns
         return;
     symw_t *w = api_hub_get(a, u->sym);
     int64_t unit = w ? w->unit : 1;
-    if (final && u->q_slot >= 0) { /* the final goes after the unsent live frame, which stays */
+    /* The base series jumped past the end of the newest tz kline, which is not final yet: the
+     * base klines it still lacked are implied holes (not pushed; docs/semantics.md), which
+     * change nothing but its close time, so it is final as it stands. Without this, its final
+     * would never be sent. (An acc left by the correction of an older tz kline is not one.) */
+    int64_t tz_open = u->direct ? 0 : kl_iv_open(&u->plan.tz, k->open_time);
+    int jumped = !u->direct && u->have_acc && u->acc.open_time == u->tz_top &&
+                 tz_open > u->tz_top;
+    if (tz_open > u->tz_top)
+        u->tz_top = tz_open;
+    if ((final || jumped) && u->q_slot >= 0) { /* a final goes after the unsent live frame */
         s->q[u->q_slot].owner = NULL;
         u->q_slot = -1;
     }
     kl_kline_t tk;
     int x = final;
+    if (jumped) {
+        tk = u->acc;
+        tk.close_time = kl_iv_next(&u->plan.tz, tk.open_time) - 1;
+        u->have_acc = 0;
+        size_t n = kl_kjson_ws_event(u->st.symbol, u->st.iv, &tk, unit, 1, kl_now_ms(), a->frame);
+        enqueue(a, s, NULL, u->name, a->frame, n);
+        if (s->closing)
+            return;
+    }
     if (!u->direct) {
         tk = tz_kline(a, u, k, final, &x);
         k = &tk;

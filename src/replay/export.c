@@ -1,6 +1,11 @@
 /* Export: store -> DIR/<SYMBOL>-<interval>.csv, rows in open_time order, formatted by the same
  * kl_kline_csv_format() as replay. A (symbol, interval) without rows gets no file, as replay
- * never writes an empty one. */
+ * never writes an empty one. The store may hold a series with its long gaps' hole klines
+ * implied rather than stored (`serve` does not write them one by one); export writes them back
+ * between the stored klines (engine/kfill.h), so its files equal replay's, which writes every
+ * hole. It streams: one kline of memory per series, cost O(rows written). The series' grid
+ * (origin, and the time zone of 1M) is read off its first stored kline, since the store does
+ * not record the configuration that made it. */
 #include "replay/export.h"
 
 #include <errno.h>
@@ -12,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/interval.h"
+#include "engine/kfill.h"
 #include "kl/err.h"
 #include "replay/kline_csv.h"
 #include "store/store.h"
@@ -32,6 +38,11 @@ typedef struct exp {
     /* current file, opened on its first row */
     const char *symbol;
     int iv;
+    /* the series so far, once have_prev: its grid and its last stored kline */
+    int have_prev;
+    kl_ivspec_t spec;
+    uint16_t unit;
+    kl_kline_t prev;
 } exp_t;
 
 static int
@@ -55,9 +66,33 @@ flush_buf(exp_t *e)
 }
 
 static int
+put_kline(exp_t *e, const kl_kline_t *k)
+{
+    if (e->len + KL_KLINE_CSV_MAX > WBUF && flush_buf(e) != 0)
+        return -1;
+    e->len += kl_kline_csv_format(k, e->buf + e->len);
+    e->rows++;
+    return 0;
+}
+
+static int
 on_row(void *ctx, const kl_store_row_t *row)
 {
     exp_t *e = ctx;
+    if (!e->have_prev || row->unit_per_ms != e->unit) {
+        /* A series' first kline, or one whose unit changed (nothing is filled across that). */
+        if (kl_fill_spec_of(e->iv, row->unit_per_ms, &row->k, &e->spec) != 0) {
+            fprintf(stderr,
+                    "export: %s %s: the stored kline at open_time %lld (close_time %lld, unit "
+                    "%u) is not on that interval's grid; cannot fill its implied holes\n",
+                    e->symbol, kl_iv_name(e->iv), (long long)row->k.open_time,
+                    (long long)row->k.close_time, (unsigned)row->unit_per_ms);
+            e->failed = 1;
+            return -1;
+        }
+        e->unit = row->unit_per_ms;
+        e->have_prev = 0;
+    }
     if (e->fd < 0) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s-%s.csv", e->out_dir, e->symbol, kl_iv_name(e->iv));
@@ -68,10 +103,18 @@ on_row(void *ctx, const kl_store_row_t *row)
         }
         e->files++;
     }
-    if (e->len + KL_KLINE_CSV_MAX > WBUF && flush_buf(e) != 0)
+    if (e->have_prev) {
+        kl_fill_gap_t g;
+        kl_kline_t hole;
+        kl_fill_gap_init(&g, &e->spec, &e->prev, row->k.open_time);
+        while (kl_fill_gap_next(&g, &hole))
+            if (put_kline(e, &hole) != 0)
+                return -1;
+    }
+    if (put_kline(e, &row->k) != 0)
         return -1;
-    e->len += kl_kline_csv_format(&row->k, e->buf + e->len);
-    e->rows++;
+    e->prev = row->k;
+    e->have_prev = 1;
     return 0;
 }
 
@@ -93,6 +136,7 @@ on_symbol(void *ctx, const char *symbol)
         e->iv = iv;
         e->fd = -1;
         e->len = 0;
+        e->have_prev = 0;
         int rc = kl_store_scan(e->st, symbol, iv, on_row, e);
         if (e->fd >= 0) {
             if (flush_buf(e) != 0)

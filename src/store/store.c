@@ -160,6 +160,16 @@ kl_store_range(kl_store_t *st, const char *symbol, int iv, int64_t lo, int64_t h
 }
 
 int
+kl_store_last_before(kl_store_t *st, const char *symbol, int iv, int64_t t, kl_store_row_t *out)
+{
+    if (!st || !symbol || !out || iv < 0 || iv >= KL_IV_COUNT || !st->ops->last_before)
+        return KL_EARG;
+    if (t == INT64_MIN) /* nothing opens before it: no backend binds that edge */
+        return 1;
+    return st->ops->last_before(st, symbol, iv, t, out);
+}
+
+int
 kl_store_symbols(kl_store_t *st, kl_store_symbol_fn fn, void *ctx)
 {
     if (!st || !fn)

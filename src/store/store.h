@@ -79,6 +79,7 @@ typedef struct kl_store_ops {
     int (*states)(kl_store_t *st, kl_store_state_fn fn, void *ctx);
     int (*range)(kl_store_t *st, const char *symbol, int iv, int64_t lo, int64_t hi, size_t limit,
                  int newest_first, kl_store_row_fn fn, void *ctx);
+    int (*last_before)(kl_store_t *st, const char *symbol, int iv, int64_t t, kl_store_row_t *out);
 } kl_store_ops_t;
 
 struct kl_store {
@@ -116,6 +117,16 @@ int kl_store_scan(kl_store_t *st, const char *symbol, int iv, kl_store_row_fn fn
  * URL in the reading thread. */
 int kl_store_range(kl_store_t *st, const char *symbol, int iv, int64_t lo, int64_t hi,
                    size_t limit, int newest_first, kl_store_row_fn fn, void *ctx);
+
+/* Reads the last row of (symbol, iv) with open_time < t (in the rows' own unit): the kline
+ * before a window that starts inside a gap, whose close the window's implied holes show
+ * (engine/kfill.h). One statement served by the primary key index (a backward walk stopped at
+ * its first row), with bound parameters only. Returns 0 with *out filled, 1 when no row opens
+ * before t, or a negative store error (KL_EARG for a NULL argument, a bad iv, or a call from
+ * inside a scan or range callback, as for kl_store_range). *out only on 0. Caller: the thread
+ * using st. */
+int kl_store_last_before(kl_store_t *st, const char *symbol, int iv, int64_t t,
+                         kl_store_row_t *out);
 
 /* Calls fn for every distinct symbol, in ascending order. */
 int kl_store_symbols(kl_store_t *st, kl_store_symbol_fn fn, void *ctx);

@@ -14,6 +14,9 @@ extern const kl_store_ops_t kl_store_pg_ops;
  * very statements the backends run and check that the primary key serves them. */
 extern const char kl_store_sqlite_range_sql[2][512];
 extern const char kl_store_pg_range_sql[2][512];
+/* The same for kl_store_last_before(). */
+extern const char kl_store_sqlite_last_before_sql[512];
+extern const char kl_store_pg_last_before_sql[512];
 
 /* Writes a message into err (cap bytes; err may be NULL or cap 0) with snprintf semantics. */
 void kl_store_errf(char *err, size_t cap, const char *fmt, ...)

@@ -22,11 +22,12 @@
  * lost may have landed: the retry is the same idempotent upsert). Scans read through a
  * cursor in a read-only transaction, FETCH_ROWS rows at a time: memory stays bounded for a
  * long series and the connection is free between fetches, so a scan callback may call
- * get_kv; a nested scan or range, or a commit, from a callback returns KL_EARG, as with SQLite.
- * A range is the same cursor with bounds and a LIMIT. The API reads through a second store (its
- * own connection) beside the persister's: MVCC gives each range one snapshot, and opening it
- * on an existing schema only reads the catalog (CREATE … IF NOT EXISTS) under the advisory
- * lock, so it does not wait for the persister's commits.
+ * get_kv; a nested scan, range or last_before, or a commit, from a callback returns KL_EARG, as
+ * with SQLite. A range is the same cursor with bounds and a LIMIT. last_before is one plain
+ * SELECT of at most one row (no cursor, no transaction of its own: one round trip). The API
+ * reads through a second store (its own connection) beside the persister's: MVCC gives each
+ * range one snapshot, and opening it on an existing schema only reads the catalog (CREATE … IF
+ * NOT EXISTS) under the advisory lock, so it does not wait for the persister's commits.
  *
  * FORMAT (schema version 1, recorded as the comment of table klines), in the connection's
  * schema (search_path):
@@ -151,6 +152,14 @@ static const char *const SQL_RANGE[2] = {
     "DECLARE kl_scan NO SCROLL CURSOR FOR " PG_RANGE_SELECT("ASC"),
     "DECLARE kl_scan NO SCROLL CURSOR FOR " PG_RANGE_SELECT("DESC"),
 };
+
+/* The kline before a window (kl_store_last_before): the range's backward walk of the primary
+ * key, stopped at its first row, so a plain SELECT in one round trip. */
+const char kl_store_pg_last_before_sql[512] =
+    "SELECT open_time, close_time, unit, open, high, low, close, volume, quote_volume, trades,"
+    " taker_base, taker_quote, first_id, last_id, is_final"
+    " FROM klines WHERE symbol = $1 AND interval = $2 AND open_time < $3::bigint"
+    " ORDER BY open_time DESC LIMIT 1";
 
 /* A skip scan over the primary key: one index probe per symbol instead of reading every
  * kline, which matters for `klined export` on a store with years of history. */
@@ -891,6 +900,37 @@ pg_range(kl_store_t *base, const char *symbol, int iv, int64_t lo, int64_t hi, s
 }
 
 static int
+pg_last_before(kl_store_t *base, const char *symbol, int iv, int64_t t, kl_store_row_t *out)
+{
+    pg_store *st = (pg_store *)base;
+    size_t len = strlen(symbol);
+    if (st->in_scan || len == 0 || len >= KL_STORE_SYMBOL_MAX)
+        return KL_EARG;
+    if (ensure_conn(st, NULL, 0) < 0)
+        return KL_ESTORE;
+    kl_store_row_t row;
+    memset(&row, 0, sizeof row);
+    memcpy(row.symbol, symbol, len + 1);
+    row.iv = (uint8_t)iv;
+    char ts[KL_NUM_BUFSZ];
+    kl_int_format(t, ts);
+    const char *params[3] = {row.symbol, kl_iv_name(iv), ts};
+    PGresult *res = PQexecParams(st->conn, kl_store_pg_last_before_sql, 3, NULL, params, NULL,
+                                 NULL, 0);
+    int rc;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 15 || PQntuples(res) > 1)
+        rc = KL_ESTORE;
+    else if (PQntuples(res) == 0)
+        rc = 1;
+    else
+        rc = read_row(res, 0, &row);
+    PQclear(res);
+    if (rc == 0)
+        *out = row;
+    return rc;
+}
+
+static int
 pg_symbols(kl_store_t *base, kl_store_symbol_fn fn, void *ctx)
 {
     pg_store *st = (pg_store *)base;
@@ -1006,4 +1046,5 @@ const kl_store_ops_t kl_store_pg_ops = {
     .commit_batch = pg_commit_batch,
     .states = pg_states,
     .range = pg_range,
+    .last_before = pg_last_before,
 };

@@ -13,9 +13,9 @@
  * statement is one snapshot (a commit is seen whole or not at all), and opening a file whose
  * schema is current takes no write lock, so it never waits for a long commit. A scan, range
  * or symbols callback may read (get_kv; scan from a symbols callback, as export does) but a
- * nested scan or range, a nested symbols or a commit returns KL_EARG: it would reset the
- * statement being stepped or write inside a read. Only the handle and its
- * path come from kl_alloc; SQLite keeps its own heap (SQLITE_CONFIG_MALLOC is process-wide).
+ * nested scan, range or last_before, a nested symbols or a commit returns KL_EARG: it would
+ * reset the statement being stepped or write inside a read. Only the handle and its path come
+ * from kl_alloc; SQLite keeps its own heap (SQLITE_CONFIG_MALLOC is process-wide).
  *
  * FORMAT (schema version 1, in PRAGMA user_version):
  *   klines(symbol TEXT, interval TEXT (Binance name, "1m" .. "1M"), open_time INTEGER,
@@ -51,6 +51,7 @@ typedef struct sq_store {
     sqlite3_stmt *upsert, *put_kv, *get_kv, *scan, *symbols, *begin, *commit, *rollback;
     sqlite3_stmt *put_state, *del_state, *states;
     sqlite3_stmt *range[2]; /* ascending, descending */
+    sqlite3_stmt *last_before;
     unsigned in_scan : 1, in_symbols : 1; /* a callback must not restart its own statement */
     char *path;
     /* Bound with SQLITE_STATIC: they live as long as the statement, so a later step or a trace
@@ -108,6 +109,14 @@ static const char SQL_SCAN[] =
     " ORDER BY open_time " dir " LIMIT ?5"
 const char kl_store_sqlite_range_sql[2][512] = {SQL_RANGE("ASC"), SQL_RANGE("DESC")};
 
+/* The kline before a window (kl_store_last_before): the same backward walk of the primary key,
+ * stopped at its first row. */
+const char kl_store_sqlite_last_before_sql[512] =
+    "SELECT open_time, close_time, unit, open, high, low, close, volume, quote_volume, trades,"
+    " taker_base, taker_quote, first_id, last_id, is_final"
+    " FROM klines WHERE symbol = ?1 AND interval = ?2 AND open_time < ?3"
+    " ORDER BY open_time DESC LIMIT 1";
+
 static const char SQL_PUT_KV[] =
     "INSERT INTO meta(key, value) VALUES(?1, ?2)"
     " ON CONFLICT(key) DO UPDATE SET value = excluded.value";
@@ -145,7 +154,7 @@ sq_close(kl_store_t *base)
     sqlite3_stmt *all[] = {st->upsert,  st->put_kv,   st->get_kv,    st->scan,
                            st->symbols, st->begin,    st->commit,    st->rollback,
                            st->put_state, st->del_state, st->states, st->range[0],
-                           st->range[1]};
+                           st->range[1], st->last_before};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]); /* NULL is a no-op */
     /* _v2 so that a statement we forgot can never leave the file open behind our back. */
@@ -311,7 +320,8 @@ sq_open(const char *url, kl_store_t **out, char *err, size_t cap)
         (rc = sq_prepare(st, "SELECT symbol, state FROM series_state ORDER BY symbol",
                          &st->states, err, cap)) < 0 ||
         (rc = sq_prepare(st, kl_store_sqlite_range_sql[0], &st->range[0], err, cap)) < 0 ||
-        (rc = sq_prepare(st, kl_store_sqlite_range_sql[1], &st->range[1], err, cap)) < 0)
+        (rc = sq_prepare(st, kl_store_sqlite_range_sql[1], &st->range[1], err, cap)) < 0 ||
+        (rc = sq_prepare(st, kl_store_sqlite_last_before_sql, &st->last_before, err, cap)) < 0)
         goto fail;
     *out = &st->base;
     return 0;
@@ -558,6 +568,34 @@ sq_range(kl_store_t *base, const char *symbol, int iv, int64_t lo, int64_t hi, s
     return sq_step_rows(st, s, &row, fn, ctx);
 }
 
+static int
+sq_last_before(kl_store_t *base, const char *symbol, int iv, int64_t t, kl_store_row_t *out)
+{
+    sq_store *st = (sq_store *)base;
+    sqlite3_stmt *s = st->last_before;
+    kl_store_row_t row;
+    int rc = sq_bind_key(st, s, symbol, iv, &row);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_bind_int64(s, 3, t) != SQLITE_OK) {
+        rc = KL_ESTORE;
+    } else {
+        int step = sqlite3_step(s);
+        if (step == SQLITE_DONE)
+            rc = 1;
+        else if (step == SQLITE_ROW && sq_read_row(s, &row) == 0)
+            rc = 0;
+        else
+            rc = KL_ESTORE;
+    }
+    /* As sq_step_rows: the read transaction ends with the statement. */
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc == 0)
+        *out = row;
+    return rc;
+}
+
 /* Steps a bound row query to its end (or fn's non-zero value, or an error), then resets it:
  * the read transaction it opened ends here, so a reader never holds back the writer's WAL
  * checkpoints between calls. */
@@ -673,4 +711,5 @@ const kl_store_ops_t kl_store_sqlite_ops = {
     .commit_batch = sq_commit_batch,
     .states = sq_states,
     .range = sq_range,
+    .last_before = sq_last_before,
 };

@@ -684,5 +684,119 @@ else
     bad "5 klined --ws-queue 16 did not start"
 fi
 
+# ---- 8. implied holes -------------------------------------------------------------------------
+echo "# 8. REST fills implied hole klines: a store that holds a series without its holes"
+# GAPUSDT: minutes 0, 1 and 7 of 2024-03-01, then nothing until 2024-03-04 10:00 and 10:03.
+# `klined replay` writes every hole kline; the store gets replay's klines without them (as
+# `serve` leaves a long silence), so REST must answer exactly replay's rows.
+G0=1709251200000 # 2024-03-01T00:00Z
+mkdir -p "$T/G" "$T/gap_in"
+{
+    echo "1,100.00000000,1.00000000,1,1,$((G0 + 10000)),False,True"
+    echo "2,101.50000000,0.50000000,2,3,$((G0 + 20000)),True,True"
+    echo "3,99.25000000,2.00000000,4,4,$((G0 + 80000)),False,True"
+    echo "4,102.00000000,0.25000000,5,5,$((G0 + 425000)),True,True"
+    echo "5,103.12500000,1.00000000,6,6,$((G0 + 3 * 86400000 + 36000000)),False,True"
+    echo "6,98.00000000,3.00000000,7,9,$((G0 + 3 * 86400000 + 36185000)),True,True"
+} >"$T/gap_in/GAPUSDT-aggTrades-2024-03-01.csv"
+"$BIN" replay --intervals all --out "$T/gap_r" "$T/gap_in" 2>"$T/gap_r.err" || bad "8 replay failed: $(tail -2 "$T/gap_r.err")"
+"$BIN" replay --intervals 1d --tz +08:00 --out "$T/gap_r8" "$T/gap_in" 2>>"$T/gap_r.err" || bad "8 replay --tz failed"
+# Opening a store creates its schema; then replay's klines that have trades go in.
+"$BIN" export --store "sqlite:$T/G/k.db" --out "$T/G/none" 2>/dev/null
+python3 - "$T/G/k.db" "$T/gap_r" >"$T/gap_load.txt" 2>&1 <<'EOF'
+import csv, os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+stored = holes = 0
+for name in sorted(os.listdir(sys.argv[2])):
+    iv = name[len("GAPUSDT-"):-len(".csv")]
+    rows = list(csv.reader(open(os.path.join(sys.argv[2], name))))
+    for i, r in enumerate(rows):
+        if r[8] == "0":
+            holes += 1
+            continue
+        db.execute("INSERT INTO klines VALUES(?,?,?,?,1,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   ("GAPUSDT", iv, int(r[0]), int(r[6]), r[1], r[2], r[3], r[4], r[5], r[7],
+                    int(r[8]), r[9], r[10], 0, 0, 0 if i == len(rows) - 1 else 1))
+        stored += 1
+db.commit()
+print(stored, holes)
+EOF
+read -r g_stored g_holes <"$T/gap_load.txt"
+if [ "${g_holes:-0}" -gt 1000 ] && [ "${g_stored:-0}" -gt 16 ]; then
+    ok "8 store: $g_stored klines, $g_holes hole klines of replay left out"
+else
+    bad "8 store load: $(head -3 "$T/gap_load.txt")"
+fi
+# want IV LO HI LIMIT NEWEST [DIR]: replay's rows (every hole) whose open time is in [LO, HI],
+# the first or the last LIMIT, as REST JSON.
+want() {
+    python3 - "${6:-$T/gap_r}/GAPUSDT-$1.csv" "$2" "$3" "$4" "$5" <<'EOF'
+import csv, json, sys
+lo, hi, lim, newest = (int(v) for v in sys.argv[2:6])
+rows = [r for r in csv.reader(open(sys.argv[1])) if lo <= int(r[0]) <= hi]
+rows = rows[-lim:] if newest else rows[:lim]
+print(json.dumps([[int(r[0])] + r[1:6] + [int(r[6]), r[7], int(r[8]), r[9], r[10], "0"] for r in rows],
+                 separators=(",", ":")))
+EOF
+}
+GN=9223372036854775807
+if start G --symbols GAPUSDT; then
+    UG="http://127.0.0.1:$P_G/api/v3"
+    KG="$UG/klines?symbol=GAPUSDT"
+    get_is "8 1m across the gap of minutes 2-6" "$KG&interval=1m&startTime=$G0&endTime=$((G0 + 600000))" 200 \
+        "$(want 1m $G0 $((G0 + 600000)) 500 0)"
+    get_is "8 1m startTime inside the gap: from the next minute, at the close before it" \
+        "$KG&interval=1m&startTime=$((G0 + 210000))&limit=4" 200 "$(want 1m $((G0 + 240000)) $GN 4 0)"
+    get_is "8 1m startTime and endTime inside one gap" \
+        "$KG&interval=1m&startTime=$((G0 + 86400000))&endTime=$((G0 + 86400000 + 180000))" 200 \
+        "$(want 1m $((G0 + 86400000)) $((G0 + 86400000 + 180000)) 500 0)"
+    get_is "8 1m limit 1000 < a gap of 4,700 minutes: the first 1000" \
+        "$KG&interval=1m&startTime=$((G0 + 3600000))&limit=1000" 200 "$(want 1m $((G0 + 3600000)) $GN 1000 0)"
+    get_is "8 1m no startTime, endTime inside the gap: the last 7 up to it" \
+        "$KG&interval=1m&endTime=$((G0 + 2 * 86400000 + 30000))&limit=7" 200 \
+        "$(want 1m 0 $((G0 + 2 * 86400000 + 30000)) 7 1)"
+    get_is "8 1s no startTime, endTime inside a 3-day gap, default limit: the last 500" \
+        "$KG&interval=1s&endTime=$((G0 + 86400000))" 200 "$(want 1s 0 $((G0 + 86400000)) 500 1)"
+    get_is "8 1s limit 1000 from inside the gap of 3 days" \
+        "$KG&interval=1s&startTime=$((G0 + 2 * 86400000 + 1))&limit=1000" 200 "$(want 1s $((G0 + 2 * 86400000 + 1)) $GN 1000 0)"
+    get_is "8 1h newest 50: holes, then the last day's klines" "$KG&interval=1h&limit=50" 200 "$(want 1h 0 $GN 50 1)"
+    get_is "8 8h the whole series" "$KG&interval=8h&limit=1000" 200 "$(want 8h 0 $GN 1000 1)"
+    get_is "8 1d two hole days" "$KG&interval=1d" 200 "$(want 1d 0 $GN 500 1)"
+    get_is "8 nothing before the first kline" "$KG&interval=1m&startTime=0&limit=3" 200 "$(want 1m 0 $GN 3 0)"
+    get_is "8 nothing after the last kline" "$KG&interval=1m&startTime=$((G0 + 3 * 86400000 + 36180000))" 200 \
+        "$(want 1m $((G0 + 3 * 86400000 + 36180000)) $GN 500 0)"
+    get_is "8 endTime before the first kline: []" "$KG&interval=1m&endTime=$((G0 - 1))" 200 "[]"
+    # timeZone: 1d at +08:00 is folded from the filled 8h series: hole days included.
+    get_is "8 1d timeZone=+08:00 = replay --tz +08:00" "$KG&interval=1d&timeZone=%2B08:00" 200 \
+        "$(want 1d 0 $GN 500 1 "$T/gap_r8")"
+    get_is "8 1d timeZone=+08:00 startTime limit 2: a traded day, then a hole day" \
+        "$KG&interval=1d&timeZone=%2B08:00&startTime=$((G0 - 28800000))&limit=2" 200 \
+        "$(want 1d $((G0 - 28800000)) $GN 2 0 "$T/gap_r8")"
+    get_is "8 uiKlines: the same as klines" "$UG/uiKlines?symbol=GAPUSDT&interval=1m&startTime=$((G0 + 210000))&limit=4" 200 \
+        "$(want 1m $((G0 + 240000)) $GN 4 0)"
+
+    # A live trade a few minutes ahead of now: between the store's last kline (2024) and the live
+    # one lie ~a million implied 1m holes (and ~80 million 1s), at the last stored close.
+    MG=$((($(date +%s%3N) / 60000 + 5) * 60000))
+    send "$L_G" "$(agg GAPUSDT 7 104.5 2 10 10 $((MG + 5000)) false)"
+    wait_metric "$P_G" klined_trades_applied_total 1 || bad "8 the live trade was not applied"
+    hole_json() { # OPEN LEN: a hole kline at 98, the last stored close, as REST JSON
+        echo "[$1,\"98.00000000\",\"98.00000000\",\"98.00000000\",\"98.00000000\",\"0.00000000\",$(($1 + $2 - 1)),\"0.00000000\",0,\"0.00000000\",\"0.00000000\",\"0\"]"
+    }
+    LIVE="[$MG,\"104.50000000\",\"104.50000000\",\"104.50000000\",\"104.50000000\",\"2.00000000\",$((MG + 59999)),\"209.00000000\",1,\"2.00000000\",\"209.00000000\",\"0\"]"
+    get_is "8 1m newest 4: three holes at the last stored close, then the live kline" "$KG&interval=1m&limit=4" 200 \
+        "[$(hole_json $((MG - 180000)) 60000),$(hole_json $((MG - 120000)) 60000),$(hole_json $((MG - 60000)) 60000),$LIVE]"
+    S1=$((MG - 2000))
+    get_is "8 1s endTime 2 s before the live kline, limit 2: the holes there" "$KG&interval=1s&endTime=$((S1 + 1000))&limit=2" 200 \
+        "[$(hole_json $S1 1000),$(hole_json $((S1 + 1000)) 1000)]"
+    get_is "8 1m startTime a year after the store's last kline: holes" \
+        "$KG&interval=1m&startTime=$((G0 + 368 * 86400000))&limit=2" 200 \
+        "[$(hole_json $((G0 + 368 * 86400000)) 60000),$(hole_json $((G0 + 368 * 86400000 + 60000)) 60000)]"
+    get_is "8 1m startTime after the live kline: []" "$KG&interval=1m&startTime=$((MG + 60000))" 200 "[]"
+    stop "$PID_G"
+else
+    bad "8 klined serve (G) did not start"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,6 +1,7 @@
-/* Range reads (kl_store_range) checked the same way on every backend: test_store_sqlite.c and
- * test_store_pg.c include this after defining mk_row, assert_row_eq, struct collect,
- * collect_row and commit_ok, then add what is particular to their backend. */
+/* Range reads (kl_store_range) and the kline before a window (kl_store_last_before) checked the
+ * same way on every backend: test_store_sqlite.c and test_store_pg.c include this after
+ * defining mk_row, assert_row_eq, struct collect, collect_row and commit_ok, then add what is
+ * particular to their backend. */
 #ifndef KL_TEST_STORE_RANGE_CASES_H
 #define KL_TEST_STORE_RANGE_CASES_H
 
@@ -113,6 +114,70 @@ range_common_checks(kl_store_t *st, struct collect *c)
     longsym[KL_STORE_SYMBOL_MAX] = '\0';
     assert_int_equal(kl_store_range(st, longsym, KL_IV_1M, TM(1), TM(10), 1, 0, collect_row, c),
                      KL_EARG);
+}
+
+/* kl_store_last_before(st, sym, iv, t) is the row of minute want (of BTCUSDT 1m), whole. */
+static void
+assert_last_before(kl_store_t *st, int64_t t, int want)
+{
+    kl_store_row_t got;
+    int rc = kl_store_last_before(st, "BTCUSDT", KL_IV_1M, t, &got);
+    if (rc != 0)
+        fail_msg("last_before %lld: %d, want minute %d", (long long)t, rc, want);
+    kl_store_row_t r = mk_row("BTCUSDT", KL_IV_1M, TM(want), want);
+    assert_row_eq(&got, &r);
+}
+
+/* On the rows of range_fill, plus BTCUSDT 1m minutes 30 and 31 (a gap of 19 minutes after 10,
+ * committed here): strictly before t, the nearest row, across gaps, symbols and intervals kept
+ * apart, none before the first row (out untouched), bad arguments. */
+static void
+last_before_common_checks(kl_store_t *st)
+{
+    kl_store_row_t more[2] = {mk_row("BTCUSDT", KL_IV_1M, TM(30), 30),
+                              mk_row("BTCUSDT", KL_IV_1M, TM(31), 31)};
+    commit_ok(st, more, 2, NULL, 0);
+    assert_last_before(st, TM(5), 4);     /* strictly before: not the row at t */
+    assert_last_before(st, TM(5) + 1, 5); /* the row just before */
+    assert_last_before(st, TM(2), 1);
+    assert_last_before(st, TM(11), 10);
+    assert_last_before(st, TM(20), 10); /* inside the gap: the row before it */
+    assert_last_before(st, TM(30), 10);
+    assert_last_before(st, TM(31), 30);
+    assert_last_before(st, INT64_MAX, 31);
+
+    kl_store_row_t got;
+    memset(&got, 0x5a, sizeof got);
+    kl_store_row_t untouched = got;
+    assert_int_equal(kl_store_last_before(st, "BTCUSDT", KL_IV_1M, TM(1), &got), 1);
+    assert_int_equal(kl_store_last_before(st, "BTCUSDT", KL_IV_1M, INT64_MIN, &got), 1);
+    assert_int_equal(kl_store_last_before(st, "BTCUSD", KL_IV_1M, TM(5), &got), 1);
+    assert_int_equal(kl_store_last_before(st, "BTCUSDT", KL_IV_5M, TM(5), &got), 1);
+    assert_memory_equal(&got, &untouched, sizeof got);
+
+    /* The other interval and the prefix-sharing symbol are kept apart. */
+    assert_int_equal(kl_store_last_before(st, "BTCUSDT", KL_IV_3M, TM(3), &got), 0);
+    assert_int_equal(got.iv, KL_IV_3M);
+    assert_int_equal(got.k.open_time, TM(2));
+    assert_int_equal(got.k.trades, 102 + 3);
+    assert_int_equal(kl_store_last_before(st, "BTCUSDTX", KL_IV_1M, TM(30), &got), 0);
+    assert_string_equal(got.symbol, "BTCUSDTX");
+    assert_int_equal(got.k.open_time, TM(10));
+    assert_int_equal(got.k.trades, 210 + 3);
+    assert_int_equal(got.unit_per_ms, 1);
+    assert_int_equal(got.is_final, 1);
+
+    /* Bad arguments. */
+    assert_int_equal(kl_store_last_before(NULL, "BTCUSDT", KL_IV_1M, TM(5), &got), KL_EARG);
+    assert_int_equal(kl_store_last_before(st, NULL, KL_IV_1M, TM(5), &got), KL_EARG);
+    assert_int_equal(kl_store_last_before(st, "BTCUSDT", KL_IV_1M, TM(5), NULL), KL_EARG);
+    assert_int_equal(kl_store_last_before(st, "BTCUSDT", -1, TM(5), &got), KL_EARG);
+    assert_int_equal(kl_store_last_before(st, "BTCUSDT", KL_IV_COUNT, TM(5), &got), KL_EARG);
+    assert_int_equal(kl_store_last_before(st, "", KL_IV_1M, TM(5), &got), KL_EARG);
+    char longsym[KL_STORE_SYMBOL_MAX + 1];
+    memset(longsym, 'A', KL_STORE_SYMBOL_MAX);
+    longsym[KL_STORE_SYMBOL_MAX] = '\0';
+    assert_int_equal(kl_store_last_before(st, longsym, KL_IV_1M, TM(5), &got), KL_EARG);
 }
 
 #endif

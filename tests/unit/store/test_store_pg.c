@@ -1259,6 +1259,8 @@ test_range_bounds_limit_direction(void **state)
     range_common_checks(st, &g_c);
     /* The cursor and its transaction were closed: a commit works. */
     commit_ok(st, rows, 3, NULL, 0);
+    last_before_common_checks(st);
+    commit_ok(st, rows, 3, NULL, 0); /* it left no transaction open either */
     kl_store_close(st);
 }
 
@@ -1296,7 +1298,7 @@ test_range_long_and_us(void **state)
 
 struct range_reenter {
     kl_store_t *st;
-    int calls, range_rc, scan_rc, kv_rc;
+    int calls, range_rc, scan_rc, kv_rc, last_rc;
 };
 
 static int
@@ -1309,6 +1311,8 @@ range_reenter_row(void *ctx, const kl_store_row_t *row)
     r->range_rc = kl_store_range(r->st, row->symbol, row->iv, 0, INT64_MAX, 5, 0, collect_row, &c);
     r->scan_rc = kl_store_scan(r->st, row->symbol, row->iv, collect_row, &c);
     r->kv_rc = kl_store_get_kv(r->st, "k", &v);
+    kl_store_row_t before;
+    r->last_rc = kl_store_last_before(r->st, row->symbol, row->iv, INT64_MAX, &before);
     return 0;
 }
 
@@ -1328,6 +1332,7 @@ test_range_reentry(void **state)
     assert_int_equal(r.range_rc, KL_EARG);
     assert_int_equal(r.scan_rc, KL_EARG);
     assert_int_equal(r.kv_rc, 0);
+    assert_int_equal(r.last_rc, KL_EARG); /* it would reset or nest in the range's read */
     commit_ok(st, &row, 1, &kv, 1);
     kl_store_close(st);
 }
@@ -1421,6 +1426,31 @@ test_range_uses_primary_key(void **state)
         }
     }
     assert_non_null(strstr(kl_store_pg_range_sql[1], "ORDER BY open_time DESC LIMIT $5"));
+
+    /* kl_store_last_before: one backward step of the primary key, for a t inside the series,
+     * past its end and before its start; three bound parameters, no value in the SQL. */
+    static const int64_t ts[3] = {TM(250), INT64_MAX, TM(-5)};
+    for (int i = 0; i < 3; i++) {
+        char full[1024], t[32];
+        snprintf(t, sizeof t, "%lld", (long long)ts[i]);
+        const char *params[3] = {"SYM07USDT", "1m", t};
+        snprintf(full, sizeof full, "EXPLAIN %s", kl_store_pg_last_before_sql);
+        PGresult *res = PQexecParams(g_raw, full, 3, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            fail_msg("%s: %s", full, PQerrorMessage(g_raw));
+        size_t o = 0;
+        plan[0] = '\0';
+        for (int r = 0; r < PQntuples(res); r++)
+            o += (size_t)snprintf(plan + o, sizeof plan - o, "%s\n", PQgetvalue(res, r, 0));
+        PQclear(res);
+        if (strncmp(plan, "Limit", 5) != 0 ||
+            !strstr(plan, "Index Scan Backward using klines_pkey on klines") ||
+            !strstr(plan, "Index Cond: ((symbol = ") || !strstr(plan, "AND (\"interval\" = ") ||
+            !strstr(plan, "AND (open_time < ") || strstr(plan, "Sort") || strstr(plan, "Seq Scan"))
+            fail_msg("last_before does not walk the primary key backwards:\n%s", plan);
+    }
+    assert_non_null(strstr(kl_store_pg_last_before_sql, "open_time < $3::bigint"));
+    assert_null(strstr(kl_store_pg_last_before_sql, "$4"));
     kl_store_close(st);
 }
 

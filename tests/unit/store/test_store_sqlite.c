@@ -700,6 +700,7 @@ test_range_bounds_limit_direction(void **state)
     struct collect c;
     range_common_checks(st, &c);
     assert_int_equal(scan_all(st, "BTCUSDT", KL_IV_1M, &c), 10);
+    last_before_common_checks(st);
     kl_store_close(st);
 }
 
@@ -728,7 +729,7 @@ test_range_us_rows(void **state)
 
 struct range_reenter {
     kl_store_t *st;
-    int calls, range_rc, scan_rc, kv_rc;
+    int calls, range_rc, scan_rc, kv_rc, last_rc;
 };
 
 static int
@@ -741,6 +742,8 @@ range_reenter_row(void *ctx, const kl_store_row_t *row)
     r->range_rc = kl_store_range(r->st, row->symbol, row->iv, 0, INT64_MAX, 5, 0, collect_row, &c);
     r->scan_rc = kl_store_scan(r->st, row->symbol, row->iv, collect_row, &c);
     r->kv_rc = kl_store_get_kv(r->st, "k", &v);
+    kl_store_row_t before;
+    r->last_rc = kl_store_last_before(r->st, row->symbol, row->iv, INT64_MAX, &before);
     return 0;
 }
 
@@ -770,6 +773,7 @@ test_range_reentry(void **state)
     assert_int_equal(r.range_rc, KL_EARG);
     assert_int_equal(r.scan_rc, KL_EARG);
     assert_int_equal(r.kv_rc, 0);
+    assert_int_equal(r.last_rc, KL_EARG); /* it would reset or nest in the range's read */
     memset(&r, 0, sizeof r);
     r.st = st;
     assert_int_equal(kl_store_scan(st, "BTCUSDT", KL_IV_1M, range_from_scan_row, &r), 0);
@@ -816,6 +820,10 @@ test_range_uses_primary_key(void **state)
             assert_string_equal(plan, "SEARCH klines USING PRIMARY KEY (symbol=? AND "
                                       "interval=? AND open_time>? AND open_time<?)");
         }
+        /* kl_store_last_before: the same key, walked backwards from t and stopped at once. */
+        query_plan(db, kl_store_sqlite_last_before_sql, plan, sizeof plan);
+        assert_string_equal(plan, "SEARCH klines USING PRIMARY KEY (symbol=? AND interval=? AND "
+                                  "open_time<?)");
         assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
     }
     /* Bound parameters only: five of them, the SQL holds no value. */
@@ -825,6 +833,11 @@ test_range_uses_primary_key(void **state)
     assert_int_equal(sqlite3_bind_parameter_count(s), 5);
     sqlite3_finalize(s);
     assert_non_null(strstr(kl_store_sqlite_range_sql[1], "ORDER BY open_time DESC LIMIT ?5"));
+    assert_int_equal(sqlite3_prepare_v2(db, kl_store_sqlite_last_before_sql, -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_parameter_count(s), 3);
+    sqlite3_finalize(s);
+    assert_non_null(strstr(kl_store_sqlite_last_before_sql, "ORDER BY open_time DESC LIMIT 1"));
     sqlite3_close(db);
     kl_store_close(st);
 }
