@@ -24,6 +24,7 @@
 #include "core/alloc.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "engine/kfill.h"
 #include "engine/kline.h"
 #include "kl/err.h"
 #include "serve/service.h"
@@ -135,6 +136,7 @@ ref_free(ref_t *r)
 typedef struct scan_ctx {
     klist_t *l;
     int bad_unit;
+    const kl_ivspec_t *fill; /* the series' grid: implied holes are filled in (kfill.h) */
 } scan_ctx_t;
 
 static int
@@ -144,17 +146,33 @@ scan_row(void *ctx, const kl_store_row_t *row)
     c->bad_unit += row->unit_per_ms != 1;
     if (c->l->n > 0 && c->l->k[c->l->n - 1].open_time >= row->k.open_time)
         return 1; /* not ascending, or a duplicate key */
+    if (c->fill && c->l->n > 0) { /* serve stores a long gap's holes implied */
+        kl_kline_t prev = c->l->k[c->l->n - 1], h;
+        kl_fill_gap_t g;
+        kl_fill_gap_init(&g, c->fill, &prev, row->k.open_time);
+        while (kl_fill_gap_next(&g, &h))
+            klist_put(c->l, &h, 1);
+    }
     klist_put(c->l, &row->k, row->is_final);
     return 0;
+}
+
+/* The stored rows of (symbol, iv), with the implied holes filled in when fill is the series'
+ * interval grid (as every reader of the store does), else exactly as stored. */
+static void
+store_read_grid(kl_store_t *st, const char *symbol, int iv, const kl_ivspec_t *fill,
+                klist_t *out)
+{
+    memset(out, 0, sizeof *out);
+    scan_ctx_t c = {out, 0, fill};
+    assert_int_equal(kl_store_scan(st, symbol, iv, scan_row, &c), 0);
+    assert_int_equal(c.bad_unit, 0);
 }
 
 static void
 store_read(kl_store_t *st, const char *symbol, int iv, klist_t *out)
 {
-    memset(out, 0, sizeof *out);
-    scan_ctx_t c = {out, 0};
-    assert_int_equal(kl_store_scan(st, symbol, iv, scan_row, &c), 0);
-    assert_int_equal(c.bad_unit, 0);
+    store_read_grid(st, symbol, iv, NULL, out);
 }
 
 static int
@@ -248,7 +266,7 @@ compare_with_store(kl_store_t *st, ref_t *r)
     for (int i = 0; i < r->sched.n; i++) {
         int iv = r->sched.spec[i].iv;
         klist_t got;
-        store_read(st, r->symbol, iv, &got);
+        store_read_grid(st, r->symbol, iv, &r->sched.spec[i], &got);
         const klist_t *want = &r->iv[iv];
         if (got.n != want->n)
             fail_msg("%s %s: store has %zu rows, reference %zu (first open times %lld / %lld)",
