@@ -128,9 +128,17 @@ api_admin(kl_api_t *a, sess_t *s)
                            "Mandatory parameter 'symbol' was not sent, was empty/null, or "
                            "malformed.");
             api_http_error(s, &e);
-        } else if ((rc = kl_service_add_symbol(a->d.svc, sym)) != 0) {
+        } else if ((rc = kl_service_add_symbol(a->d.svc, sym)) == KL_SERVICE_ADD_PENDING) {
+            /* Its series is read from the store first: served in a moment, not yet. */
+            reply_json(s, 202, "{\"added\":\"%s\",\"pending\":true}", sym);
+        } else if (rc == KL_EFULL || rc == KL_ESHUTDOWN) {
+            kl_api_err_set(&e, 429, -1003, "Too many re-adds waiting for the store: %s (%s)", sym,
+                           kl_strerror(rc));
+            api_http_error(s, &e);
+        } else if (rc != 0) {
             kl_api_err_set(&e, 400, -1121, "Invalid symbol: %s (%s)", sym,
-                           rc == KL_ESHARD ? kl_strerror(rc) : "malformed or already served");
+                           rc == KL_ESHARD ? kl_strerror(rc)
+                                           : "malformed, already served or being re-added");
             api_http_error(s, &e);
         } else {
             reply_json(s, 200, "{\"added\":\"%s\"}", sym);

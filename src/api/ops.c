@@ -38,6 +38,8 @@ static const wfield_t wfields[] = {
     WF(commit_failed, "klined_checkpoint_failures_total", "counter",
        "Snapshots the store refused (retried)."),
     WF(live_symbols, "klined_symbols", "gauge", "Symbols held."),
+    WF(parked_symbols, "klined_parked_symbols", "gauge",
+       "Removed symbols whose series are kept in memory for a re-add."),
     WF(dirty, "klined_dirty_symbols", "gauge", "Symbols changed since the last snapshot."),
     WF(pending_rows, "klined_pending_rows", "gauge", "Final rows waiting for the store."),
     WF(queue_depth, "klined_queue_depth", "gauge", "Messages waiting in the worker's queues."),

@@ -912,6 +912,16 @@ set_max_pending_rows(struct cfg_run *r, const char *v)
     return 0;
 }
 
+static int
+set_parked_symbols(struct cfg_run *r, const char *v)
+{
+    uint64_t x;
+    if (cfg_uint(v, 0, 100000, &x) != 0)
+        return KL_ECONFIG;
+    r->t->parked_symbols = (uint32_t)x;
+    return 0;
+}
+
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
 static const char *const clock_names[] = {"auto", "wall", "event"};
 static const char *const fsync_names[] = {"always", "everysec", "no"};
@@ -1024,6 +1034,7 @@ static const struct cfg_key cfg_keys[] = {
     {"cpus", set_cpus, 0, "must be none or a comma list of distinct CPU ids 0..1023"},
     {"queue-capacity", set_queue_capacity, 0, "must be a power of two 1024..1048576"},
     {"max-pending-rows", set_max_pending_rows, 0, "must be an integer 1000..100000000"},
+    {"parked-symbols", set_parked_symbols, 0, "must be an integer 0..100000"},
     {"shard", set_shard, 0, "must be i/N with 0 <= i < N <= 1024"},
     {"exit-on-eof", set_exit_on_eof, KEY_NOVALUE, "must be true, false, 1, 0, yes or no"},
     {"kline-sink", set_kline_sink, 0,
@@ -1420,6 +1431,7 @@ kl_config_defaults(kl_config_t *c)
     c->workers = 1;
     c->queue_capacity = 65536;
     c->max_pending_rows = 1000000;
+    c->parked_symbols = 64;
     c->shard_index = 0;
     c->shard_count = 1;
     c->exit_on_eof = false;
@@ -1670,9 +1682,10 @@ kl_config_describe(const kl_config_t *c, FILE *f)
         fputs("none", f);
     for (size_t i = 0; i < c->n_cpus; i++)
         fprintf(f, "%s%d", i ? "," : "", c->cpus[i]);
-    fprintf(f, "\nqueue-capacity = %u\nmax-pending-rows = %u\nshard = %u/%u\nexit-on-eof = %s\n",
-            c->queue_capacity, c->max_pending_rows, c->shard_index, c->shard_count,
-            c->exit_on_eof ? "true" : "false");
+    fprintf(f, "\nqueue-capacity = %u\nmax-pending-rows = %u\nparked-symbols = %u\n"
+               "shard = %u/%u\nexit-on-eof = %s\n",
+            c->queue_capacity, c->max_pending_rows, c->parked_symbols, c->shard_index,
+            c->shard_count, c->exit_on_eof ? "true" : "false");
     fprintf(f, "stats-s = %d\nlog-level = %s\n", c->stats_s, log_names[c->log_level]);
 }
 

@@ -115,6 +115,8 @@ typedef struct kl_config {
     uint32_t queue_capacity; /* per-worker queue slots, power of two 1024..1048576 */
     uint32_t max_pending_rows; /* per worker: rows held for the store before the worker stops
                                   taking trades (backpressure during a store outage) */
+    uint32_t parked_symbols; /* per worker: removed symbols whose series stay in memory for a
+                                re-add, 0..100000 (beyond: resumed from the store) */
 
     /* scale-out and run control */
     uint32_t shard_index; /* shard_index < shard_count <= 1024 */

@@ -165,4 +165,12 @@ size_t kl_series_export(const kl_series_t *s, void *buf, size_t cap);
 int kl_series_import(kl_series_t *s, const kl_sched_t *sched, void *user, const void *buf,
                      size_t len);
 
+/* The "parked" mark of a state blob (flags bit 1): the blob is the series of a symbol that was
+ * removed, kept so that re-adding the symbol resumes it (a worker marks it when it checkpoints
+ * a removed symbol; recovery and re-adds read it). kl_series_import() ignores the mark.
+ * kl_series_state_parked returns 1 or 0 (also for a blob too short to be a state); set_parked
+ * does nothing to such a blob. Pure. */
+int kl_series_state_parked(const void *buf, size_t len);
+void kl_series_state_set_parked(void *buf, size_t len, int parked);
+
 #endif

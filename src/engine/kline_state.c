@@ -7,7 +7,9 @@
  *     4     2  version = 1
  *     6     2  n = number of intervals
  *     8     2  unit_per_ms (1 or 1000)
- *    10     2  flags: bit 0 = previous klines follow (lateness > 0)
+ *    10     2  flags: bit 0 = previous klines follow (lateness > 0);
+ *                     bit 1 = parked: the symbol was removed, the series waits for a re-add
+ *                     (set by the worker on the blob of a removed symbol; import ignores it)
  *    12     4  interval mask (bit = enum kl_iv) of the series' schedule
  *    16     8  lateness, in the unit
  *    24     8  watermark          32  8  hwm_id (highest id applied)
@@ -31,6 +33,7 @@
 
 #define HDR 584
 #define AGG 168
+#define FLAG_PARKED 2 /* flags bit 1, byte 10 */
 _Static_assert(HDR + 2 * KL_IV_COUNT * AGG <= KL_SERIES_STATE_MAX, "state fits its bound");
 
 static uint8_t *
@@ -173,7 +176,7 @@ kl_series_import(kl_series_t *s, const kl_sched_t *sch, void *user, const void *
     int prev = sch->lateness > 0;
     size_t want = HDR + (size_t)sch->n * AGG * (prev ? 2u : 1u);
     if (len != want || memcmp(p, "KLS1", 4) != 0 || p[4] != 1 || p[5] != 0 || p[6] != sch->n ||
-        (p[8] | (p[9] << 8)) != sch->unit_per_ms || p[10] != prev)
+        (p[8] | (p[9] << 8)) != sch->unit_per_ms || (p[10] & ~FLAG_PARKED) != prev)
         return KL_EARG;
     uint32_t mask = (uint32_t)p[12] | (uint32_t)p[13] << 8 | (uint32_t)p[14] << 16 |
                     (uint32_t)p[15] << 24;
@@ -204,4 +207,20 @@ kl_series_import(kl_series_t *s, const kl_sched_t *sch, void *user, const void *
             return KL_EARG;
     }
     return 0;
+}
+
+int
+kl_series_state_parked(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    return len >= HDR && memcmp(p, "KLS1", 4) == 0 && (p[10] & FLAG_PARKED) != 0;
+}
+
+void
+kl_series_state_set_parked(void *buf, size_t len, int parked)
+{
+    uint8_t *p = buf;
+    if (len < HDR || memcmp(p, "KLS1", 4) != 0)
+        return;
+    p[10] = (uint8_t)(parked ? p[10] | FLAG_PARKED : p[10] & ~FLAG_PARKED);
 }

@@ -335,6 +335,16 @@ kl_snap_in_flight(const kl_snap_t *s)
     return s->in_flight;
 }
 
+int
+kl_snap_clean(const kl_snap_t *s, uint32_t slot)
+{
+    if (slot >= s->n_slots)
+        return 1;
+    uint64_t bit = (uint64_t)1 << (slot & 63);
+    return !(s->dirty.bits[slot >> 6] & bit) &&
+           !(s->in_flight && (s->flight.bits[slot >> 6] & bit));
+}
+
 size_t
 kl_snap_dirty_count(const kl_snap_t *s)
 {

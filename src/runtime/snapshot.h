@@ -66,6 +66,9 @@ void kl_snap_ack(kl_snap_t *s);
 int kl_snap_fail(kl_snap_t *s);
 
 int kl_snap_in_flight(const kl_snap_t *s);
+/* 1 when slot has nothing waiting for the store: not dirty, and not in the batch in flight. What
+ * a slot held at its last fill is then committed (a failed batch would have made it dirty). */
+int kl_snap_clean(const kl_snap_t *s, uint32_t slot);
 size_t kl_snap_dirty_count(const kl_snap_t *s);
 size_t kl_snap_pending_rows(const kl_snap_t *s); /* rows waiting in the active buffer */
 /* Rows held for the store: the active buffer plus the batch in flight (what a failed commit

@@ -1,5 +1,6 @@
 /* Symbol registry: a growable array of entries indexed by id, plus a linear-probing name index.
- * All under one mutex; see symreg.h for why that is enough. */
+ * All under one mutex; see symreg.h for why that is enough. A removed name's parked/stored
+ * marks live on its latest entry (the one the index points to). */
 #include "runtime/symreg.h"
 
 #include <stdlib.h>
@@ -9,12 +10,21 @@
 #include "core/shard.h"
 #include "kl/err.h"
 
+/* What an entry keeps beyond its public info: a re-add's state for the worker to take, and
+ * whether a re-add is reading the stored state now. */
+typedef struct ext {
+    void *state;
+    uint32_t len;
+    uint8_t resuming;
+} ext_t;
+
 struct kl_symreg {
     pthread_mutex_t mu;
     _Atomic uint64_t epoch;
     int n_workers;
     int *load; /* live symbols per worker */
     kl_syminfo_t *v;
+    ext_t *ext; /* parallel to v */
     size_t n, cap;
     uint32_t *idx; /* name hash -> id + 1 (0 = empty) */
     size_t idx_cap;
@@ -70,9 +80,12 @@ kl_symreg_destroy(kl_symreg_t *r)
     if (!r)
         return;
     pthread_mutex_destroy(&r->mu);
+    for (size_t i = 0; i < r->n; i++)
+        kl_free(r->ext[i].state); /* re-adds no worker took */
     kl_free(r->load);
     kl_free(r->idx);
     kl_free(r->v);
+    kl_free(r->ext);
     kl_free(r);
 }
 
@@ -104,44 +117,86 @@ idx_grow(kl_symreg_t *r)
     return 0;
 }
 
-static int
-add_locked(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_syminfo_t *out)
+/* Appends a new entry for name (live or not) on worker `worker` (-1: the placement's choice, or
+ * the worker holding the name's parked series). Returns it, or NULL without memory. */
+static kl_syminfo_t *
+new_entry(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, int worker, int live)
 {
     /* Keep the index at most half full, so probing stays short and always ends. */
     if ((r->n + 1) * 2 > r->idx_cap && idx_grow(r) != 0)
-        return KL_ENOMEM;
+        return NULL;
     size_t slot = idx_find(r, name);
     if (r->n == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 64;
         kl_syminfo_t *nv = kl_calloc(ncap, sizeof *nv);
-        if (!nv)
-            return KL_ENOMEM;
-        if (r->n)
+        ext_t *nx = nv ? kl_calloc(ncap, sizeof *nx) : NULL;
+        if (!nx) {
+            kl_free(nv);
+            return NULL;
+        }
+        if (r->n) {
             memcpy(nv, r->v, r->n * sizeof *nv);
+            memcpy(nx, r->ext, r->n * sizeof *nx);
+        }
         kl_free(r->v);
+        kl_free(r->ext);
         r->v = nv;
+        r->ext = nx;
         r->cap = ncap;
     }
+    const kl_syminfo_t *old = r->idx[slot] ? &r->v[r->idx[slot] - 1] : NULL;
     int best = 0;
-    if (r->place_parts) /* Kafka: one worker per partition, which keeps its offset exact */
+    if (worker >= 0)
+        best = worker;
+    else if (old && old->parked >= 0) /* its series waits there: resume it in place */
+        best = old->parked;
+    else if (r->place_parts) /* Kafka: one worker per partition, which keeps its offset exact */
         best = (int)(kl_shard_of(name, strlen(name), r->place_parts) % (uint32_t)r->n_workers);
     else
         for (int w = 1; w < r->n_workers; w++)
             if (r->load[w] < r->load[best])
                 best = w;
+    if (unit_per_ms == 0 && old) /* a re-add continues in the unit the series had */
+        unit_per_ms = old->unit_per_ms;
     kl_syminfo_t *e = &r->v[r->n];
     memset(e, 0, sizeof *e);
+    memset(&r->ext[r->n], 0, sizeof r->ext[r->n]);
     strcpy(e->name, name);
     e->id = (uint32_t)r->n;
     e->worker = best;
     e->unit_per_ms = unit_per_ms;
-    e->live = 1;
+    e->live = live;
     e->resume_id = INT64_MIN;
+    e->parked = -1;
     r->n++;
-    r->load[best]++;
+    if (live)
+        r->load[best]++;
     r->idx[slot] = e->id + 1;
+    return e;
+}
+
+static int
+add_locked(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_syminfo_t *out)
+{
+    kl_syminfo_t *e = new_entry(r, name, unit_per_ms, -1, 1);
+    if (!e)
+        return KL_ENOMEM;
     *out = *e;
     return 1;
+}
+
+/* The latest entry of a valid name, or NULL. Locked. */
+static kl_syminfo_t *
+latest(kl_symreg_t *r, const char *name)
+{
+    size_t slot = idx_find(r, name);
+    return r->idx[slot] ? &r->v[r->idx[slot] - 1] : NULL;
+}
+
+static int
+shard_refuses(const kl_symreg_t *r, const char *name)
+{
+    return kl_shard_of(name, strlen(name), r->shard_count) != r->shard_index;
 }
 
 int
@@ -159,8 +214,7 @@ kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms
             e->unit_per_ms = unit_per_ms;
         *out = *e;
         rc = 0;
-    } else if (add != KL_SYMREG_FIND &&
-               kl_shard_of(name, strlen(name), r->shard_count) != r->shard_index) {
+    } else if (add != KL_SYMREG_FIND && shard_refuses(r, name)) {
         rc = KL_ESHARD; /* another instance serves it */
     } else if (add == KL_SYMREG_ADD || (add == KL_SYMREG_AUTO && r->idx[slot] == 0)) {
         rc = add_locked(r, name, unit_per_ms, out);
@@ -213,10 +267,139 @@ kl_symreg_remove(kl_symreg_t *r, const char *name, kl_syminfo_t *out)
         kl_syminfo_t *e = &r->v[r->idx[slot] - 1];
         e->live = 0;
         r->load[e->worker]--;
+        e->parked = e->worker; /* the worker parks the series (KL_MSG_REMOVE) */
+        e->stored = 1;
         *out = *e;
         /* release: a router that sees the new epoch also sees the entry marked removed. */
         atomic_fetch_add_explicit(&r->epoch, 1, memory_order_release);
         rc = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int
+kl_symreg_readd(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_syminfo_t *out)
+{
+    if (!valid_name(name))
+        return KL_EARG;
+    pthread_mutex_lock(&r->mu);
+    kl_syminfo_t *e = latest(r, name);
+    int rc;
+    if (e && e->live) {
+        if (e->unit_per_ms == 0) /* as kl_symreg_lookup: the first known unit decides */
+            e->unit_per_ms = unit_per_ms;
+        *out = *e;
+        rc = 0;
+    } else if (shard_refuses(r, name)) {
+        rc = KL_ESHARD;
+    } else if (e && r->ext[e->id].resuming) {
+        rc = KL_EARG; /* another re-add is reading its state */
+    } else if (e && e->parked < 0 && e->stored) {
+        r->ext[e->id].resuming = 1;
+        rc = KL_SYMREG_NEED_STATE;
+    } else {
+        rc = add_locked(r, name, unit_per_ms, out);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int
+kl_symreg_readd_state(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, void *state,
+                      uint32_t len, kl_syminfo_t *out)
+{
+    if (!valid_name(name)) {
+        kl_free(state);
+        return KL_EARG;
+    }
+    pthread_mutex_lock(&r->mu);
+    kl_syminfo_t *e = latest(r, name);
+    int rc;
+    if (e && e->live) {
+        *out = *e;
+        rc = 0;
+    } else if (shard_refuses(r, name)) {
+        rc = KL_ESHARD;
+    } else if (!(e = new_entry(r, name, unit_per_ms, -1, 1))) {
+        rc = KL_ENOMEM;
+    } else {
+        if (state) { /* the worker creating the slot takes it */
+            r->ext[e->id].state = state;
+            r->ext[e->id].len = len;
+            state = NULL;
+        }
+        *out = *e;
+        rc = 1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    kl_free(state);
+    return rc;
+}
+
+void
+kl_symreg_readd_cancel(kl_symreg_t *r, const char *name)
+{
+    if (!valid_name(name))
+        return;
+    pthread_mutex_lock(&r->mu);
+    kl_syminfo_t *e = latest(r, name);
+    if (e)
+        r->ext[e->id].resuming = 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+int
+kl_symreg_take_state(kl_symreg_t *r, uint32_t id, void **state, uint32_t *len)
+{
+    int rc = 0;
+    pthread_mutex_lock(&r->mu);
+    if (id < r->n && r->ext[id].state) {
+        *state = r->ext[id].state;
+        *len = r->ext[id].len;
+        r->ext[id].state = NULL;
+        rc = 1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int
+kl_symreg_unpark(kl_symreg_t *r, const char *name, int worker)
+{
+    if (!valid_name(name))
+        return 0;
+    pthread_mutex_lock(&r->mu);
+    kl_syminfo_t *e = latest(r, name);
+    int rc = 0;
+    if (e && e->live && e->worker == worker)
+        rc = 1; /* re-added here: its slot_add resumes the parked series */
+    else if (e && e->parked == worker)
+        e->parked = -1; /* from now on a re-add reads the stored state */
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int
+kl_symreg_add_stored(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_syminfo_t *out)
+{
+    if (!valid_name(name))
+        return KL_EARG;
+    pthread_mutex_lock(&r->mu);
+    kl_syminfo_t *e = latest(r, name);
+    int rc;
+    if (e && e->live) {
+        *out = *e;
+        rc = 0;
+    } else if (shard_refuses(r, name)) {
+        rc = KL_ESHARD;
+    } else if (!e && !(e = new_entry(r, name, unit_per_ms, 0, 0))) {
+        rc = KL_ENOMEM;
+    } else {
+        e->parked = -1;
+        e->stored = 1;
+        *out = *e;
+        rc = 1;
     }
     pthread_mutex_unlock(&r->mu);
     return rc;

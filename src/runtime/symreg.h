@@ -4,7 +4,17 @@
  * because none of those is per trade; the hot paths keep their own caches and watch `epoch`.
  *
  * Ids are never reused: a symbol removed and added again gets a new id, so a stale cache entry
- * can only route trades to a worker that drops them (counted), never to another symbol. */
+ * can only route trades to a worker that drops them (counted), never to another symbol.
+ *
+ * Re-adding resumes (docs/architecture.md "Symbols at runtime"). A removed name remembers where
+ * its series went: `parked` = the worker that keeps it in memory (the removal parks it there),
+ * `stored` = its checkpointed state is in the store. A re-add goes to the parked worker, whose
+ * slot_add finds the series by name; when no worker holds it any more, the re-adder reads the
+ * stored state first (kl_symreg_readd -> KL_SYMREG_NEED_STATE -> kl_symreg_readd_state) and the
+ * registry hands it to whichever worker creates the slot (kl_symreg_take_state), whether the
+ * first message it meets is the add or a trade. A worker frees a parked series only with the
+ * registry's consent (kl_symreg_unpark), so a re-add on its way always finds what it was
+ * promised. */
 #ifndef KL_RUNTIME_SYMREG_H
 #define KL_RUNTIME_SYMREG_H
 
@@ -22,6 +32,9 @@ typedef struct kl_syminfo {
     uint32_t unit_per_ms;
     int live;
     int64_t resume_id; /* INT64_MIN: none */
+    int parked; /* removed: the worker still holding its series in memory; -1: none */
+    int stored; /* removed: its series may be checkpointed in the store (a re-add reads it when
+                   no worker holds it) */
 } kl_syminfo_t;
 
 typedef struct kl_symreg kl_symreg_t;
@@ -34,8 +47,12 @@ enum kl_symreg_add {
     KL_SYMREG_FIND = 0, /* never add */
     KL_SYMREG_AUTO = 1, /* add an unknown name, but not one that was removed (a delisting stays
                            in force until an explicit add) */
-    KL_SYMREG_ADD = 2,  /* add, also a removed name (admin add, config reload) */
+    KL_SYMREG_ADD = 2,  /* add, also a removed name (admin add, config reload); a removed name
+                           goes to the worker that holds its parked series */
 };
+
+/* kl_symreg_readd(): the name's series is only in the store; read it, then readd_state. */
+#define KL_SYMREG_NEED_STATE 2
 
 /* Any thread. Finds name; when absent, adds it per `add` on the least-loaded worker with
  * the given unit. unit_per_ms 0 ("not known yet", for symbols configured before any trade) is
@@ -56,8 +73,49 @@ void kl_symreg_set_placement(kl_symreg_t *r, uint32_t n_parts);
 int kl_symreg_get(kl_symreg_t *r, uint32_t id, kl_syminfo_t *out);
 
 /* Any thread. Marks name removed and bumps the epoch; returns 0 and its info, or KL_EARG. The
- * caller then tells the owning worker (KL_MSG_REMOVE) to finalize and free it. */
+ * caller then tells the owning worker (KL_MSG_REMOVE), which parks the series: the entry is
+ * marked parked on that worker and stored. */
 int kl_symreg_remove(kl_symreg_t *r, const char *name, kl_syminfo_t *out);
+
+/* Any thread. An explicit add that resumes a removed name's series (admin add, config reload,
+ * recovery):
+ *   0   name is live: *out is its info (a unit of 0 is set to unit_per_ms, as by lookup);
+ *   1   added (*out): a new name, or a removed one whose series a worker still holds (added on
+ *       that worker), or one with nothing to resume;
+ *   KL_SYMREG_NEED_STATE   its series is only in the store: nothing is added, the name is marked
+ *       as being resumed (further re-adds get KL_EARG) until the caller reads the stored state
+ *       and calls kl_symreg_readd_state(), or kl_symreg_readd_cancel();
+ *   KL_EARG (invalid name, or being resumed), KL_ESHARD, KL_ENOMEM. */
+int kl_symreg_readd(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_syminfo_t *out);
+
+/* Any thread. Completes a KL_SYMREG_NEED_STATE re-add: adds name (on the least-loaded worker)
+ * with state (a kl_alloc'd blob of len bytes, or NULL: the store had none, the series starts
+ * afresh). The registry owns state from this call on, whatever it returns; the worker that
+ * creates the slot takes it with kl_symreg_take_state(). Returns 1 and *out, 0 when the name
+ * became live meanwhile (state freed), or the errors of kl_symreg_readd(). unit_per_ms 0: the
+ * removed entry's unit. */
+int kl_symreg_readd_state(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, void *state,
+                          uint32_t len, kl_syminfo_t *out);
+
+/* Any thread. Gives up a KL_SYMREG_NEED_STATE re-add (the state could not be read): the name
+ * stays removed, and can be re-added again. */
+void kl_symreg_readd_cancel(kl_symreg_t *r, const char *name);
+
+/* Worker, creating the slot of id: the state a re-add attached to it. Returns 1 and passes
+ * ownership of *state (kl_free it) and *len, or 0 when there is none. */
+int kl_symreg_take_state(kl_symreg_t *r, uint32_t id, void **state, uint32_t *len);
+
+/* Worker `worker`, before it frees the parked series of removed name (its checkpoint is
+ * committed): returns 0 when it may (the name is then resumed from the store), or 1 when name
+ * was re-added onto this worker meanwhile and that add will resume the parked series. */
+int kl_symreg_unpark(kl_symreg_t *r, const char *name, int worker);
+
+/* Recovery: name has a checkpointed state marked parked (removed when it was stored). Returns
+ * 0 and its info when name is live (configured: the caller continues the series), or registers
+ * it as removed and stored (a later re-add resumes from the store; auto-add leaves it removed)
+ * and returns 1; KL_EARG, KL_ESHARD or KL_ENOMEM. */
+int kl_symreg_add_stored(kl_symreg_t *r, const char *name, uint32_t unit_per_ms,
+                         kl_syminfo_t *out);
 
 /* Any thread. Copies up to max live symbols, sorted by name; returns how many there are. */
 size_t kl_symreg_list(kl_symreg_t *r, kl_syminfo_t *out, size_t max);

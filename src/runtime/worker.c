@@ -30,6 +30,7 @@ typedef struct slotmeta {
     uint8_t live;
     uint8_t held; /* a source backfills it: ticks skip it (KL_MSG_HOLD) */
     uint8_t touched; /* watched and changed in this pass: in touched[] */
+    uint8_t parked;  /* removed, series kept for a re-add: in parked[], not in live[] */
     uint32_t watch;  /* intervals (bits of enum kl_iv) the API wants published */
 } slotmeta_t;
 
@@ -58,6 +59,8 @@ struct kl_worker {
     size_t n_live;
     uint32_t *by_sym; /* symbol id -> slot + 1 (0: not here) */
     size_t by_sym_cap;
+    uint32_t *parked; /* parked slots, oldest first; room for every slot */
+    size_t n_parked, parked_cap;
 
     kl_snap_t *snap;
     _Atomic int handoff;
@@ -191,11 +194,150 @@ by_sym_reserve(kl_worker_t *w, uint32_t sym)
     return 0;
 }
 
-/* Creates the slot of symbol sym. Returns the slot, or -1 (counted by the caller). */
+/* ---- parked series (removed symbols kept for a re-add; worker.h) ------------------------- */
+
+/* Room in parked[] for every slot, so parking never allocates. Off the hot path: slot_add. */
+static int
+parked_reserve(kl_worker_t *w)
+{
+    size_t total = w->n_chunks * KL_WORKER_CHUNK;
+    if (w->parked_cap >= total)
+        return 0;
+    uint32_t *np = kl_alloc((total ? total : 1) * sizeof *np);
+    if (!np)
+        return KL_ENOMEM;
+    if (w->n_parked)
+        memcpy(np, w->parked, w->n_parked * sizeof *np);
+    kl_free(w->parked);
+    w->parked = np;
+    w->parked_cap = total;
+    return 0;
+}
+
+static int64_t
+parked_find(const kl_worker_t *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_parked; i++)
+        if (strcmp(meta_of(w, w->parked[i])->name, name) == 0)
+            return w->parked[i];
+    return -1;
+}
+
+static void
+parked_del(kl_worker_t *w, size_t i)
+{
+    meta_of(w, w->parked[i])->parked = 0;
+    memmove(&w->parked[i], &w->parked[i + 1], (w->n_parked - i - 1) * sizeof *w->parked);
+    w->n_parked--;
+    w->local.parked_symbols = w->n_parked;
+}
+
+/* Frees the oldest parked series that may go: its checkpoint (rows + parked state) committed,
+ * and no re-add on its way here. Returns 1 when a slot was freed. */
+static int
+parked_evict(kl_worker_t *w)
+{
+    for (size_t i = 0; i < w->n_parked; i++) {
+        uint32_t slot = w->parked[i];
+        slotmeta_t *m = meta_of(w, slot);
+        if (!kl_snap_clean(w->snap, slot) || kl_symreg_unpark(w->cfg.reg, m->name, w->cfg.index))
+            continue;
+        parked_del(w, i);
+        w->free_slots[w->n_free++] = slot;
+        kl_log(KL_LOG_INFO, "worker", "parked_series_freed",
+               "worker=%d symbol=%s parked=%zu max_parked=%zu action=\"a re-add resumes it from "
+               "its stored state\"",
+               w->cfg.index, m->name, w->n_parked, w->cfg.max_parked);
+        return 1;
+    }
+    return 0;
+}
+
+/* Keeps at most max_parked parked series, as far as their checkpoints allow. */
+static void
+parked_trim(kl_worker_t *w)
+{
+    while (w->n_parked > w->cfg.max_parked && parked_evict(w))
+        ;
+}
+
+/* Re-add of a symbol whose series is parked here: the slot continues under the new id. */
+static int64_t
+slot_resume(kl_worker_t *w, uint32_t slot, uint32_t sym)
+{
+    for (size_t i = 0; i < w->n_parked; i++)
+        if (w->parked[i] == slot) {
+            parked_del(w, i);
+            break;
+        }
+    slotmeta_t *m = meta_of(w, slot);
+    m->sym = sym;
+    m->live = 1;
+    m->held = 0;
+    m->watch = 0;
+    m->live_pos = (uint32_t)w->n_live;
+    w->live[w->n_live++] = slot;
+    w->by_sym[sym] = slot + 1;
+    w->local.live_symbols = w->n_live;
+    /* The next checkpoint stores the state again, without the parked mark. */
+    kl_snap_mark(w->snap, slot);
+    void *st;
+    uint32_t len;
+    if (kl_symreg_take_state(w->cfg.reg, sym, &st, &len)) /* memory is never older than it */
+        kl_free(st);
+    kl_log(KL_LOG_INFO, "worker", "symbol_resumed", "worker=%d symbol=%s from=memory",
+           w->cfg.index, m->name);
+    return slot;
+}
+
+/* A new slot of a re-added symbol whose series only the store had: continue from the state
+ * the re-add read (kl_symreg_readd_state). */
+static void
+slot_take_state(kl_worker_t *w, uint32_t slot, uint32_t sym)
+{
+    void *st;
+    uint32_t len;
+    if (!kl_symreg_take_state(w->cfg.reg, sym, &st, &len))
+        return;
+    kl_series_t *s = series_of(w, slot);
+    slotmeta_t *m = meta_of(w, slot);
+    if (kl_series_import(s, s->sched, m, st, len) != 0) {
+        kl_series_init(s, s->sched, m);
+        kl_log(KL_LOG_WARN, "worker", "state_unusable",
+               "worker=%d symbol=%s bytes=%u action=\"series restarts at its next trade "
+               "(intervals, unit or lateness changed since it was stored?)\"",
+               w->cfg.index, m->name, len);
+    } else {
+        kl_snap_mark(w->snap, slot); /* stored again, without the parked mark */
+        kl_log(KL_LOG_INFO, "worker", "symbol_resumed", "worker=%d symbol=%s from=store",
+               w->cfg.index, m->name);
+    }
+    kl_free(st);
+}
+
+/* Creates the slot of symbol sym, or resumes the series a removal of the same name parked here.
+ * Returns the slot, or -1 (counted by the caller). */
 static int64_t
 slot_add(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_per_ms)
 {
-    if (by_sym_reserve(w, sym) != 0 || (w->n_free == 0 && grow_chunks(w) != 0)) {
+    int64_t p = by_sym_reserve(w, sym) == 0 ? parked_find(w, name) : -1;
+    if (p >= 0 && (unit_per_ms == 0 || unit_per_ms == meta_of(w, (uint32_t)p)->unit_per_ms))
+        return slot_resume(w, (uint32_t)p, sym);
+    if (p >= 0) { /* a series in another time unit cannot continue in this one */
+        kl_log(KL_LOG_WARN, "worker", "parked_series_dropped",
+               "worker=%d symbol=%s parked_unit_per_ms=%u unit_per_ms=%u action=\"a new series "
+               "starts in the new unit\"",
+               w->cfg.index, name, meta_of(w, (uint32_t)p)->unit_per_ms, unit_per_ms);
+        for (size_t i = 0; i < w->n_parked; i++)
+            if (w->parked[i] == (uint32_t)p) {
+                parked_del(w, i);
+                w->free_slots[w->n_free++] = (uint32_t)p;
+                break;
+            }
+    }
+    /* A parked slot whose checkpoint is committed is reused before the worker grows. */
+    if (by_sym_reserve(w, sym) != 0 ||
+        (w->n_free == 0 && !parked_evict(w) && grow_chunks(w) != 0) || parked_reserve(w) != 0) {
         kl_log(KL_LOG_ERROR, "worker", "symbol_add_failed", "worker=%d symbol=%s reason=%s",
                w->cfg.index, name, "out of memory");
         return -1;
@@ -214,6 +356,7 @@ slot_add(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_per_ms)
     kl_series_init(series_of(w, slot), unit_per_ms == 1000 ? w->cfg.sched_us : w->cfg.sched_ms, m);
     w->by_sym[sym] = slot + 1;
     w->local.live_symbols = w->n_live;
+    slot_take_state(w, slot, sym);
     return slot;
 }
 
@@ -390,7 +533,7 @@ fill_slot(void *ctx, kl_snap_t *snap, uint32_t slot)
 {
     kl_worker_t *w = ctx;
     const slotmeta_t *m = meta_of(w, slot);
-    if (!m->live)
+    if (!m->live && !m->parked)
         return 0;
     const kl_series_t *s = series_of(w, slot);
     const kl_sched_t *sch = s->sched;
@@ -406,10 +549,15 @@ fill_slot(void *ctx, kl_snap_t *snap, uint32_t slot)
     /* The engine state goes with the rows: the checkpoint a restart continues from. */
     uint8_t blob[KL_SERIES_STATE_MAX];
     size_t len = kl_series_export(s, blob, sizeof blob);
+    if (m->parked) /* removed: a restart keeps it removed, a re-add resumes from it */
+        kl_series_state_set_parked(blob, len, 1);
     return len ? kl_snap_add_state(snap, m->name, blob, len) : 0;
 }
 
-/* Removal: the symbol's current klines become final rows, then the slot is free. */
+/* Removal: the symbol is no longer routed, ticked or published, but nothing is finalized. Its
+ * series is parked in its slot (worker.h): marked dirty, so the next checkpoint stores its
+ * klines as they are (open ones stay open) and its state marked parked; a re-add finds it by
+ * name (slot_add). A series with no trade has nothing to keep: its slot is free at once. */
 static void
 slot_remove(kl_worker_t *w, uint32_t sym)
 {
@@ -417,28 +565,30 @@ slot_remove(kl_worker_t *w, uint32_t sym)
         return;
     uint32_t slot = w->by_sym[sym] - 1;
     slotmeta_t *m = meta_of(w, slot);
-    const kl_series_t *s = series_of(w, slot);
-    for (int i = 0; i < s->sched->n; i++) {
-        kl_store_row_t row;
-        if (kl_series_get(s, s->sched->spec[i].iv, &row.k) != 0)
-            break;
-        row_fill(&row, m, s->sched->spec[i].iv, &row.k, 1);
-        if (kl_snap_add_row(w->snap, &row) != 0)
-            kl_log(KL_LOG_ERROR, "worker", "final_kline_lost",
-                   "worker=%d symbol=%s reason=\"out of memory on removal\"", w->cfg.index, m->name);
-    }
-    if (kl_snap_add_state(w->snap, m->name, NULL, 0) != 0)
-        kl_log(KL_LOG_ERROR, "worker", "state_removal_lost",
-               "worker=%d symbol=%s reason=\"out of memory\"", w->cfg.index, m->name);
-    /* Swap-remove from the live list so the clock loop never visits freed slots. */
+    /* Swap-remove from the live list so the clock loop never visits it. */
     uint32_t last = w->live[--w->n_live];
     w->live[m->live_pos] = last;
     meta_of(w, last)->live_pos = m->live_pos;
     m->live = 0;
+    m->watch = 0;
+    m->held = 0;
     w->by_sym[sym] = 0;
-    w->free_slots[w->n_free++] = slot;
     w->local.live_symbols = w->n_live;
-    kl_log(KL_LOG_INFO, "worker", "symbol_removed", "worker=%d symbol=%s", w->cfg.index, m->name);
+    if (!series_of(w, slot)->started) {
+        w->free_slots[w->n_free++] = slot;
+        kl_log(KL_LOG_INFO, "worker", "symbol_removed",
+               "worker=%d symbol=%s klines=none action=\"slot freed\"", w->cfg.index, m->name);
+        return;
+    }
+    m->parked = 1;
+    w->parked[w->n_parked++] = slot; /* parked_reserve made room for every slot */
+    w->local.parked_symbols = w->n_parked;
+    kl_snap_mark(w->snap, slot);
+    kl_log(KL_LOG_INFO, "worker", "symbol_removed",
+           "worker=%d symbol=%s klines=\"kept as they are (open ones stay open)\" "
+           "action=\"series parked for a re-add; checkpointed with the next snapshot\"",
+           w->cfg.index, m->name);
+    parked_trim(w);
 }
 
 /* Kafka hand-over, receiving side: the symbol continues from its checkpointed state. */
@@ -616,6 +766,7 @@ check_handoff(kl_worker_t *w)
     int st = atomic_load_explicit(&w->handoff, memory_order_acquire);
     if (st == HANDOFF_OK) {
         kl_snap_ack(w->snap);
+        parked_trim(w); /* parked series whose checkpoint this was may go now */
         if (w->handoff_taken) /* release: pairs with the waiting source's acquire */
             atomic_store_explicit(&w->handoff_done, w->handoff_taken, memory_order_release);
         if (w->cfg.wal && kl_wal_release(w->cfg.wal, w->batch_seq) < 0)
@@ -935,6 +1086,7 @@ kl_worker_destroy(kl_worker_t *w)
     kl_free(w->free_slots);
     kl_free(w->live);
     kl_free(w->by_sym);
+    kl_free(w->parked);
     kl_snap_destroy(w->snap);
     kl_free(w->pass);
     kl_free(w->touched);
@@ -1169,10 +1321,12 @@ kl_worker_checkpoint_take(kl_worker_t *w, kl_snap_batch_t *batch)
 void
 kl_worker_checkpoint_done(kl_worker_t *w, int ok)
 {
-    if (ok)
+    if (ok) {
         kl_snap_ack(w->snap);
-    else
+        parked_trim(w);
+    } else {
         kl_snap_fail(w->snap);
+    }
 }
 
 void

@@ -20,7 +20,16 @@
  * Slots live in chunks of KL_WORKER_CHUNK series (kl_series_size() stride) that are never moved,
  * so growing is one allocation and never a pause; freed slots go to a free list for reuse, and
  * only live slots are in the tick list. Symbol ids are dense and global (symreg), so the
- * "hash" from id to slot is a direct index. */
+ * "hash" from id to slot is a direct index.
+ *
+ * Removal parks: a removed symbol's slot leaves the id map and the tick list (it costs nothing
+ * per tick or trade) but keeps its series, is marked dirty so the next checkpoint stores its
+ * klines as they are (open ones stay open) and its state marked parked (kl_series_state_parked),
+ * and is found by name when the symbol is re-added, under its new id. At most max_parked parked
+ * series are kept per worker; beyond that, or when a slot is needed and none is free, the oldest
+ * parked series whose checkpoint is committed is freed (with the registry's consent,
+ * kl_symreg_unpark), and a re-add then resumes from its stored state, which the registry hands
+ * to the slot (kl_symreg_take_state). */
 #ifndef KL_RUNTIME_WORKER_H
 #define KL_RUNTIME_WORKER_H
 
@@ -55,6 +64,8 @@ typedef struct kl_worker_cfg {
     kl_wal_t *wal;        /* the worker's write-ahead log (owned by the caller); NULL: none */
     size_t max_pending_rows; /* store backlog at which the worker stops taking trades; 0: none */
     uint32_t shard_index, shard_count; /* --shard: names the WAL checkpoint keys */
+    size_t max_parked; /* removed series kept in memory for a re-add (0: none, always from the
+                          store) */
 } kl_worker_cfg_t;
 
 /* Counters, published by the worker once per batch (relaxed); read from any thread. */
@@ -64,6 +75,7 @@ typedef struct kl_worker_stats {
     uint64_t live_symbols, dirty, pending_rows, queue_depth, queue_waits;
     uint64_t last_snapshot_us; /* time to take the last snapshot */
     uint64_t wal_bytes;        /* written to the WAL since start */
+    uint64_t parked_symbols;   /* removed symbols whose series are kept for a re-add */
 } kl_worker_stats_t;
 
 /* Allocates a worker and its rings. Returns 0 and *out, or KL_ENOMEM / KL_EARG. Main thread. */

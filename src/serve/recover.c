@@ -8,7 +8,14 @@
  * symbols, so they are routed to whatever worker owns the symbol now, even if the number of
  * workers changed. A logged tick applies only to the symbols already met in the same log, the
  * ones that worker held (ticks of a clean symbol are reproduced by its next trade anyway); a
- * logged watermark (WMARK) names its symbol and applies to it alone, wherever it lives now. */
+ * logged watermark (WMARK) names its symbol and applies to it alone, wherever it lives now.
+ *
+ * Removed symbols: a state marked parked is the series of a symbol removed before the
+ * checkpoint. It stays removed (registered as removed and stored, unless the configuration lists
+ * it, which resumes it), and a re-add resumes it from the store. A REMOVE record parks the
+ * series in its worker, and a later ADD (or trade) record of the name resumes it there, or
+ * from the store when it was removed before the checkpoint: the same steps as the running
+ * service, so the result is the same. */
 #include "serve/recover.h"
 
 #include <dirent.h>
@@ -22,10 +29,12 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "kl/err.h"
+#include "serve/readd.h"
 #include "wal/wal.h"
 #include "wal/walrec.h"
 
 typedef struct rec_ctx {
+    kl_store_t *store;
     kl_symreg_t *reg;
     kl_worker_t **workers;
     int n_workers;
@@ -52,15 +61,24 @@ on_state(void *ctx, const char *symbol, const void *blob, size_t len)
     /* unit at bytes 8..9 and hwm_id at 32..39 of a state blob (kline_state.c FORMAT) */
     uint32_t unit = len >= 40 ? (uint32_t)(b[8] | b[9] << 8) : 0;
     kl_syminfo_t info;
-    int lr = kl_symreg_lookup(c->reg, symbol, KL_SYMREG_ADD, unit == 1000 ? 1000 : 1, &info);
+    int parked = kl_series_state_parked(blob, len);
+    int lr = parked ? kl_symreg_add_stored(c->reg, symbol, unit == 1000 ? 1000 : 1, &info)
+                    : kl_symreg_lookup(c->reg, symbol, KL_SYMREG_ADD, unit == 1000 ? 1000 : 1,
+                                       &info);
     if (lr == KL_ESHARD)
         return 0; /* another shard's symbol in a shared store: that instance continues it */
     if (lr < 0) {
         c->error = KL_ENOMEM;
         return 1;
     }
+    if (parked && lr == 1) { /* removed, and not configured: its re-add resumes from here */
+        c->res->removed++;
+        return 0;
+    }
+    /* A parked state of a configured symbol is resumed: dirty, so that the next checkpoint
+     * stores it without the mark. */
     int rc = kl_worker_adopt(c->workers[info.worker], info.id, symbol, info.unit_per_ms, blob,
-                             len, 0);
+                             len, parked);
     if (rc == KL_ENOMEM) {
         c->error = rc;
         return 1;
@@ -97,6 +115,17 @@ seen_add(rec_ctx_t *c, uint32_t sym)
     c->seen[c->n_seen++] = sym;
 }
 
+/* The name of a trade or add record, added as the running service did: a removed name resumes
+ * its series, from the worker that parked it or from the store. Returns as kl_symreg_readd(). */
+static int
+rec_readd(rec_ctx_t *c, const char *name, uint32_t unit_per_ms, kl_syminfo_t *info)
+{
+    int lr = kl_symreg_readd(c->reg, name, unit_per_ms, info);
+    if (lr == KL_SYMREG_NEED_STATE)
+        lr = kl_readd_from_store(c->store, c->reg, name, info);
+    return lr;
+}
+
 static int
 on_record(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t len)
 {
@@ -116,11 +145,11 @@ on_record(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t 
     switch (r.type) {
     case KL_WALREC_TRADE:
     case KL_WALREC_ADD:
-        lr = kl_symreg_lookup(c->reg, r.name, KL_SYMREG_ADD, r.unit_per_ms, &info);
+        lr = rec_readd(c, r.name, r.unit_per_ms, &info);
         if (lr == KL_ESHARD)
             return 0; /* logged under another --shard: not ours any more */
         if (lr < 0) {
-            c->error = KL_ENOMEM;
+            c->error = lr == KL_EARG ? KL_ENOMEM : lr; /* (the name is valid: it was logged) */
             return 1;
         }
         m.sym = info.id;
@@ -288,7 +317,8 @@ kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t
     memset(res, 0, sizeof *res);
     for (int i = 0; i < KL_RECOVER_MAX_LOGS; i++)
         res->next_seq[i] = 1;
-    rec_ctx_t c = {.reg = reg, .workers = workers, .n_workers = n_workers, .res = res};
+    rec_ctx_t c = {
+        .store = store, .reg = reg, .workers = workers, .n_workers = n_workers, .res = res};
     int rc = kl_store_states(store, on_state, &c);
     if (rc != 0 || c.error) {
         snprintf(err, cap, "recovery: reading the checkpointed states failed: %s",

@@ -17,6 +17,7 @@
 
 typedef struct kl_recover_result {
     uint64_t states, records, trades, ticks, damaged_logs, cut_bytes;
+    uint64_t removed; /* stored states of removed symbols (kept for a re-add, not loaded) */
     /* next sequence number for the WAL of each worker index (>= 1) */
     uint64_t next_seq[KL_RECOVER_MAX_LOGS];
 } kl_recover_result_t;

@@ -19,6 +19,7 @@
 #include "runtime/clock.h"
 #include "runtime/router.h"
 #include "runtime/worker.h"
+#include "serve/readd.h"
 #include "serve/recover.h"
 #include "source/source.h"
 #include "sink/ksink.h"
@@ -48,7 +49,10 @@ struct kl_service {
     _Atomic int admin_stop;
     kl_api_t *api;
     kl_ksink_t *sink;
+    kl_readd_t *readd; /* re-adds that resume from the store */
 };
+
+static int readd_send(void *ctx, const kl_syminfo_t *info);
 
 /* ---- stats ------------------------------------------------------------------------------ */
 
@@ -238,8 +242,10 @@ recover_and_open_wals(kl_service_t *svc, char *err, size_t cap)
                         err, cap);
     if (rc == 0)
         kl_log(KL_LOG_INFO, "recover", "done",
-               "states=%llu records=%llu trades=%llu ticks=%llu damaged_logs=%llu cut_bytes=%llu",
-               (unsigned long long)res->states, (unsigned long long)res->records,
+               "states=%llu removed=%llu records=%llu trades=%llu ticks=%llu damaged_logs=%llu "
+               "cut_bytes=%llu",
+               (unsigned long long)res->states, (unsigned long long)res->removed,
+               (unsigned long long)res->records,
                (unsigned long long)res->trades, (unsigned long long)res->ticks,
                (unsigned long long)res->damaged_logs, (unsigned long long)res->cut_bytes);
     if (rc == 0 && !(svc->wals = kl_calloc((size_t)svc->n_workers, sizeof *svc->wals)))
@@ -326,6 +332,7 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
             .max_pending_rows = cfg->max_pending_rows,
             .shard_index = cfg->shard_index,
             .shard_count = cfg->shard_count,
+            .max_parked = cfg->parked_symbols,
         };
         rc = kl_worker_create(&wc, &svc->workers[i]);
         if (rc == 0)
@@ -351,6 +358,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     if (rc == 0)
         rc = kl_router_init(&svc->admin_router, svc->workers, svc->n_workers, PRODUCER_ADMIN,
                             svc->reg, 0, &svc->admin_stop);
+    if (rc == 0 && !(svc->readd = kl_readd_create(cfg->store_url, svc->reg, readd_send, svc)))
+        rc = KL_ENOMEM;
     if (rc == 0) {
         kl_api_deps_t deps = {cfg, svc, svc->reg, svc->workers, svc->n_workers, &svc->sched_ms,
                               &svc->sched_us};
@@ -433,8 +442,11 @@ kl_service_stop(kl_service_t *svc)
 {
     int status = 0;
     /* 0. No more clients: the API stops first, so no admin command races the shutdown (its
-     * context lives on until the workers, which may still wake it, have stopped). */
+     * context lives on until the workers, which may still wake it, have stopped); then the
+     * re-adder, the other producer of admin commands. */
     kl_api_stop(svc->api);
+    kl_readd_destroy(svc->readd);
+    svc->readd = NULL;
     /* 1. No new input. */
     atomic_store_explicit(&svc->source_stop, 1, memory_order_relaxed);
     atomic_store_explicit(&svc->admin_stop, 1, memory_order_relaxed);
@@ -488,18 +500,46 @@ admin_send(kl_service_t *svc, int worker, const kl_msg_t *m)
     return rc;
 }
 
+/* The worker creates the slot, or resumes the series parked there under the same name. */
+static int
+send_add(kl_service_t *svc, const kl_syminfo_t *info, const char *note)
+{
+    kl_msg_t m = {.type = KL_MSG_ADD, .sym = info->id};
+    snprintf(m.u.add.name, sizeof m.u.add.name, "%s", info->name);
+    m.u.add.unit_per_ms = info->unit_per_ms;
+    kl_log(KL_LOG_INFO, "admin", "symbol_added", "symbol=%s worker=%d%s", info->name,
+           info->worker, note);
+    return admin_send(svc, info->worker, &m);
+}
+
+/* The re-adder's thread, once a stored state is attached to the new entry. */
+static int
+readd_send(void *ctx, const kl_syminfo_t *info)
+{
+    return send_add(ctx, info, " series=\"resumed from the store\"");
+}
+
 int
 kl_service_add_symbol(kl_service_t *svc, const char *name)
 {
     kl_syminfo_t info;
-    int rc = kl_symreg_lookup(svc->reg, name, KL_SYMREG_ADD, 0, &info);
+    int rc = kl_symreg_readd(svc->reg, name, 0, &info);
+    if (rc == KL_SYMREG_NEED_STATE) {
+        /* Its series is only in the store: read off this thread, added once read. */
+        if ((rc = kl_readd_submit(svc->readd, name)) != 0) {
+            kl_symreg_readd_cancel(svc->reg, name);
+            kl_log(KL_LOG_ERROR, "admin", "symbol_add_failed",
+                   "symbol=%s error=\"%s\" action=\"not added: it stays removed\"", name,
+                   kl_strerror(rc));
+            return rc;
+        }
+        kl_log(KL_LOG_INFO, "admin", "symbol_add_pending",
+               "symbol=%s action=\"reading its stored series; served once it is read\"", name);
+        return KL_SERVICE_ADD_PENDING;
+    }
     if (rc != 1)
         return rc < 0 ? rc : KL_EARG;
-    kl_msg_t m = {.type = KL_MSG_ADD, .sym = info.id};
-    snprintf(m.u.add.name, sizeof m.u.add.name, "%s", info.name);
-    m.u.add.unit_per_ms = info.unit_per_ms;
-    kl_log(KL_LOG_INFO, "admin", "symbol_added", "symbol=%s worker=%d", name, info.worker);
-    return admin_send(svc, info.worker, &m);
+    return send_add(svc, &info, "");
 }
 
 int
@@ -512,7 +552,7 @@ kl_service_remove_symbol(kl_service_t *svc, const char *name)
     kl_msg_t m = {.type = KL_MSG_REMOVE, .sym = info.id};
     rc = admin_send(svc, info.worker, &m);
     if (rc == 0)
-        kl_service_snapshot(svc); /* persist its final klines now, not at the next period */
+        kl_service_snapshot(svc); /* checkpoint its parked series now, not at the next period */
     return rc;
 }
 
@@ -545,7 +585,7 @@ kl_service_reload(kl_service_t *svc, const kl_config_t *fresh)
     n = kl_symreg_list(svc->reg, cur, n);
     int added = 0, removed = 0;
     for (size_t i = 0; i < fresh->n_symbols; i++)
-        added += kl_service_add_symbol(svc, fresh->symbols[i].name) == 0;
+        added += kl_service_add_symbol(svc, fresh->symbols[i].name) >= 0;
     for (size_t i = 0; i < n; i++) {
         int keep = 0;
         for (size_t j = 0; j < fresh->n_symbols && !keep; j++)

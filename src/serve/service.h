@@ -37,11 +37,16 @@ int kl_service_failed(kl_service_t *svc);
 int kl_service_stop(kl_service_t *svc);
 
 /* Admin API. Any thread (serialised internally); none is on the hot path.
- * add: registers name ([A-Z0-9], 1..31) on the least-loaded worker; 0, or KL_EARG (invalid or
- *      already served).
- * remove: finalizes and persists the symbol's klines, then frees its slot; 0 or KL_EARG.
+ * add: registers name ([A-Z0-9], 1..31) on the least-loaded worker; a removed name resumes its
+ *      series: on the worker that keeps it parked (0), or, when only the store has it,
+ *      KL_SERVICE_ADD_PENDING: its state is read on the re-adder's thread (readd.h) and the
+ *      symbol is served once it is read (milliseconds; a failure is logged and leaves it
+ *      removed). KL_EARG (invalid, already served or being re-added), KL_ESHARD, KL_EFULL.
+ * remove: stops serving the symbol; its klines stay as they are (open ones open) and its series
+ *      is parked and checkpointed at once, for a re-add to resume; 0 or KL_EARG.
  * list: copies up to max served symbols sorted by name; returns how many are served.
  * snapshot: asks every worker for a snapshot now. */
+#define KL_SERVICE_ADD_PENDING 1
 int kl_service_add_symbol(kl_service_t *svc, const char *name);
 int kl_service_remove_symbol(kl_service_t *svc, const char *name);
 size_t kl_service_list_symbols(kl_service_t *svc, kl_syminfo_t *out, size_t max);

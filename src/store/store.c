@@ -139,6 +139,39 @@ kl_store_states(kl_store_t *st, kl_store_state_fn fn, void *ctx)
     return st->ops->states(st, fn, ctx);
 }
 
+typedef struct one_state {
+    const char *symbol;
+    kl_store_state_fn fn;
+    void *ctx;
+    int found, rc;
+} one_state_t;
+
+static int
+one_state(void *ctx, const char *symbol, const void *blob, size_t len)
+{
+    one_state_t *o = ctx;
+    if (strcmp(symbol, o->symbol) != 0)
+        return 0;
+    o->found = 1;
+    o->rc = o->fn(o->ctx, symbol, blob, len);
+    return 1; /* found: stop the scan */
+}
+
+int
+kl_store_state(kl_store_t *st, const char *symbol, kl_store_state_fn fn, void *ctx)
+{
+    if (!st || !symbol || !fn || !st->ops->states)
+        return KL_EARG;
+    if (st->ops->state)
+        return st->ops->state(st, symbol, fn, ctx);
+    /* A backend without a keyed read: the whole table, once, for a rare call. */
+    one_state_t o = {symbol, fn, ctx, 0, 0};
+    int rc = st->ops->states(st, one_state, &o);
+    if (o.found)
+        return o.rc;
+    return rc < 0 ? rc : 1;
+}
+
 int
 kl_store_scan(kl_store_t *st, const char *symbol, int iv, kl_store_row_fn fn, void *ctx)
 {

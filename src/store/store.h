@@ -34,7 +34,8 @@ typedef struct kl_store_row {
 } kl_store_row_t;
 
 /* A symbol's engine state (kl_series_export blob) stored with the rows, so that a checkpoint can
- * be continued exactly; len 0 (blob NULL) deletes the symbol's state (removed symbol). */
+ * be continued exactly (a removed symbol's too: its re-add resumes from it); len 0 (blob NULL)
+ * deletes the symbol's state. */
 typedef struct kl_store_state {
     char symbol[KL_STORE_SYMBOL_MAX];
     const void *blob;
@@ -80,6 +81,8 @@ typedef struct kl_store_ops {
     int (*range)(kl_store_t *st, const char *symbol, int iv, int64_t lo, int64_t hi, size_t limit,
                  int newest_first, kl_store_row_fn fn, void *ctx);
     int (*last_before)(kl_store_t *st, const char *symbol, int iv, int64_t t, kl_store_row_t *out);
+    /* One symbol's state (optional: kl_store_state() falls back to filtering states()). */
+    int (*state)(kl_store_t *st, const char *symbol, kl_store_state_fn fn, void *ctx);
 } kl_store_ops_t;
 
 struct kl_store {
@@ -103,6 +106,12 @@ int kl_store_commit_batch(kl_store_t *st, const kl_store_batch_t *b, char *err, 
 /* Calls fn for every stored engine state, in symbol order. Returns 0, fn's value, or an error
  * (KL_EARG from a backend without states). */
 int kl_store_states(kl_store_t *st, kl_store_state_fn fn, void *ctx);
+
+/* Calls fn once with the stored engine state of symbol, if there is one: one primary-key read
+ * (re-adding a removed symbol resumes from it). Returns 0 (fn was called and returned 0), fn's
+ * non-zero value, 1 when the store holds no state for symbol, or a negative error (KL_EARG from
+ * a backend without states). Caller: the thread using st. */
+int kl_store_state(kl_store_t *st, const char *symbol, kl_store_state_fn fn, void *ctx);
 
 /* Calls fn for every row of (symbol, iv) in ascending open_time. Returns 0, fn's non-zero
  * value, or a negative store error. */

@@ -1035,6 +1035,31 @@ pg_states(kl_store_t *base, kl_store_state_fn fn, void *ctx)
     return rc;
 }
 
+/* One state by its primary key, the blob in binary as it was written. */
+static int
+pg_state(kl_store_t *base, const char *symbol, kl_store_state_fn fn, void *ctx)
+{
+    pg_store *st = (pg_store *)base;
+    if (st->in_scan)
+        return KL_EARG;
+    if (ensure_conn(st, NULL, 0) < 0)
+        return KL_ESTORE;
+    const char *params[1] = {symbol};
+    PGresult *res = PQexecParams(st->conn, "SELECT state FROM series_state WHERE symbol = $1", 1,
+                                 NULL, params, NULL, NULL, 1);
+    int rc;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 1)
+        rc = KL_ESTORE;
+    else if (PQntuples(res) == 0)
+        rc = 1;
+    else if (PQgetisnull(res, 0, 0))
+        rc = KL_ESTORE;
+    else
+        rc = fn(ctx, symbol, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    PQclear(res);
+    return rc;
+}
+
 const kl_store_ops_t kl_store_pg_ops = {
     .scheme = "postgres",
     .open = pg_open,
@@ -1047,4 +1072,5 @@ const kl_store_ops_t kl_store_pg_ops = {
     .states = pg_states,
     .range = pg_range,
     .last_before = pg_last_before,
+    .state = pg_state,
 };

@@ -49,7 +49,7 @@ typedef struct sq_store {
     kl_store_t base; /* first: kl_store_t * and sq_store * convert both ways */
     sqlite3 *db;
     sqlite3_stmt *upsert, *put_kv, *get_kv, *scan, *symbols, *begin, *commit, *rollback;
-    sqlite3_stmt *put_state, *del_state, *states;
+    sqlite3_stmt *put_state, *del_state, *states, *state;
     sqlite3_stmt *range[2]; /* ascending, descending */
     sqlite3_stmt *last_before;
     unsigned in_scan : 1, in_symbols : 1; /* a callback must not restart its own statement */
@@ -154,7 +154,7 @@ sq_close(kl_store_t *base)
     sqlite3_stmt *all[] = {st->upsert,  st->put_kv,   st->get_kv,    st->scan,
                            st->symbols, st->begin,    st->commit,    st->rollback,
                            st->put_state, st->del_state, st->states, st->range[0],
-                           st->range[1], st->last_before};
+                           st->range[1], st->last_before, st->state};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]); /* NULL is a no-op */
     /* _v2 so that a statement we forgot can never leave the file open behind our back. */
@@ -319,6 +319,8 @@ sq_open(const char *url, kl_store_t **out, char *err, size_t cap)
                          cap)) < 0 ||
         (rc = sq_prepare(st, "SELECT symbol, state FROM series_state ORDER BY symbol",
                          &st->states, err, cap)) < 0 ||
+        (rc = sq_prepare(st, "SELECT state FROM series_state WHERE symbol = ?1", &st->state, err,
+                         cap)) < 0 ||
         (rc = sq_prepare(st, kl_store_sqlite_range_sql[0], &st->range[0], err, cap)) < 0 ||
         (rc = sq_prepare(st, kl_store_sqlite_range_sql[1], &st->range[1], err, cap)) < 0 ||
         (rc = sq_prepare(st, kl_store_sqlite_last_before_sql, &st->last_before, err, cap)) < 0)
@@ -700,6 +702,26 @@ sq_states(kl_store_t *base, kl_store_state_fn fn, void *ctx)
     return rc;
 }
 
+static int
+sq_state(kl_store_t *base, const char *symbol, kl_store_state_fn fn, void *ctx)
+{
+    sq_store *st = (sq_store *)base;
+    sqlite3_stmt *s = st->state;
+    if (sqlite3_bind_text(s, 1, symbol, -1, SQLITE_STATIC) != SQLITE_OK)
+        return KL_ESTORE;
+    int rc, step = sqlite3_step(s);
+    if (step == SQLITE_DONE)
+        rc = 1;
+    else if (step != SQLITE_ROW || sqlite3_column_type(s, 0) != SQLITE_BLOB)
+        rc = KL_ESTORE;
+    else
+        rc = fn(ctx, symbol, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+    /* reset ends the read transaction: a reader never holds back the writer's checkpoints */
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
 const kl_store_ops_t kl_store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -712,4 +734,5 @@ const kl_store_ops_t kl_store_sqlite_ops = {
     .states = sq_states,
     .range = sq_range,
     .last_before = sq_last_before,
+    .state = sq_state,
 };

@@ -473,7 +473,7 @@ EOF
 1704067260000,31.00000000,31.00000000,31.00000000,31.00000000,1.00000000,1704067319999,31.00000000,1,1.00000000,31.00000000,0
 EOF
     if command -v sqlite3 >/dev/null; then
-        is "4 B's klines were finalized by its removal (is_final)" "1" \
+        is "4 B's klines stay open after its removal (is_final 0: removal finalizes nothing)" "0" \
             "$(sqlite3 d4/k.db "select group_concat(distinct is_final) from klines where symbol='BUSDT'")"
     else
         echo "skip 4 is_final check: no sqlite3"

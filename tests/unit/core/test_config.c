@@ -199,6 +199,7 @@ test_defaults(void **state)
                            "cpus = none\n"
                            "queue-capacity = 65536\n"
                            "max-pending-rows = 1000000\n"
+                           "parked-symbols = 64\n"
                            "shard = 0/1\n"
                            "exit-on-eof = false\n"
                            "stats-s = 10\n"

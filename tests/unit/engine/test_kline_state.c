@@ -1,6 +1,7 @@
 /* State blob tests: a series exported at any point and imported into fresh storage continues
  * exactly like the original (every emitted kline and every live kline equal), with and without
- * a lateness window, in ms and us; malformed or incompatible blobs are refused. */
+ * a lateness window, in ms and us; malformed or incompatible blobs are refused; the parked mark
+ * of a removed symbol's blob is read back and does not change what an import continues. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,10 +170,48 @@ refuses_bad_blobs(void **state)
     assert_int_equal(k.open, 100000000);
 }
 
+static void
+parked_mark(void **state)
+{
+    (void)state;
+    kl_sched_cfg_t cfg;
+    kl_sched_cfg_default(&cfg);
+    cfg.lateness_ms = 500; /* flags bit 0 set too: the mark must leave it alone */
+    kl_sched_t sch;
+    assert_int_equal(kl_sched_init(&sch, &cfg), 0);
+    kl_series_t *a = malloc(kl_series_size(&sch)), *b = malloc(kl_series_size(&sch));
+    assert_non_null(a);
+    assert_non_null(b);
+    kl_series_init(a, &sch, NULL);
+    kl_trade_t t = {1704067200000LL, 1, 1, 1, 100000000, 100000000, 0};
+    kl_series_apply(a, &t, collect, &(log_t){0});
+    static uint8_t blob[KL_SERIES_STATE_MAX], plain[KL_SERIES_STATE_MAX];
+    size_t len = kl_series_export(a, blob, sizeof blob);
+    assert_true(len > 0);
+    memcpy(plain, blob, len);
+    assert_int_equal(kl_series_state_parked(blob, len), 0);
+    kl_series_state_set_parked(blob, len, 1);
+    assert_int_equal(kl_series_state_parked(blob, len), 1);
+    assert_int_equal(kl_series_state_parked(blob, 100), 0); /* too short to be a state */
+    /* A parked blob imports as the plain one: the same series. */
+    assert_int_equal(kl_series_import(b, &sch, NULL, blob, len), 0);
+    static uint8_t again[KL_SERIES_STATE_MAX];
+    assert_int_equal(kl_series_export(b, again, sizeof again), len);
+    assert_memory_equal(again, plain, len);
+    kl_series_state_set_parked(blob, len, 0);
+    assert_memory_equal(blob, plain, len);
+    /* Unknown flag bits are still refused. */
+    blob[10] |= 4;
+    assert_int_equal(kl_series_import(b, &sch, NULL, blob, len), KL_EARG);
+    free(a);
+    free(b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parked_mark),
         cmocka_unit_test(continues_ms),
         cmocka_unit_test(continues_us_with_lateness_and_offset),
         cmocka_unit_test(refuses_bad_blobs),

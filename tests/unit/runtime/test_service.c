@@ -3,8 +3,11 @@
  * service commits equals what a single-threaded kl_series_t produces from the same trades (SPEC
  * §1: serve --source replay gives the klines of klined replay). The lines scenarios drive the
  * TCP lines source by hand to check symbols added and removed at runtime, with and without a
- * configured symbol list. Progress is observed through the store itself (a second connection
- * polled every 10 ms, for up to 20 s per condition); nothing is asserted on timing. */
+ * configured symbol list, and that removing and re-adding a symbol continues its klines (SPEC
+ * §1 "Continuity", §2): from the worker's memory, from the store after the parked series was
+ * freed, after a restart, and through WAL recovery (a crashed child, a hand-written log).
+ * Progress is observed through the store itself (a second connection polled every 10 ms, for
+ * up to 20 s per condition); nothing is asserted on timing. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +33,8 @@
 #include "kl/err.h"
 #include "serve/service.h"
 #include "store/store.h"
+#include "wal/wal.h"
+#include "wal/walrec.h"
 
 #define T0 1704153600000LL /* 2024-01-02T00:00:00Z */
 #define WAIT_MS 20000
@@ -111,16 +117,16 @@ ref_apply(ref_t *r, const kl_trade_t *t)
     (void)kl_series_apply(&r->series, t, ref_emit, r);
 }
 
-/* The live klines join the lists as the store holds them at stop: not final, unless the symbol
- * was removed (then its current klines were finalized). */
+/* The live klines join the lists as the store holds them: not final, also when the symbol was
+ * removed (removal keeps them open). Later trades may still replace them (same open time). */
 static void
-ref_finish(ref_t *r, int removed)
+ref_finish(ref_t *r)
 {
     for (int i = 0; i < r->sched.n; i++) {
         int iv = r->sched.spec[i].iv;
         kl_kline_t k;
         if (kl_series_get(&r->series, iv, &k) == 0)
-            klist_put(&r->iv[iv], &k, removed);
+            klist_put(&r->iv[iv], &k, 0);
     }
 }
 
@@ -422,7 +428,7 @@ replay_matches_single_threaded_reference(void **state)
         snprintf(files[s], sizeof files[s], "%s/%s-aggTrades-2024-01-02.csv", tmpdir, syms[s]);
         raw_trades[s] = write_dump(files[s], &refs[s], s);
         assert_true(raw_trades[s] > TRADES_PER_SYM);
-        ref_finish(&refs[s], 0);
+        ref_finish(&refs[s]);
     }
     snprintf(db, sizeof db, "%s/replay.db", tmpdir);
     /* A small queue so that the source meets backpressure, and two workers. */
@@ -515,7 +521,7 @@ send_all(int fd, const char *buf, size_t n)
 }
 
 /* Sends one aggTrade line of symbol (index k for its id sequence) and applies it to r (when
- * not NULL: a trade that should count). */
+ * not NULL: a trade that should count). A feed with fd -1 only applies it. */
 static void
 send_trade(feed_t *fd, int k, const char *symbol, int64_t ts, int64_t price, int64_t qty, int m,
            ref_t *r)
@@ -530,6 +536,10 @@ send_trade(feed_t *fd, int k, const char *symbol, int64_t ts, int64_t price, int
         .buyer_maker = (uint8_t)m,
     };
     fd->next_id[k]++;
+    if (r)
+        ref_apply(r, &t);
+    if (fd->fd < 0) /* dry: the reference of what another process sends */
+        return;
     char p[32], q[32], line[512];
     fmt_dec(p, sizeof p, price);
     fmt_dec(q, sizeof q, qty);
@@ -539,8 +549,6 @@ send_trade(feed_t *fd, int k, const char *symbol, int64_t ts, int64_t price, int
                      (long long)ts + 5, symbol, (long long)t.id, p, q, (long long)t.first_id,
                      (long long)t.last_id, (long long)ts, m ? "true" : "false");
     send_all(fd->fd, line, (size_t)n);
-    if (r)
-        ref_apply(r, &t);
 }
 
 /* Sends n trades of symbol from ts0, one every step ms, prices walking from price0. */
@@ -564,24 +572,6 @@ list_is(kl_service_t *svc, const char *want)
         strcat(got, ",");
     }
     assert_string_equal(got, want);
-}
-
-/* Every row of symbol, all intervals, is final. */
-static void
-all_final(kl_store_t *st, const char *symbol, const kl_config_t *cfg)
-{
-    for (int iv = 0; iv < KL_IV_COUNT; iv++) {
-        if (!(cfg->intervals & (1u << iv)))
-            continue;
-        klist_t l;
-        store_read(st, symbol, iv, &l);
-        assert_true(l.n > 0);
-        for (size_t i = 0; i < l.n; i++)
-            if (!l.final[i])
-                fail_msg("%s %s open %lld: not final after removal", symbol, kl_iv_name(iv),
-                         (long long)l.k[i].open_time);
-        klist_free(&l);
-    }
 }
 
 static void
@@ -623,7 +613,7 @@ configured_symbols_add_and_remove_at_runtime(void **state)
     send_run(&f, 2, "CUSDT", 90, T0 + 240000, 2000, 700000000, &rc);
     assert_int_equal(wait_store_trades(st, "CUSDT", 90), 90);
 
-    /* Remove B: its klines are finalized and persisted; later B trades are refused. */
+    /* Remove B: its klines are persisted as they are; later B trades are refused. */
     assert_int_equal(kl_service_remove_symbol(svc, "BUSDT"), 0);
     assert_int_equal(kl_service_remove_symbol(svc, "BUSDT"), KL_EARG);
     assert_int_equal(kl_service_remove_symbol(svc, "ZZZ"), KL_EARG);
@@ -642,11 +632,11 @@ configured_symbols_add_and_remove_at_runtime(void **state)
     store_symbols(st, symbols);
     assert_string_equal(symbols, "AUSDT,BUSDT,CUSDT,");
     assert_int_equal(store_trades(st, "BUSDT"), 240);
-    all_final(st, "BUSDT", &cfg);
-    ref_finish(&ra, 0);
-    ref_finish(&rb, 1);
-    ref_finish(&rc, 0);
-    /* B exactly as the reference had it at removal: no later trade reached it. */
+    ref_finish(&ra);
+    ref_finish(&rb);
+    ref_finish(&rc);
+    /* B exactly as the reference had it at removal, its last klines still open: no later trade
+     * reached it, and removing it finalized nothing. */
     compare_with_store(st, &rb);
     compare_with_store(st, &ra);
     compare_with_store(st, &rc);
@@ -694,8 +684,8 @@ unlisted_symbols_are_added_automatically(void **state)
     char symbols[256];
     store_symbols(st, symbols);
     assert_string_equal(symbols, "XUSDT,YUSDT,"); /* Z had no trade: no kline */
-    ref_finish(&rx, 0);
-    ref_finish(&ry, 0);
+    ref_finish(&rx);
+    ref_finish(&ry);
     compare_with_store(st, &rx);
     compare_with_store(st, &ry);
     ref_free(&rx);
@@ -704,24 +694,117 @@ unlisted_symbols_are_added_automatically(void **state)
     kl_config_free(&cfg);
 }
 
-/* Without a symbol list, a trade of a symbol that was just removed adds it again (a new id, a
- * fresh series). That new series must not overwrite the removed symbol's final klines: its
- * first kline has the same open time as the last final one, and the store upserts by (symbol,
- * interval, open time). Whatever the service does with such a trade, the delisted klines that
- * were persisted as final must stay as they were. */
+/* ---- removal and re-add: the klines continue (SPEC §1 "Continuity", §2) ------------------- */
+
+static int
+state_parked_cb(void *ctx, const char *symbol, const void *blob, size_t len)
+{
+    (void)symbol;
+    *(int *)ctx = kl_series_state_parked(blob, len);
+    return 0;
+}
+
+/* 1 when the store holds symbol's engine state marked parked (removed), 0 when unmarked, -1
+ * when it holds none. */
+static int
+store_state_parked(kl_store_t *st, const char *symbol)
+{
+    int parked = -1;
+    int rc = kl_store_state(st, symbol, state_parked_cb, &parked);
+    assert_true(rc == 0 || rc == 1);
+    return rc == 1 ? -1 : parked;
+}
+
 static void
-removed_symbol_finals_survive_a_later_trade(void **state)
+wait_state_parked(kl_store_t *st, const char *symbol, int want)
+{
+    int got = -2;
+    for (int waited = 0; waited < WAIT_MS; waited += POLL_MS) {
+        if ((got = store_state_parked(st, symbol)) == want)
+            return;
+        sleep_ms(POLL_MS);
+    }
+    fail_msg("%s: stored state parked=%d, want %d", symbol, got, want);
+}
+
+static int
+is_listed(kl_service_t *svc, const char *name)
+{
+    kl_syminfo_t l[16];
+    size_t n = kl_service_list_symbols(svc, l, 16);
+    for (size_t i = 0; i < n && i < 16; i++)
+        if (strcmp(l[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+wait_listed(kl_service_t *svc, const char *name)
+{
+    for (int waited = 0; waited < WAIT_MS; waited += POLL_MS) {
+        if (is_listed(svc, name))
+            return;
+        sleep_ms(POLL_MS);
+    }
+    fail_msg("%s is not served", name);
+}
+
+/* A worker counter summed over the workers (offset of the field in kl_worker_stats_t). */
+static uint64_t
+worker_sum(kl_service_t *svc, size_t off)
+{
+    kl_service_view_t v;
+    kl_service_view(svc, &v);
+    uint64_t sum = 0;
+    for (int i = 0; i < v.n_workers; i++) {
+        kl_worker_stats_t w;
+        kl_worker_stats(v.workers[i], &w);
+        sum += *(const uint64_t *)(const void *)((const char *)&w + off);
+    }
+    return sum;
+}
+
+static int
+wait_worker_sum(kl_service_t *svc, size_t off, uint64_t want)
+{
+    for (int waited = 0; waited < WAIT_MS; waited += POLL_MS) {
+        if (worker_sum(svc, off) == want)
+            return 1;
+        sleep_ms(POLL_MS);
+    }
+    return 0;
+}
+
+/* The day's 1d kline: one row, still open, with the trades before and after the removal. */
+static void
+day_is_open_with(kl_store_t *st, const char *symbol, int64_t trades, const ref_t *r)
+{
+    klist_t d;
+    store_read(st, symbol, KL_IV_1D, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.k[0].open_time, T0);
+    assert_int_equal(d.final[0], 0);
+    assert_int_equal(d.k[0].trades, trades);
+    assert_true(d.k[0].volume == r->iv[KL_IV_1D].k[0].volume);
+    klist_free(&d);
+}
+
+#define READD_CFG                                                                                \
+    "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/%s\nworkers = %d\n"      \
+    "persist-ms = %d\nclock = event\nstats-s = 0\nintervals = 1m,1h,1d\nlog-level = error\n%s"
+
+/* Without a symbol list, removing X keeps its klines as they are and a later X trade is refused
+ * (the removal stays in force until an explicit add): nothing of X changes in the store, and
+ * its stored state is marked parked for a re-add. */
+static void
+removed_symbol_klines_stay_as_they_were(void **state)
 {
     (void)state;
     kl_config_t cfg;
     char text[1024], db[128];
     snprintf(db, sizeof db, "%s/auto2.db", tmpdir);
     uint16_t port = free_port();
-    snprintf(text, sizeof text,
-             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal-removal\n"
-             "workers = 1\npersist-ms = 50\nclock = event\nstats-s = 0\nintervals = 1m,1h\n"
-             "log-level = error\n",
-             port, db, tmpdir);
+    snprintf(text, sizeof text, READD_CFG, port, db, tmpdir, "wal-removal", 1, 50, "");
     kl_service_t *svc = start_service(&cfg, text);
     static ref_t rx;
     ref_init(&rx, "XUSDT", &cfg);
@@ -730,18 +813,9 @@ removed_symbol_finals_survive_a_later_trade(void **state)
     send_run(&f, 0, "XUSDT", 100, T0 + 10, 1000, 42000000000LL, &rx); /* 00:00:00 .. 00:01:39 */
     assert_int_equal(wait_store_trades(st, "XUSDT", 100), 100);
     assert_int_equal(kl_service_remove_symbol(svc, "XUSDT"), 0);
-    ref_finish(&rx, 1);
-    /* Wait for the removal's final rows (the last 1m kline, 00:01, becomes final). */
-    int finals = 0;
-    for (int waited = 0; waited < WAIT_MS && !finals; waited += POLL_MS) {
-        klist_t l;
-        store_read(st, "XUSDT", KL_IV_1H, &l);
-        finals = l.n == 1 && l.final[0];
-        klist_free(&l);
-        if (!finals)
-            sleep_ms(POLL_MS);
-    }
-    assert_true(finals);
+    wait_state_parked(st, "XUSDT", 1);
+    ref_finish(&rx);
+    compare_with_store(st, &rx); /* the 00:01 1m, the 00:00 1h and the day's 1d stay open */
     /* One more X trade inside the same minute and hour, then Y as a marker behind it. */
     send_trade(&f, 0, "XUSDT", T0 + 100500, 41000000000LL, 5000000, 0, NULL);
     send_run(&f, 1, "YUSDT", 3, T0 + 200000, 1000, 300000000, NULL);
@@ -749,7 +823,418 @@ removed_symbol_finals_survive_a_later_trade(void **state)
     close(f.fd);
     assert_int_equal(kl_service_stop(svc), 0);
     compare_with_store(st, &rx);
+    assert_int_equal(store_state_parked(st, "XUSDT"), 1);
     ref_free(&rx);
+    kl_store_close(st);
+    kl_config_free(&cfg);
+}
+
+/* Remove X after trades, re-add it the same day, trade again: the day's kline holds both, never
+ * final, and the removal wrote no final row (the reported bug: volume 8 from 2 trades became 1
+ * from 1, and the old kline was stored final before its close). parked-symbols decides where
+ * the series comes back from: the worker's memory (64), or the store once the worker freed the
+ * parked series (0). */
+static void
+readd_continues(const char *tag, int parked_max)
+{
+    kl_config_t cfg;
+    char text[1024], db[128], wal[32], extra[64];
+    snprintf(db, sizeof db, "%s/%s.db", tmpdir, tag);
+    snprintf(wal, sizeof wal, "wal-%s", tag);
+    snprintf(extra, sizeof extra, "parked-symbols = %d\n", parked_max);
+    uint16_t port = free_port();
+    snprintf(text, sizeof text, READD_CFG, port, db, tmpdir, wal, 2, 50, extra);
+    kl_service_t *svc = start_service(&cfg, text);
+    static ref_t rx, ry;
+    ref_init(&rx, "XUSDT", &cfg);
+    ref_init(&ry, "YUSDT", &cfg);
+    feed_t f = {.fd = connect_client(port), .next_id = {1, 1}};
+    kl_store_t *st = open_store(db);
+    send_run(&f, 0, "XUSDT", 100, T0 + 10, 1000, 42000000000LL, &rx); /* 00:00:00 .. 00:01:39 */
+    send_run(&f, 1, "YUSDT", 40, T0 + 20, 1500, 300000000, &ry);
+    assert_int_equal(wait_store_trades(st, "XUSDT", 100), 100);
+    assert_int_equal(wait_store_trades(st, "YUSDT", 40), 40);
+
+    assert_int_equal(kl_service_remove_symbol(svc, "XUSDT"), 0);
+    wait_state_parked(st, "XUSDT", 1);
+    ref_finish(&rx);
+    compare_with_store(st, &rx); /* removal finalized nothing, changed nothing */
+    /* X trades while removed are refused; Y behind them on the same connection. */
+    send_run(&f, 0, "XUSDT", 20, T0 + 101000, 100, 43000000000LL, NULL);
+    send_run(&f, 1, "YUSDT", 10, T0 + 200000, 1000, 300000000, &ry);
+    assert_int_equal(wait_store_trades(st, "YUSDT", 50), 50);
+    assert_int_equal(store_trades(st, "XUSDT"), 100);
+
+    if (parked_max == 0) {
+        /* Once the removal's checkpoint committed, the worker keeps no parked series: the
+         * re-add reads the stored state, off the API and worker threads. */
+        assert_true(wait_worker_sum(svc, offsetof(kl_worker_stats_t, parked_symbols), 0));
+        assert_int_equal(kl_service_add_symbol(svc, "XUSDT"), KL_SERVICE_ADD_PENDING);
+        wait_listed(svc, "XUSDT");
+    } else {
+        assert_int_equal(worker_sum(svc, offsetof(kl_worker_stats_t, parked_symbols)), 1);
+        assert_int_equal(kl_service_add_symbol(svc, "XUSDT"), 0);
+        assert_true(is_listed(svc, "XUSDT"));
+    }
+    assert_int_equal(kl_service_add_symbol(svc, "XUSDT"), KL_EARG);
+    /* Later the same day: 02:00. */
+    send_run(&f, 0, "XUSDT", 80, T0 + 7200000, 1000, 44000000000LL, &rx);
+    assert_int_equal(wait_store_trades(st, "XUSDT", 180), 180);
+    assert_true(wait_worker_sum(svc, offsetof(kl_worker_stats_t, parked_symbols), 0));
+    close(f.fd);
+    assert_int_equal(kl_service_stop(svc), 0);
+    ref_finish(&rx);
+    ref_finish(&ry);
+    compare_with_store(st, &rx);
+    compare_with_store(st, &ry);
+    day_is_open_with(st, "XUSDT", 180, &rx);
+    assert_int_equal(store_state_parked(st, "XUSDT"), 0); /* served again: not marked removed */
+    ref_free(&rx);
+    ref_free(&ry);
+    kl_store_close(st);
+    kl_config_free(&cfg);
+}
+
+static void
+readd_resumes_the_parked_series(void **state)
+{
+    (void)state;
+    readd_continues("readd-mem", 64);
+}
+
+static void
+readd_resumes_from_the_store_once_the_parked_series_is_freed(void **state)
+{
+    (void)state;
+    readd_continues("readd-store", 0);
+}
+
+/* A clean stop between the removal and the re-add: the restarted service keeps X removed (not
+ * listed, its trades refused) and a re-add resumes its stored series. */
+static void
+readd_after_a_restart_resumes_from_the_store(void **state)
+{
+    (void)state;
+    kl_config_t cfg;
+    char text[1024], db[128];
+    snprintf(db, sizeof db, "%s/restart.db", tmpdir);
+    uint16_t port = free_port();
+    snprintf(text, sizeof text, READD_CFG, port, db, tmpdir, "wal-restart", 2, 50, "");
+    kl_service_t *svc = start_service(&cfg, text);
+    static ref_t rx, ry;
+    ref_init(&rx, "XUSDT", &cfg);
+    ref_init(&ry, "YUSDT", &cfg);
+    feed_t f = {.fd = connect_client(port), .next_id = {1, 1}};
+    kl_store_t *st = open_store(db);
+    send_run(&f, 0, "XUSDT", 100, T0 + 10, 1000, 42000000000LL, &rx);
+    send_run(&f, 1, "YUSDT", 40, T0 + 20, 1500, 300000000, &ry);
+    assert_int_equal(wait_store_trades(st, "XUSDT", 100), 100);
+    assert_int_equal(wait_store_trades(st, "YUSDT", 40), 40);
+    assert_int_equal(kl_service_remove_symbol(svc, "XUSDT"), 0);
+    close(f.fd);
+    assert_int_equal(kl_service_stop(svc), 0);
+    kl_config_free(&cfg);
+    assert_int_equal(store_state_parked(st, "XUSDT"), 1);
+
+    port = free_port();
+    snprintf(text, sizeof text, READD_CFG, port, db, tmpdir, "wal-restart", 2, 50, "");
+    svc = start_service(&cfg, text);
+    list_is(svc, "YUSDT,");
+    f.fd = connect_client(port);
+    send_run(&f, 0, "XUSDT", 20, T0 + 101000, 100, 43000000000LL, NULL); /* refused */
+    send_run(&f, 1, "YUSDT", 10, T0 + 200000, 1000, 300000000, &ry);
+    assert_int_equal(wait_store_trades(st, "YUSDT", 50), 50);
+    assert_int_equal(store_trades(st, "XUSDT"), 100);
+    assert_int_equal(kl_service_add_symbol(svc, "XUSDT"), KL_SERVICE_ADD_PENDING);
+    wait_listed(svc, "XUSDT");
+    send_run(&f, 0, "XUSDT", 80, T0 + 7200000, 1000, 44000000000LL, &rx);
+    assert_int_equal(wait_store_trades(st, "XUSDT", 180), 180);
+    close(f.fd);
+    assert_int_equal(kl_service_stop(svc), 0);
+    ref_finish(&rx);
+    ref_finish(&ry);
+    compare_with_store(st, &rx);
+    compare_with_store(st, &ry);
+    day_is_open_with(st, "XUSDT", 180, &rx);
+    ref_free(&rx);
+    ref_free(&ry);
+    kl_store_close(st);
+    kl_config_free(&cfg);
+}
+
+/* The child of the crash test: trades, remove X (its checkpoint commits), re-add X, more X
+ * trades that only the WAL holds, then an exit without a stop. No cmocka calls here: an
+ * assertion would unwind into the child's copy of the test runner. Returns the exit status. */
+static int
+crash_child(const char *text, uint16_t port, const char *db)
+{
+    kl_config_t cfg;
+    char err[1024] = "";
+    kl_config_defaults(&cfg);
+    if (kl_config_load_text(&cfg, text, "test.ini", err, sizeof err) != 0)
+        return 2;
+    cfg.listen_port = 0;
+    kl_service_t *svc = NULL;
+    if (kl_service_start(&cfg, &svc, err, sizeof err) != 0)
+        return 3;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = -1;
+    for (int waited = 0; waited < WAIT_MS && fd < 0; waited += POLL_MS) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            close(fd);
+            fd = -1;
+            sleep_ms(POLL_MS);
+        }
+    }
+    if (fd < 0)
+        return 4;
+    feed_t f = {.fd = fd, .next_id = {1, 1}};
+    send_run(&f, 0, "XUSDT", 100, T0 + 10, 1000, 42000000000LL, NULL);
+    send_run(&f, 1, "YUSDT", 40, T0 + 20, 1500, 300000000, NULL);
+    size_t applied = offsetof(kl_worker_stats_t, applied);
+    if (!wait_worker_sum(svc, applied, 140))
+        return 5;
+    if (kl_service_remove_symbol(svc, "XUSDT") != 0)
+        return 6;
+    char url[256];
+    snprintf(url, sizeof url, "sqlite:%s", db);
+    kl_store_t *st = NULL;
+    if (kl_store_open(url, &st, err, sizeof err) != 0)
+        return 7;
+    int parked = -1;
+    for (int waited = 0; waited < WAIT_MS && parked != 1; waited += POLL_MS) {
+        if (kl_store_state(st, "XUSDT", state_parked_cb, &parked) < 0)
+            return 8;
+        sleep_ms(POLL_MS);
+    }
+    kl_store_close(st);
+    if (parked != 1)
+        return 9;
+    if (kl_service_add_symbol(svc, "XUSDT") != 0) /* from memory: still parked here */
+        return 10;
+    send_run(&f, 0, "XUSDT", 50, T0 + 3600000, 1000, 43000000000LL, NULL); /* 01:00 */
+    if (!wait_worker_sum(svc, applied, 190))
+        return 11;
+    return 0; /* the crash: no stop, no final checkpoint */
+}
+
+/* A crash after remove, re-add and more trades: the checkpoint holds X's parked state, the WAL
+ * the re-add and the trades after it. Recovery resumes X from the store and replays them, and
+ * trades after the restart continue the same day's klines. */
+static void
+wal_recovery_resumes_a_readded_symbol(void **state)
+{
+    (void)state;
+    char text[1024], db[128];
+    snprintf(db, sizeof db, "%s/crash.db", tmpdir);
+    uint16_t port = free_port();
+    /* No periodic snapshot: only the removal checkpoints. */
+    snprintf(text, sizeof text, READD_CFG, port, db, tmpdir, "wal-crash", 2, 60000, "");
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(crash_child(text, port, db));
+    int wst = 0;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFEXITED(wst));
+    assert_int_equal(WEXITSTATUS(wst), 0);
+    kl_store_t *st = open_store(db);
+    /* The removal's checkpoint holds X parked: recovery must resume X from the store. */
+    assert_int_equal(store_state_parked(st, "XUSDT"), 1);
+    assert_int_equal(store_trades(st, "XUSDT"), 100);
+
+    kl_config_t cfg;
+    port = free_port();
+    snprintf(text, sizeof text, READD_CFG, port, db, tmpdir, "wal-crash", 2, 50, "");
+    kl_service_t *svc = start_service(&cfg, text);
+    static ref_t rx, ry;
+    ref_init(&rx, "XUSDT", &cfg);
+    ref_init(&ry, "YUSDT", &cfg);
+    feed_t dry = {.fd = -1, .next_id = {1, 1}}; /* what the child sent */
+    send_run(&dry, 0, "XUSDT", 100, T0 + 10, 1000, 42000000000LL, &rx);
+    send_run(&dry, 1, "YUSDT", 40, T0 + 20, 1500, 300000000, &ry);
+    send_run(&dry, 0, "XUSDT", 50, T0 + 3600000, 1000, 43000000000LL, &rx);
+    list_is(svc, "XUSDT,YUSDT,");
+    feed_t f = {.fd = connect_client(port), .next_id = {dry.next_id[0], dry.next_id[1]}};
+    send_run(&f, 0, "XUSDT", 30, T0 + 7200000, 1000, 44000000000LL, &rx); /* 02:00 */
+    assert_int_equal(wait_store_trades(st, "XUSDT", 180), 180);
+    close(f.fd);
+    assert_int_equal(kl_service_stop(svc), 0);
+    ref_finish(&rx);
+    ref_finish(&ry);
+    compare_with_store(st, &rx);
+    compare_with_store(st, &ry);
+    day_is_open_with(st, "XUSDT", 180, &rx);
+    ref_free(&rx);
+    ref_free(&ry);
+    kl_store_close(st);
+    kl_config_free(&cfg);
+}
+
+static void
+wal_put(kl_wal_t *w, int type, const char *name, const kl_trade_t *t)
+{
+    kl_walrec_t r;
+    memset(&r, 0, sizeof r);
+    r.type = type;
+    snprintf(r.name, sizeof r.name, "%s", name);
+    r.unit_per_ms = 1;
+    if (t)
+        r.trade = *t;
+    uint8_t buf[KL_WALREC_MAX];
+    size_t len = kl_walrec_encode(&r, buf);
+    assert_true(len > 0);
+    uint64_t seq;
+    assert_int_equal(kl_wal_append(w, (uint16_t)type, buf, (uint32_t)len, &seq), 0);
+}
+
+/* n trades of a hand-written log, the reference's too (the ids continue *id). */
+static void
+wal_trades(kl_wal_t *w, const char *name, int n, int64_t ts0, int64_t *id, ref_t *r)
+{
+    for (int i = 0; i < n; i++, (*id)++) {
+        kl_trade_t t = {.ts = ts0 + i * 1000, .id = *id, .first_id = *id, .last_id = *id,
+                        .price = 42000000000LL + (i % 5) * 1000000, .qty = 100000 + i,
+                        .buyer_maker = (uint8_t)(i & 1)};
+        ref_apply(r, &t);
+        wal_put(w, KL_WALREC_TRADE, name, &t);
+    }
+}
+
+static int
+max_seq(void *ctx, uint64_t seq, uint16_t type, const void *payload, uint32_t len)
+{
+    (void)type;
+    (void)payload;
+    (void)len;
+    *(uint64_t *)ctx = seq;
+    return 0;
+}
+
+/* Recovery of a log holding: X trades, REMOVE X, ADD X, X trades (the re-add resumed from the
+ * series the replayed removal parked), and Z trades, REMOVE Z (re-added by admin after the
+ * start: from the series recovery parked). Nothing of it was checkpointed. */
+static void
+wal_recovery_replays_remove_and_readd(void **state)
+{
+    (void)state;
+    kl_config_t cfg;
+    char text[1024], db[128], waldir[128];
+    snprintf(db, sizeof db, "%s/handwal.db", tmpdir);
+    snprintf(waldir, sizeof waldir, "%s/wal-hand", tmpdir);
+    uint16_t port = free_port();
+    snprintf(text, sizeof text, READD_CFG, port, db, tmpdir, "wal-hand", 1, 50, "");
+    /* A first start gives the store and the WAL directory their id. */
+    kl_service_t *svc = start_service(&cfg, text);
+    assert_int_equal(kl_service_stop(svc), 0);
+    kl_config_free(&cfg);
+    uint64_t last = 0;
+    assert_int_equal(kl_wal_scan(waldir, 0, 0, 0, max_seq, &last, NULL), 0);
+
+    static ref_t rx, rz;
+    kl_config_defaults(&cfg);
+    cfg.intervals = (1u << KL_IV_1M) | (1u << KL_IV_1H) | (1u << KL_IV_1D);
+    ref_init(&rx, "XUSDT", &cfg);
+    ref_init(&rz, "ZUSDT", &cfg);
+    kl_wal_cfg_t wc = {.fsync = KL_WAL_FSYNC_NO, .segment_bytes = 1u << 20};
+    kl_wal_t *w = NULL;
+    assert_int_equal(kl_wal_open(waldir, 0, &wc, last + 1, &w), 0);
+    int64_t xid = 1, zid = 1;
+    wal_trades(w, "XUSDT", 100, T0 + 10, &xid, &rx);
+    wal_trades(w, "ZUSDT", 30, T0 + 500, &zid, &rz);
+    wal_put(w, KL_WALREC_REMOVE, "XUSDT", NULL);
+    wal_put(w, KL_WALREC_REMOVE, "ZUSDT", NULL);
+    wal_put(w, KL_WALREC_ADD, "XUSDT", NULL);
+    wal_trades(w, "XUSDT", 50, T0 + 3600000, &xid, &rx);
+    assert_int_equal(kl_wal_commit(w), 0);
+    assert_int_equal(kl_wal_close(w), 0);
+
+    port = free_port();
+    snprintf(text, sizeof text, READD_CFG, port, db, tmpdir, "wal-hand", 1, 50, "");
+    svc = start_service(&cfg, text);
+    list_is(svc, "XUSDT,");
+    kl_store_t *st = open_store(db);
+    assert_int_equal(store_trades(st, "XUSDT"), 150); /* recovery checkpointed it */
+    assert_int_equal(store_state_parked(st, "ZUSDT"), 1);
+    assert_int_equal(kl_service_add_symbol(svc, "ZUSDT"), 0); /* parked by the replayed REMOVE */
+    wait_listed(svc, "ZUSDT");
+    feed_t f = {.fd = connect_client(port), .next_id = {xid, zid}};
+    send_run(&f, 0, "XUSDT", 30, T0 + 7200000, 1000, 44000000000LL, &rx);
+    send_run(&f, 1, "ZUSDT", 20, T0 + 7300000, 1000, 700000000, &rz);
+    assert_int_equal(wait_store_trades(st, "XUSDT", 180), 180);
+    assert_int_equal(wait_store_trades(st, "ZUSDT", 50), 50);
+    close(f.fd);
+    assert_int_equal(kl_service_stop(svc), 0);
+    ref_finish(&rx);
+    ref_finish(&rz);
+    compare_with_store(st, &rx);
+    compare_with_store(st, &rz);
+    day_is_open_with(st, "XUSDT", 180, &rx);
+    day_is_open_with(st, "ZUSDT", 50, &rz);
+    ref_free(&rx);
+    ref_free(&rz);
+    kl_store_close(st);
+    kl_config_free(&cfg);
+}
+
+/* Wall clock: an interval that ends while its symbol is removed is not finalized then (no tick
+ * reaches a removed symbol), and becomes final at the first tick after the re-add. */
+static void
+interval_ended_while_removed_closes_at_the_next_tick(void **state)
+{
+    (void)state;
+    kl_config_t cfg;
+    char text[1024], db[128];
+    snprintf(db, sizeof db, "%s/wall.db", tmpdir);
+    uint16_t port = free_port();
+    snprintf(text, sizeof text,
+             "source = lines:tcp://127.0.0.1:%u\nstore = sqlite:%s\nwal-dir = %s/wal-wall\n"
+             "workers = 1\npersist-ms = 50\nclock = wall\nstats-s = 0\nintervals = 1s,1m\n"
+             "log-level = error\n",
+             port, db, tmpdir);
+    kl_service_t *svc = start_service(&cfg, text);
+    feed_t f = {.fd = connect_client(port), .next_id = {1}};
+    kl_store_t *st = open_store(db);
+    /* Three trades in a second that starts 3 s from now: open until after the removal. */
+    int64_t t0 = (kl_now_ms() / 1000 + 3) * 1000;
+    for (int i = 0; i < 3; i++)
+        send_trade(&f, 0, "XUSDT", t0 + 100 + i, 42000000000LL + i, 1000000, 0, NULL);
+    klist_t l;
+    int64_t n = -1;
+    for (int waited = 0; waited < WAIT_MS && n != 3; waited += POLL_MS) {
+        store_read(st, "XUSDT", KL_IV_1S, &l);
+        n = l.n == 1 ? l.k[0].trades : -1;
+        klist_free(&l);
+        sleep_ms(POLL_MS);
+    }
+    assert_int_equal(n, 3);
+    assert_int_equal(kl_service_remove_symbol(svc, "XUSDT"), 0);
+    wait_state_parked(st, "XUSDT", 1);
+    while (kl_now_ms() < t0 + 2500) /* the second ends, ticks pass while X is removed */
+        sleep_ms(POLL_MS);
+    store_read(st, "XUSDT", KL_IV_1S, &l);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.k[0].open_time, t0);
+    assert_int_equal(l.final[0], 0);
+    klist_free(&l);
+    assert_int_equal(kl_service_add_symbol(svc, "XUSDT"), 0);
+    int final = 0;
+    for (int waited = 0; waited < WAIT_MS && !final; waited += POLL_MS) {
+        store_read(st, "XUSDT", KL_IV_1S, &l);
+        assert_true(l.n >= 1);
+        assert_int_equal(l.k[0].open_time, t0);
+        assert_int_equal(l.k[0].trades, 3);
+        final = l.final[0];
+        klist_free(&l);
+        if (!final)
+            sleep_ms(POLL_MS);
+    }
+    assert_true(final);
+    close(f.fd);
+    assert_int_equal(kl_service_stop(svc), 0);
     kl_store_close(st);
     kl_config_free(&cfg);
 }
@@ -761,7 +1246,13 @@ main(void)
         cmocka_unit_test(replay_matches_single_threaded_reference),
         cmocka_unit_test(configured_symbols_add_and_remove_at_runtime),
         cmocka_unit_test(unlisted_symbols_are_added_automatically),
-        cmocka_unit_test(removed_symbol_finals_survive_a_later_trade),
+        cmocka_unit_test(removed_symbol_klines_stay_as_they_were),
+        cmocka_unit_test(readd_resumes_the_parked_series),
+        cmocka_unit_test(readd_resumes_from_the_store_once_the_parked_series_is_freed),
+        cmocka_unit_test(readd_after_a_restart_resumes_from_the_store),
+        cmocka_unit_test(wal_recovery_resumes_a_readded_symbol),
+        cmocka_unit_test(wal_recovery_replays_remove_and_readd),
+        cmocka_unit_test(interval_ended_while_removed_closes_at_the_next_tick),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

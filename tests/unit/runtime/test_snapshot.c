@@ -680,6 +680,40 @@ fail_first_batch_with_nothing_added_in_flight(void **state)
     kl_snap_destroy(s);
 }
 
+/* kl_snap_clean: what a removal waits for before the worker may free a parked slot. */
+static void
+clean_until_committed(void **state)
+{
+    (void)state;
+    owner_t o;
+    owner_init(&o);
+    kl_snap_t *s = kl_snap_create(200);
+    assert_non_null(s);
+    assert_true(kl_snap_clean(s, 130));
+    assert_true(kl_snap_clean(s, 5000)); /* past the slots: never dirty */
+    kl_snap_mark(s, 130);
+    assert_false(kl_snap_clean(s, 130));
+    assert_true(kl_snap_clean(s, 131));
+    kl_snap_batch_t b;
+    take_ok(s, &o, &b);
+    assert_false(kl_snap_clean(s, 130)); /* in flight */
+    assert_int_equal(kl_snap_fail(s), 0);
+    assert_false(kl_snap_clean(s, 130)); /* merged back: dirty again */
+    take_ok(s, &o, &b);
+    kl_snap_ack(s);
+    assert_true(kl_snap_clean(s, 130)); /* committed */
+    /* Marked again while in flight: not clean after the ack. */
+    kl_snap_mark(s, 7);
+    take_ok(s, &o, &b);
+    kl_snap_mark(s, 7);
+    kl_snap_ack(s);
+    assert_false(kl_snap_clean(s, 7));
+    take_ok(s, &o, &b);
+    kl_snap_ack(s);
+    assert_true(kl_snap_clean(s, 7));
+    kl_snap_destroy(s);
+}
+
 int
 main(void)
 {
@@ -700,6 +734,7 @@ main(void)
         cmocka_unit_test(enomem_in_grow_changes_nothing),
         cmocka_unit_test(create_fails_cleanly),
         cmocka_unit_test(fail_first_batch_with_nothing_added_in_flight),
+        cmocka_unit_test(clean_until_committed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

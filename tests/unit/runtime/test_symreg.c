@@ -2,7 +2,9 @@
  * admin API rely on. Ids are dense and never reused (so a stale router cache can only misroute to
  * a worker that drops the trade), new symbols go to the least-loaded worker, removals move the
  * epoch, bad names are refused, and two threads racing to add the same names agree on one id per
- * name. */
+ * name. Re-adding a removed name goes where its series is: the worker that parked it, or the
+ * store (NEED_STATE, then the state handed to the worker that creates the slot); a worker frees a
+ * parked series only with the registry's consent. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "core/alloc.h"
 #include "kl/err.h"
 #include "runtime/symreg.h"
 
@@ -230,6 +233,12 @@ unit_zero_replaced_by_first_known(void **state)
     assert_int_equal(kl_symreg_lookup(r, "YUSDT", 1, 1, &x), 1);
     assert_int_equal(kl_symreg_lookup(r, "YUSDT", 0, 1000, &x), 0);
     assert_int_equal(x.unit_per_ms, 1);
+    /* A re-add of a live name (recovery's trade records) decides the unit the same way. */
+    assert_int_equal(kl_symreg_lookup(r, "ZUSDT", 1, 0, &x), 1);
+    assert_int_equal(kl_symreg_readd(r, "ZUSDT", 1000, &x), 0);
+    assert_int_equal(x.unit_per_ms, 1000);
+    assert_int_equal(kl_symreg_readd(r, "ZUSDT", 1, &x), 0);
+    assert_int_equal(x.unit_per_ms, 1000);
     kl_symreg_destroy(r);
 }
 
@@ -390,6 +399,183 @@ count_with_null_buffer(void **state)
     kl_symreg_destroy(r);
 }
 
+static void *
+blob_of(const char *text)
+{
+    size_t n = strlen(text) + 1;
+    void *b = kl_alloc(n);
+    assert_non_null(b);
+    memcpy(b, text, n);
+    return b;
+}
+
+static void
+readd_goes_where_the_series_is(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(3);
+    assert_non_null(r);
+    kl_syminfo_t x, a;
+    assert_int_equal(kl_symreg_lookup(r, "AUSDT", KL_SYMREG_ADD, 1000, &a), 1);
+    assert_int_equal(a.worker, 0);
+    assert_int_equal(a.parked, -1);
+    assert_int_equal(kl_symreg_lookup(r, "BUSDT", KL_SYMREG_ADD, 1, &x), 1);
+    assert_int_equal(kl_symreg_lookup(r, "CUSDT", KL_SYMREG_ADD, 1, &x), 1);
+    /* Removed: parked on its worker, stored. */
+    assert_int_equal(kl_symreg_remove(r, "AUSDT", &x), 0);
+    assert_int_equal(x.parked, 0);
+    assert_int_equal(x.stored, 1);
+    assert_int_equal(kl_symreg_lookup(r, "EUSDT", KL_SYMREG_ADD, 1, &x), 1);
+    assert_int_equal(x.worker, 0);
+    assert_int_equal(kl_symreg_lookup(r, "FUSDT", KL_SYMREG_ADD, 1, &x), 1);
+    assert_int_equal(x.worker, 0); /* loads 2,1,1: least loaded is 1 from now on */
+    /* The re-add goes to worker 0 anyway, where the series is, in its unit. */
+    assert_int_equal(kl_symreg_readd(r, "AUSDT", 0, &x), 1);
+    assert_int_equal(x.worker, 0);
+    assert_true(x.id > a.id);
+    assert_int_equal(x.unit_per_ms, 1000);
+    assert_int_equal(x.live, 1);
+    assert_int_equal(kl_symreg_readd(r, "AUSDT", 0, &x), 0); /* live: nothing changes */
+    /* Another worker's consent does not free worker 0's series. */
+    assert_int_equal(kl_symreg_remove(r, "AUSDT", &x), 0);
+    assert_int_equal(kl_symreg_unpark(r, "AUSDT", 1), 0);
+    assert_int_equal(kl_symreg_lookup(r, "AUSDT", KL_SYMREG_ADD, 0, &x), 1); /* same for ADD */
+    assert_int_equal(x.worker, 0);
+    /* Re-added onto worker 0 and not yet resumed there: worker 0 may not free the series. */
+    assert_int_equal(kl_symreg_remove(r, "AUSDT", &x), 0);
+    assert_int_equal(kl_symreg_readd(r, "AUSDT", 0, &x), 1);
+    assert_int_equal(kl_symreg_unpark(r, "AUSDT", 0), 1);
+    /* Freed with consent: the next re-add needs the stored state. */
+    assert_int_equal(kl_symreg_remove(r, "AUSDT", &x), 0);
+    assert_int_equal(kl_symreg_unpark(r, "AUSDT", 0), 0);
+    assert_int_equal(kl_symreg_readd(r, "AUSDT", 0, &x), KL_SYMREG_NEED_STATE);
+    assert_int_equal(kl_symreg_readd(r, "AUSDT", 0, &x), KL_EARG); /* being resumed */
+    assert_int_equal(kl_symreg_lookup(r, "AUSDT", KL_SYMREG_AUTO, 1, &x), KL_EARG);
+    assert_int_equal(kl_symreg_list(r, NULL, 0), 4);
+    /* Cancelled: asked again. */
+    kl_symreg_readd_cancel(r, "AUSDT");
+    assert_int_equal(kl_symreg_readd(r, "AUSDT", 0, &x), KL_SYMREG_NEED_STATE);
+    assert_int_equal(kl_symreg_readd_state(r, "AUSDT", 1000, blob_of("state-A"), 8, &a), 1);
+    assert_int_equal(a.worker, 1); /* least loaded: no worker holds it */
+    assert_int_equal(a.live, 1);
+    assert_int_equal(a.unit_per_ms, 1000);
+    /* The worker creating the slot takes the state, once. */
+    void *st;
+    uint32_t len;
+    assert_int_equal(kl_symreg_take_state(r, a.id - 1, &st, &len), 0);
+    assert_int_equal(kl_symreg_take_state(r, a.id, &st, &len), 1);
+    assert_int_equal(len, 8);
+    assert_string_equal((const char *)st, "state-A");
+    kl_free(st);
+    assert_int_equal(kl_symreg_take_state(r, a.id, &st, &len), 0);
+    /* Live meanwhile: the state is dropped. */
+    assert_int_equal(kl_symreg_readd_state(r, "AUSDT", 0, blob_of("late"), 5, &x), 0);
+    assert_int_equal(x.id, a.id);
+    /* No stored state: a fresh series, nothing to take. */
+    assert_int_equal(kl_symreg_remove(r, "BUSDT", &x), 0);
+    assert_int_equal(kl_symreg_unpark(r, "BUSDT", x.worker), 0);
+    assert_int_equal(kl_symreg_readd(r, "BUSDT", 0, &x), KL_SYMREG_NEED_STATE);
+    assert_int_equal(kl_symreg_readd_state(r, "BUSDT", 0, NULL, 0, &x), 1);
+    assert_int_equal(kl_symreg_take_state(r, x.id, &st, &len), 0);
+    /* A state no worker took is freed with the registry (ASan checks). */
+    assert_int_equal(kl_symreg_remove(r, "BUSDT", &x), 0);
+    assert_int_equal(kl_symreg_unpark(r, "BUSDT", x.worker), 0);
+    assert_int_equal(kl_symreg_readd(r, "BUSDT", 0, &x), KL_SYMREG_NEED_STATE);
+    assert_int_equal(kl_symreg_readd_state(r, "BUSDT", 0, blob_of("never taken"), 12, &x), 1);
+    assert_int_equal(kl_symreg_readd(r, "bad-name", 0, &x), KL_EARG);
+    assert_int_equal(kl_symreg_readd_state(r, "bad-name", 0, blob_of("x"), 2, &x), KL_EARG);
+    kl_symreg_destroy(r);
+}
+
+static void
+stored_states_of_removed_symbols(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(2);
+    assert_non_null(r);
+    kl_syminfo_t x;
+    /* Recovery meets a parked state: removed and stored, not served, not auto-added. */
+    assert_int_equal(kl_symreg_add_stored(r, "AUSDT", 1, &x), 1);
+    assert_int_equal(x.live, 0);
+    assert_int_equal(x.stored, 1);
+    assert_int_equal(x.parked, -1);
+    assert_int_equal(kl_symreg_list(r, NULL, 0), 0);
+    assert_int_equal(kl_symreg_lookup(r, "AUSDT", KL_SYMREG_AUTO, 1, &x), KL_EARG);
+    assert_int_equal(kl_symreg_lookup(r, "AUSDT", KL_SYMREG_FIND, 1, &x), KL_EARG);
+    assert_int_equal(kl_symreg_readd(r, "AUSDT", 0, &x), KL_SYMREG_NEED_STATE);
+    kl_symreg_readd_cancel(r, "AUSDT");
+    /* A configured (live) name: the caller continues it. */
+    assert_int_equal(kl_symreg_lookup(r, "BUSDT", KL_SYMREG_ADD, 0, &x), 1);
+    assert_int_equal(kl_symreg_add_stored(r, "BUSDT", 1, &x), 0);
+    assert_int_equal(x.live, 1);
+    assert_int_equal(kl_symreg_add_stored(r, "b", 1, &x), KL_EARG);
+    /* Another shard's name is not ours to hold. */
+    kl_symreg_set_shard(r, 0, 2);
+    int other = 0;
+    char name[16];
+    for (int i = 0; !other && i < 100; i++) {
+        snprintf(name, sizeof name, "S%dUSDT", i);
+        other = kl_symreg_add_stored(r, name, 1, &x) == KL_ESHARD;
+    }
+    assert_true(other);
+    assert_int_equal(kl_symreg_readd(r, name, 0, &x), KL_ESHARD);
+    kl_symreg_destroy(r);
+}
+
+/* A re-add racing the worker that frees the parked series: whatever the order, either the
+ * re-add goes to the worker (which then keeps the series: consent refused) or it needs the
+ * stored state (consent given first). Never both, never neither. */
+typedef struct race {
+    kl_symreg_t *r;
+    int readd_rc, unpark_rc;
+} race_t;
+
+static void *
+race_readd(void *arg)
+{
+    race_t *c = arg;
+    kl_syminfo_t x;
+    c->readd_rc = kl_symreg_readd(c->r, "RUSDT", 0, &x);
+    return NULL;
+}
+
+static void *
+race_unpark(void *arg)
+{
+    race_t *c = arg;
+    c->unpark_rc = kl_symreg_unpark(c->r, "RUSDT", 0);
+    return NULL;
+}
+
+static void
+readd_races_the_freeing_worker(void **state)
+{
+    (void)state;
+    int via_worker = 0, via_store = 0;
+    for (int round = 0; round < 300; round++) {
+        race_t c = {kl_symreg_create(1), 0, 0};
+        assert_non_null(c.r);
+        kl_syminfo_t x;
+        assert_int_equal(kl_symreg_lookup(c.r, "RUSDT", KL_SYMREG_ADD, 1, &x), 1);
+        assert_int_equal(kl_symreg_remove(c.r, "RUSDT", &x), 0);
+        pthread_t a, b;
+        assert_int_equal(pthread_create(&a, NULL, race_readd, &c), 0);
+        assert_int_equal(pthread_create(&b, NULL, race_unpark, &c), 0);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        if (c.readd_rc == 1) {
+            assert_int_equal(c.unpark_rc, 1); /* the worker keeps it for the re-add */
+            via_worker++;
+        } else {
+            assert_int_equal(c.readd_rc, KL_SYMREG_NEED_STATE);
+            assert_int_equal(c.unpark_rc, 0);
+            via_store++;
+        }
+        kl_symreg_destroy(c.r);
+    }
+    assert_int_equal(via_worker + via_store, 300);
+}
+
 int
 main(void)
 {
@@ -404,6 +590,9 @@ main(void)
         cmocka_unit_test(many_symbols_index_grows),
         cmocka_unit_test(concurrent_add_one_id_per_name),
         cmocka_unit_test(count_with_null_buffer),
+        cmocka_unit_test(readd_goes_where_the_series_is),
+        cmocka_unit_test(stored_states_of_removed_symbols),
+        cmocka_unit_test(readd_races_the_freeing_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

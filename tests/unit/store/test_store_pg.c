@@ -1010,6 +1010,16 @@ test_states_round_trip(void **state)
     assert_state(2, "BTCUSDT", g_blob, sizeof g_blob);
     assert_state(3, "ETH\\USDT", small, 3);
     assert_state(4, "btcusdt", small, sizeof small);
+    /* One state by its key (what a re-add reads): exact bytes; 1 when absent; case matters. */
+    memset(&g_s, 0, sizeof g_s);
+    assert_int_equal(kl_store_state(st, "BTCUSDT", collect_state, &g_s), 0);
+    assert_int_equal(kl_store_state(st, "ETH\\USDT", collect_state, &g_s), 0);
+    assert_int_equal(kl_store_state(st, "NOPEUSDT", collect_state, &g_s), 1);
+    assert_int_equal(g_s.n, 2);
+    assert_state(0, "BTCUSDT", g_blob, sizeof g_blob);
+    assert_state(1, "ETH\\USDT", small, 3);
+    g_s.stop_after = 3; /* the callback's value is returned */
+    assert_int_equal(kl_store_state(st, "btcusdt", collect_state, &g_s), 7);
     /* The server holds the very bytes, not an escaped text form of them. */
     char txt[256];
     raw_text("states", "SELECT encode(state, 'hex') FROM series_state WHERE symbol = 'btcusdt'",

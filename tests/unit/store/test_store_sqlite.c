@@ -4,7 +4,9 @@
  * nothing (a checkpoint in meta must never name rows that are not there), and a damaged row must
  * fail a scan instead of vanishing. Range reads (the REST API's) must honour inclusive bounds,
  * the limit and the direction, walk the primary key (EXPLAIN QUERY PLAN), and work through a
- * second handle on the same file while another writes. Some tests reach past the API with the
+ * second handle on the same file while another writes. One symbol's engine state reads back by
+ * its key, through the backend's keyed read and through the generic fallback. Some tests reach
+ * past the API with the
  * sqlite3 library itself, to check the on-disk text and to plant failures (a trigger, a bad
  * value). */
 #include <ftw.h>
@@ -379,6 +381,64 @@ test_meta_with_rows(void **state)
     commit_ok(st, NULL, 0, &kv2, 1);
     assert_int_equal(kl_store_get_kv(st, "wal.0", &v), 0);
     assert_true(v == INT64_MIN);
+    kl_store_close(st);
+}
+
+typedef struct got_state {
+    char sym[KL_STORE_SYMBOL_MAX];
+    unsigned char blob[64];
+    size_t len;
+    int calls;
+} got_state_t;
+
+static int
+get_state(void *ctx, const char *symbol, const void *blob, size_t len)
+{
+    got_state_t *g = ctx;
+    snprintf(g->sym, sizeof g->sym, "%s", symbol);
+    g->len = len;
+    memcpy(g->blob, blob, len < sizeof g->blob ? len : sizeof g->blob);
+    g->calls++;
+    return g->calls == 3 ? 9 : 0;
+}
+
+static void
+test_state_by_symbol(void **state)
+{
+    (void)state;
+    kl_store_t *st = open_store("state1.db");
+    static const unsigned char a[] = {0x00, 0x01, 0xff, 0x00}, b[] = {'K', 'L', 'S'};
+    kl_store_state_t sv[] = {{"AUSDT", a, sizeof a}, {"BUSDT", b, sizeof b}};
+    kl_store_batch_t batch = {NULL, 0, sv, 2, NULL, 0};
+    char err[512] = "";
+    assert_int_equal(kl_store_commit_batch(st, &batch, err, sizeof err), 0);
+    /* The keyed read, then the generic one (a backend without it) must agree. */
+    const kl_store_ops_t *keyed = st->ops;
+    kl_store_ops_t scan = *keyed;
+    scan.state = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        st->ops = pass ? &scan : keyed;
+        got_state_t g = {0};
+        assert_int_equal(kl_store_state(st, "BUSDT", get_state, &g), 0);
+        assert_string_equal(g.sym, "BUSDT");
+        assert_int_equal(g.len, sizeof b);
+        assert_memory_equal(g.blob, b, sizeof b);
+        assert_int_equal(kl_store_state(st, "AUSDT", get_state, &g), 0);
+        assert_int_equal(g.len, sizeof a);
+        assert_memory_equal(g.blob, a, sizeof a);
+        assert_int_equal(kl_store_state(st, "CUSDT", get_state, &g), 1); /* absent */
+        assert_int_equal(kl_store_state(st, "ausdt", get_state, &g), 1);
+        assert_int_equal(g.calls, 2);
+        assert_int_equal(kl_store_state(st, "AUSDT", get_state, &g), 9); /* fn's value */
+        assert_int_equal(kl_store_state(st, NULL, get_state, &g), KL_EARG);
+    }
+    st->ops = keyed;
+    /* A deleted state is absent. */
+    kl_store_state_t del = {"AUSDT", NULL, 0};
+    kl_store_batch_t bd = {NULL, 0, &del, 1, NULL, 0};
+    assert_int_equal(kl_store_commit_batch(st, &bd, err, sizeof err), 0);
+    got_state_t g = {0};
+    assert_int_equal(kl_store_state(st, "AUSDT", get_state, &g), 1);
     kl_store_close(st);
 }
 
@@ -992,6 +1052,7 @@ main(void)
         cmocka_unit_test(test_range_uses_primary_key),
         cmocka_unit_test(test_second_handle_while_writer_holds_lock),
         cmocka_unit_test(test_second_handle_reads_while_other_commits),
+        cmocka_unit_test(test_state_by_symbol),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
