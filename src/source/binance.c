@@ -796,9 +796,8 @@ sym_release(sym_t *y)
     b->n_held--;
     (void)kl_router_hold(b->rt, y->name, y->len, 0); /* unknown/shutdown: nothing held */
     /* Its klines missed the announcements made while it was held. */
-    const wsconn_t *c = b->conns[y->conn];
-    if (b->rt->wmark && c->wm.announced != KL_WMARK_NONE)
-        (void)kl_router_wmark(b->rt, y->name, y->len, c->wm.announced);
+    if (b->rt->wmark && y->conn < b->n_conns && b->conns[y->conn]->wm.announced != KL_WMARK_NONE)
+        (void)kl_router_wmark(b->rt, y->name, y->len, b->conns[y->conn]->wm.announced);
 }
 
 /* Releases y when nothing may be missing any more: its connection is open and not silent, no

@@ -85,7 +85,7 @@ start() {
         [ "$p" != "$l" ] || continue
         "$BIN" serve --listen "127.0.0.1:$p" --source "lines:tcp://127.0.0.1:$l" \
             --symbols BTCUSDT,ETH/USDT --store "sqlite:$T/$name/k.db" --wal-dir "$T/$name/wal" \
-            --clock wall --stats-s 0 "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null &
+            --clock wall --max-skew-ms 600000 --stats-s 0 "$@" >"$T/$name.out" 2>"$T/$name.err" </dev/null &
         pid=$!
         PIDS+=("$pid")
         for ((i = 0; i < 300; i++)); do
@@ -206,8 +206,8 @@ is "1 exchangeInfo: symbols with base and quote assets" \
     "$(j 'sorted([s["symbol"], s["baseAsset"], s["quoteAsset"], s["status"]] for s in d["symbols"])' "$T/b")"
 is "1 exchangeInfo: timezone UTC" UTC "$(j 'd["timezone"]' "$T/b")"
 
-# The trades go in a minute M a few minutes ahead of the wall clock, so that the wall clock
-# cannot close it while the test runs (a future trade is accepted and opens its kline); M is
+# The trades go in a minute M a few minutes ahead of the wall clock, so that no watermark can
+# close it while the test runs (start() allows trades up to 10 min ahead: --max-skew-ms); M is
 # not the last minute of an hour, so both M and M+1 lie in the same day in UTC and in +08:00.
 now=$(date +%s%3N)
 M=$(((now / 60000 + 5) * 60000))
