@@ -75,6 +75,10 @@ get_name(const uint8_t *p, const uint8_t *end, kl_walrec_t *out)
     size_t nl = *p++;
     if (nl == 0 || nl > KL_WALREC_NAME_MAX || (size_t)(end - p) != nl)
         return KL_EARG;
+    /* Symbol names are printable ASCII: a NUL would name another symbol than the one logged. */
+    for (size_t i = 0; i < nl; i++)
+        if (p[i] < 0x21 || p[i] > 0x7e)
+            return KL_EARG;
     memcpy(out->name, p, nl);
     out->name[nl] = '\0';
     return 0;

@@ -653,8 +653,9 @@ EOF
     PIDS+=("$SLOW")
     if wait_metric "$PS" klined_ws_clients 2; then ok "5 both WS clients are connected"; else bad "5 klined_ws_clients never reached 2"; fi
     waits0=$(metric "$PS" klined_queue_full_waits_total)
-    # NT trades, one per second from the next second on (so NT 1s finals), distinct prices.
-    t0=$((($(date +%s%3N) / 1000 + 1) * 1000))
+    # NT trades, one per second, ending a few seconds ago (so NT - 1 1s finals from the trades
+    # themselves; trades from the future are refused beyond max-skew-ms), distinct prices.
+    t0=$((($(date +%s%3N) / 1000 - NT - 5) * 1000))
     awk -v n="$NT" -v t0="$t0" 'BEGIN { for (i = 1; i <= n; i++) {
             t = sprintf("%.0f", t0 + (i - 1) * 1000)
             printf "{\"e\":\"aggTrade\",\"E\":%s,\"s\":\"BTCUSDT\",\"a\":%d,\"p\":\"%d.%02d\",\"q\":\"0.%03d\",\"f\":%d,\"l\":%d,\"T\":%s,\"m\":%s,\"M\":true}\n",
