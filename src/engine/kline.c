@@ -200,6 +200,25 @@ cur_open_at(kl_agg_t *cur, const kl_ivspec_t *spec, int64_t open, kl_dec_t prev_
     cur->k.close_time = kl_iv_next(spec, open) - 1;
 }
 
+/* The hole klines of interval spec from next up to the kline opening at target: at most
+ * hole_limit of them are emitted; the rest of the gap is implied, and readers fill it from the
+ * previous close (kfill.h). Kept out of iv_roll so that a rollover without a gap, the usual one,
+ * pays nothing for the limit. */
+static void __attribute__((noinline))
+holes(kl_series_t *s, const kl_ivspec_t *spec, kl_agg_t *last, int64_t next, int64_t target,
+      kl_dec_t close, int keep_prev, kl_emit_fn emit, void *ctx)
+{
+    uint64_t left = (uint64_t)s->sched->hole_limit; /* -1: no limit */
+    for (; next < target && left; left--) {
+        cur_open_at(last, spec, next, close);
+        emit_kline(s, spec, last, KL_EMIT_FINAL, emit, ctx);
+        next = last->k.close_time + 1;
+    }
+    /* The kline just before the new one is still where a late trade would land. */
+    if (next < target && keep_prev)
+        cur_open_at(last, spec, kl_iv_open(spec, target - 1), close);
+}
+
 /* Finalizes interval st's current kline and every hole kline up to the one containing t, then
  * opens that one. Precondition: t > st->cur.k.close_time. */
 static void
@@ -216,20 +235,8 @@ iv_roll(kl_series_t *s, int i, int64_t t, kl_emit_fn emit, void *ctx)
     int64_t target = kl_iv_open(spec, t);
     int64_t next = cur->k.close_time + 1;
     kl_dec_t close = cur->k.close;
-    int64_t left = s->sched->hole_limit;
-    while (next < target) {
-        if (left == 0) {
-            /* The rest of the gap is implied: readers fill it from the previous close. The
-             * kline just before the new one is still where a late trade would land. */
-            if (keep_prev)
-                cur_open_at(last, spec, kl_iv_open(spec, target - 1), close);
-            break;
-        }
-        left -= left > 0;
-        cur_open_at(last, spec, next, close);
-        emit_kline(s, spec, last, KL_EMIT_FINAL, emit, ctx);
-        next = last->k.close_time + 1;
-    }
+    if (next < target) /* a gap: hole klines (the common rollover has none) */
+        holes(s, spec, last, next, target, close, keep_prev, emit, ctx);
     cur_open_at(cur, spec, target, close);
 }
 

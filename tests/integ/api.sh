@@ -801,6 +801,8 @@ if start G --symbols GAPUSDT; then
     stop "$PID_G"
 else
     bad "8 klined serve (G) did not start"
+fi
+
 # ---- 9. remove and re-add continue the klines --------------------------------------------------
 # The reported bug: XRPUSDT's open 1d kline (volume 8 from 2 trades) was finalized by the
 # removal and replaced (volume 1 from 1 trade) after the re-add. Run 1 trades, removes, is
