@@ -200,23 +200,15 @@ cur_open_at(kl_agg_t *cur, const kl_ivspec_t *spec, int64_t open, kl_dec_t prev_
     cur->k.close_time = kl_iv_next(spec, open) - 1;
 }
 
-/* The hole klines of interval spec from next up to the kline opening at target: at most
- * hole_limit of them are emitted; the rest of the gap is implied, and readers fill it from the
- * previous close (kfill.h). Kept out of iv_roll so that a rollover without a gap, the usual one,
- * pays nothing for the limit. */
-static void __attribute__((noinline))
-holes(kl_series_t *s, const kl_ivspec_t *spec, kl_agg_t *last, int64_t next, int64_t target,
-      kl_dec_t close, int keep_prev, kl_emit_fn emit, void *ctx)
+/* Where the emitted holes of a gap from next to target stop: after hole_limit of them (the
+ * rest of the gap is implied, and readers fill it from the previous close: kfill.h). Only
+ * called with a limit and a gap, so the usual rollover pays one compare for it. */
+static int64_t
+holes_stop(const kl_ivspec_t *spec, int64_t next, int64_t target, int64_t limit)
 {
-    uint64_t left = (uint64_t)s->sched->hole_limit; /* -1: no limit */
-    for (; next < target && left; left--) {
-        cur_open_at(last, spec, next, close);
-        emit_kline(s, spec, last, KL_EMIT_FINAL, emit, ctx);
-        next = last->k.close_time + 1;
-    }
-    /* The kline just before the new one is still where a late trade would land. */
-    if (next < target && keep_prev)
-        cur_open_at(last, spec, kl_iv_open(spec, target - 1), close);
+    for (; limit > 0 && next < target; limit--)
+        next = kl_iv_next(spec, next);
+    return next < target ? next : target;
 }
 
 /* Finalizes interval st's current kline and every hole kline up to the one containing t, then
@@ -226,6 +218,7 @@ iv_roll(kl_series_t *s, int i, int64_t t, kl_emit_fn emit, void *ctx)
 {
     const kl_ivspec_t *spec = &s->sched->spec[i];
     const int keep_prev = s->sched->lateness > 0;
+    const int64_t limit = s->sched->hole_limit; /* read before emit, which may alias anything */
     kl_agg_t *cur = CUR(s, i), scratch;
     /* The last final kline (maybe a hole) stays in the previous slot for late amendments. */
     kl_agg_t *last = keep_prev ? PREV(s, i) : &scratch;
@@ -235,8 +228,17 @@ iv_roll(kl_series_t *s, int i, int64_t t, kl_emit_fn emit, void *ctx)
     int64_t target = kl_iv_open(spec, t);
     int64_t next = cur->k.close_time + 1;
     kl_dec_t close = cur->k.close;
-    if (next < target) /* a gap: hole klines (the common rollover has none) */
-        holes(s, spec, last, next, target, close, keep_prev, emit, ctx);
+    if (__builtin_expect(next < target, 0)) { /* a gap: the usual rollover has none */
+        int64_t stop = limit >= 0 ? holes_stop(spec, next, target, limit) : target;
+        while (next < stop) {
+            cur_open_at(last, spec, next, close);
+            emit_kline(s, spec, last, KL_EMIT_FINAL, emit, ctx);
+            next = last->k.close_time + 1;
+        }
+        /* The kline just before the new one is still where a late trade would land. */
+        if (next < target && keep_prev)
+            cur_open_at(last, spec, kl_iv_open(spec, target - 1), close);
+    }
     cur_open_at(cur, spec, target, close);
 }
 
