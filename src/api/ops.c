@@ -55,6 +55,21 @@ u64(kl_buf_t *b, const char *name, const char *type, const char *help, uint64_t 
     kl_prom_u64(b, name, NULL, v);
 }
 
+/* One histogram family with a series per worker, read by get. */
+static void
+worker_hist(kl_buf_t *b, const kl_service_view_t *v, const char *name, const char *help,
+            void (*get)(kl_worker_t *, kl_hist_snap_t *))
+{
+    char lab[32];
+    kl_prom_family(b, name, "histogram", help);
+    for (int i = 0; i < v->n_workers; i++) {
+        kl_hist_snap_t h;
+        get(v->workers[i], &h);
+        snprintf(lab, sizeof lab, "worker=\"%d\"", i);
+        kl_prom_hist(b, name, lab, &h);
+    }
+}
+
 void
 api_metrics(kl_api_t *a, sess_t *s)
 {
@@ -87,22 +102,11 @@ api_metrics(kl_api_t *a, sess_t *s)
         kl_prom_u64(b, "klined_api_updates_dropped_total", lab,
                     atomic_load_explicit(&a->pub[i].dropped, memory_order_relaxed));
     }
-    kl_prom_family(b, "klined_trade_to_kline_seconds", "histogram",
-                   "Trade received by the source to kline updated by the worker.");
-    for (int i = 0; i < v.n_workers; i++) {
-        kl_hist_snap_t h;
-        kl_worker_latency(v.workers[i], &h);
-        snprintf(lab, sizeof lab, "worker=\"%d\"", i);
-        kl_prom_hist(b, "klined_trade_to_kline_seconds", lab, &h);
-    }
-    kl_prom_family(b, "klined_final_delay_seconds", "histogram",
-                   "Kline close to final kline emitted, in exchange time (live sources).");
-    for (int i = 0; i < v.n_workers; i++) {
-        kl_hist_snap_t h;
-        kl_worker_final_delay(v.workers[i], &h);
-        snprintf(lab, sizeof lab, "worker=\"%d\"", i);
-        kl_prom_hist(b, "klined_final_delay_seconds", lab, &h);
-    }
+    worker_hist(b, &v, "klined_trade_to_kline_seconds",
+                "Trade received by the source to kline updated by the worker.", kl_worker_latency);
+    worker_hist(b, &v, "klined_final_delay_seconds",
+                "Kline close to final kline emitted, in exchange time (live sources).",
+                kl_worker_final_delay);
     kl_hist_snap_t h;
     kl_hist_read(&a->lat_queue, &h);
     kl_prom_family(b, "klined_kline_to_ws_seconds", "histogram",

@@ -3,12 +3,18 @@
 #include "core/shard.h"
 
 uint32_t
-kl_shard_of(const char *name, size_t len, uint32_t n)
+kl_fnv1a(const char *name, size_t len)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++) {
         h ^= (uint8_t)name[i];
         h *= 16777619u;
     }
-    return n ? h % n : 0;
+    return h;
+}
+
+uint32_t
+kl_shard_of(const char *name, size_t len, uint32_t n)
+{
+    return n ? kl_fnv1a(name, len) % n : 0;
 }

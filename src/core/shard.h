@@ -7,7 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* FNV-1a (32 bit) of name[0..len), modulo n (n >= 1). Pure; any thread. */
+/* FNV-1a (32 bit) of name[0..len): the one symbol-name hash (shards, hash tables). Pure. */
+uint32_t kl_fnv1a(const char *name, size_t len);
+
+/* kl_fnv1a(name, len) modulo n (n >= 1). Pure; any thread. */
 uint32_t kl_shard_of(const char *name, size_t len, uint32_t n);
 
 #endif

@@ -132,19 +132,26 @@ kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_p
     return 0;
 }
 
+/* Sends m to the worker of a symbol the registry knows (never adds one). */
+static int
+send_named(kl_router_t *rt, const char *symbol, size_t len, kl_msg_t *m)
+{
+    const kl_route_t *r = lookup(rt, symbol, len, 0, 0);
+    if (!r)
+        return KL_EARG;
+    m->sym = r->sym;
+    return kl_router_control(rt, r->worker, m);
+}
+
 int
 kl_router_hold(kl_router_t *rt, const char *symbol, size_t len, int hold)
 {
     if (rt->sink) /* no clock to hold: the consumers' event clocks wait by themselves */
         return 0;
-    const kl_route_t *r = lookup(rt, symbol, len, 0, 0);
-    if (!r)
-        return KL_EARG;
     kl_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = hold ? KL_MSG_HOLD : KL_MSG_RELEASE;
-    m.sym = r->sym;
-    return kl_router_control(rt, r->worker, &m);
+    return send_named(rt, symbol, len, &m);
 }
 
 int
@@ -152,15 +159,11 @@ kl_router_wmark(kl_router_t *rt, const char *symbol, size_t len, int64_t now_ms)
 {
     if (rt->sink) /* klined bridge: the consumers keep their own clocks */
         return 0;
-    const kl_route_t *r = lookup(rt, symbol, len, 0, 0);
-    if (!r)
-        return KL_EARG;
     kl_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = KL_MSG_WMARK;
-    m.sym = r->sym;
     m.u.wmark.now_ms = now_ms;
-    return kl_router_control(rt, r->worker, &m);
+    return send_named(rt, symbol, len, &m);
 }
 
 void

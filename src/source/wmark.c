@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/shard.h"
 #include "kl/err.h"
 
 void
@@ -86,15 +87,6 @@ kl_wmark_due(kl_wmark_t *w)
 
 /* ---- symbol sets ------------------------------------------------------------------------- */
 
-static uint32_t
-name_hash(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
-}
-
 static int
 grow(kl_symset_t *s)
 {
@@ -110,7 +102,7 @@ grow(kl_symset_t *s)
         memcpy(names, s->names, s->n * sizeof *names);
     size_t mask = ncap * 2 - 1;
     for (size_t i = 0; i < s->n; i++) {
-        size_t j = name_hash(names[i], strlen(names[i])) & mask;
+        size_t j = kl_fnv1a(names[i], strlen(names[i])) & mask;
         while (slots[j])
             j = (j + 1) & mask;
         slots[j] = (uint32_t)i + 1;
@@ -130,7 +122,7 @@ kl_symset_add(kl_symset_t *s, const char *name, size_t len)
     if (len == 0 || len >= KL_SYM_MAX)
         return KL_EARG;
     if (s->cap) {
-        for (size_t j = name_hash(name, len) & s->mask; s->slots[j]; j = (j + 1) & s->mask) {
+        for (size_t j = kl_fnv1a(name, len) & s->mask; s->slots[j]; j = (j + 1) & s->mask) {
             const char *have = s->names[s->slots[j] - 1];
             if (strncmp(have, name, len) == 0 && have[len] == '\0')
                 return 0;
@@ -143,7 +135,7 @@ kl_symset_add(kl_symset_t *s, const char *name, size_t len)
     }
     memcpy(s->names[s->n], name, len);
     s->names[s->n][len] = '\0';
-    size_t j = name_hash(name, len) & s->mask;
+    size_t j = kl_fnv1a(name, len) & s->mask;
     while (s->slots[j])
         j = (j + 1) & s->mask;
     s->slots[j] = (uint32_t)++s->n;
