@@ -609,6 +609,9 @@ typedef struct sym {
     int held;        /* a HOLD was sent and no RELEASE since */
     int64_t held_ms; /* mono time of the hold or of its last routed trade */
     int dead;        /* removed: its slot stays until the array is freed (REST may answer) */
+    int64_t routed_id; /* last id its worker took (the router accepted); INT64_MIN: none */
+    int refused;       /* the router refused a trade (an admin removed it): nothing more is
+                          routed until sync_symbols drops it or, re-added, backfills it */
 } sym_t;
 
 struct binance {
@@ -737,13 +740,17 @@ emit_trade(void *ctx, const kl_trade_t *t, int from_rest)
     binance_t *b = y->b;
     kl_trade_t st = *t;
     st.rx_us = from_rest ? 0 : kl_rx_us(); /* backfilled trades are not live latency */
-    int rc = kl_router_trade(b->rt, y->name, y->len, 1, &st);
+    int rc = y->refused ? KL_EARG : kl_router_trade(b->rt, y->name, y->len, 1, &st);
     if (rc == KL_ESHUTDOWN)
         return rc;
-    if (rc == KL_EARG) { /* removed by an admin while we still receive it */
+    if (rc == KL_EARG) {
+        /* Removed by an admin while we still receive it. Nothing more goes to its worker, so
+         * that a re-add can backfill from routed_id with every id in order. */
+        y->refused = 1;
         atomic_fetch_add_explicit(&b->base.skipped_events, 1, memory_order_relaxed);
         return 0;
     }
+    y->routed_id = t->id;
     atomic_fetch_add_explicit(&b->base.trades, 1, memory_order_relaxed);
     if (y->held)
         y->held_ms = kl_mono_ms(); /* progress: the hold is not stuck */
@@ -823,7 +830,7 @@ conn_announce(wsconn_t *c)
         return;
     for (size_t k = 0; k < c->n_mem; k++) {
         const sym_t *y = &b->syms[c->mem[k]];
-        if (!y->held && !y->dead &&
+        if (!y->held && !y->dead && !y->refused &&
             kl_router_wmark(b->rt, y->name, y->len, at) == KL_ESHUTDOWN)
             return;
     }
@@ -1426,8 +1433,11 @@ ws_callback(wsconn_t *c, struct lws *wsi, enum lws_callback_reasons reason, void
                b->ws.host, b->ws.port, b->stream);
         for (size_t k = 0; k < c->n_mem; k++) {
             sym_t *y = &b->syms[c->mem[k]];
-            if (kl_bf_connected(&y->bf))
+            if (kl_bf_connected(&y->bf)) {
+                if (y->bf.last_id != INT64_MIN)
+                    sym_hold(y); /* until REST proves nothing is missing (a re-added symbol) */
                 want_fetch(y, 0);
+            }
         }
         if (b->t0_ms == INT64_MIN && !b->time_inflight)
             b->time_need = 1; /* the first connection: where the feed starts */
@@ -1659,6 +1669,19 @@ conn_assign(binance_t *b, size_t si)
 }
 
 /* Starts following name: from resume_id, or from its first live trade. */
+/* The last id routed for name before it was removed in this run, or INT64_MIN. A re-added
+ * symbol resumes there: its worker kept its series (open klines and all), so the trades of the
+ * removal are backfilled by REST like a disconnect's, and the day's kline stays exact. */
+static int64_t
+removed_last_id(const binance_t *b, const char *name)
+{
+    int64_t last = INT64_MIN;
+    for (size_t i = 0; i < b->n_syms; i++)
+        if (b->syms[i].dead && strcmp(b->syms[i].name, name) == 0 && b->syms[i].routed_id > last)
+            last = b->syms[i].routed_id;
+    return last;
+}
+
 static int
 sym_add(binance_t *b, const char *name, int64_t resume_id)
 {
@@ -1680,6 +1703,7 @@ sym_add(binance_t *b, const char *name, int64_t resume_id)
     y->len = strlen(y->name);
     y->b = b;
     kl_bf_init(&y->bf, resume_id, KL_BF_BUF_MAX);
+    y->routed_id = resume_id;
     b->n_syms++;
     int rc = hash_rebuild(b);
     if (rc == 0)
@@ -1696,6 +1720,20 @@ sym_add(binance_t *b, const char *name, int64_t resume_id)
         want_fetch(y, 0);
     }
     return 0;
+}
+
+/* y was removed and added back before sync_symbols saw the removal: the trades refused
+ * meanwhile come back by REST from the last one its worker took, held like a reconnect's. */
+static void
+sym_resync(sym_t *y)
+{
+    kl_bf_fini(&y->bf);
+    kl_bf_init(&y->bf, y->routed_id, KL_BF_BUF_MAX);
+    y->refused = 0;
+    if (kl_bf_connected(&y->bf)) {
+        sym_hold(y);
+        want_fetch(y, 0);
+    }
 }
 
 /* Stops following symbol si: UNSUBSCRIBE, and its state goes. */
@@ -1773,10 +1811,12 @@ sync_symbols(binance_t *b)
         sym_t *y = sym_find(b, list[i].name, strlen(list[i].name));
         if (y) {
             keep[y - b->syms] = 1;
+            if (y->refused)
+                sym_resync(y); /* removed and added back between two of these passes */
             continue;
         }
         int64_t resume = b->initial && b->resume ? b->resume(b->resume_ctx, list[i].name)
-                                                 : INT64_MIN;
+                                                 : removed_last_id(b, list[i].name);
         if (sym_add(b, list[i].name, resume) == 0)
             added++;
         else

@@ -70,12 +70,20 @@ wait_status() {
     return 1
 }
 
+TOKEN=binance-latency-admin-0123456789
+# admin METHOD PATH [BODY]: klined's admin API (its port from the api listening log line).
+admin() {
+    local api
+    api=$(sed -n 's/.*comp=api event=listening address=127.0.0.1:\([0-9]*\).*/\1/p' "$D/k.log" | head -1)
+    curl -s -X "$1" -H "Authorization: Bearer $TOKEN" ${3:+-d "$3"} "http://127.0.0.1:$api$2"
+}
+
 fx_start "$(ls "$T"/in/*.csv | paste -sd,)" 400 4000 --live-time --latency-ms 30-270 --seed 11 ||
     { bad "fake_exchange did not start"; finish; }
 
 D=$T/k && mkdir -p "$D"
 "$K" serve --listen 127.0.0.1:0 --source binance --binance-ws "ws://127.0.0.1:$P" --binance-rest "http://127.0.0.1:$P" \
-    --symbols AAA/USDT,BBBUSDT,CCC/BTC,QQQUSDT --store "sqlite:$D/k.db" \
+    --symbols AAA/USDT,BBBUSDT,CCC/BTC,QQQUSDT --store "sqlite:$D/k.db" --admin-token "$TOKEN" \
     --wal-dir "$D/wal" --stats-s 1 --persist-ms 200 >"$D/k.log" 2>&1 &
 KPID=$!
 
@@ -97,6 +105,14 @@ wait_status emitted 1500 || bad "the tape did not reach 1500 trades"
 fault "refuse&ms=2000"
 fault drop
 wait_status connections 1 || bad "klined did not reconnect after the drop"
+# Between the outages, BBBUSDT is removed for about 500 trades of the tape, then added back:
+# its series (the day's kline included) resumes, and the trades of the removal come by REST.
+wait_status emitted 2300 || bad "the tape did not reach 2300 trades"
+r=$(admin DELETE /admin/symbols/BBBUSDT)
+grep -q BBBUSDT <<<"$r" && ok "BBBUSDT removed: $r" || bad "DELETE BBBUSDT: $r"
+wait_status emitted 2800 || bad "the tape did not reach 2800 trades"
+r=$(admin POST /admin/symbols '{"symbol":"BBBUSDT"}')
+grep -q BBBUSDT <<<"$r" && ok "BBBUSDT added back: $r" || bad "POST BBBUSDT: $r"
 wait_status emitted 3500 || bad "the tape did not reach 3500 trades"
 fault "stall&ms=2000"
 s=$(http GET /status)

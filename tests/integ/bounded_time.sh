@@ -32,27 +32,7 @@ finish() {
     exit $?
 }
 
-# start_k DIR [ARGS...]: klined serve on a free lines port (PORT), log DIR/k.log.
-start_k() {
-    local d=$1 started=
-    shift
-    mkdir -p "$d"
-    for _ in 1 2 3 4 5; do
-        PORT=$((20000 + RANDOM % 30000))
-        "$K" serve --listen 127.0.0.1:0 --source "lines:tcp://127.0.0.1:$PORT" --store "sqlite:$d/k.db" \
-            --wal-dir "$d/wal" --stats-s 1 --persist-ms 200 "$@" >>"$d/k.log" 2>&1 &
-        KPID=$!
-        for _ in $(seq 100); do
-            [ "$(grep -c 'event=started' "$d/k.log")" -gt "${STARTS:-0}" ] && started=1 && break
-            kill -0 "$KPID" 2>/dev/null || break
-            sleep 0.1
-        done
-        [ -n "$started" ] && STARTS=$(grep -c 'event=started' "$d/k.log") && return 0
-        kill -9 "$KPID" 2>/dev/null
-        wait "$KPID" 2>/dev/null
-    done
-    return 1
-}
+KL_WRAP=()
 # agg SYMBOL ID T PRICE: one aggTrade line (qty 1.5, first = last = ID).
 agg() {
     printf '{"e":"aggTrade","E":%s,"s":"%s","a":%s,"p":"%s","q":"1.50000000","f":%s,"l":%s,"T":%s,"m":false,"M":true}\n' \
@@ -70,7 +50,7 @@ max_stat() { grep 'event=stats ' "$1/k.log" | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
 mkdir -p "$T/sent"
 # ---- 1. far future --------------------------------------------------------------------------
 D=$T/a
-start_k "$D" || { bad "klined did not start"; finish; }
+lines_start "$D" || { bad "klined did not start"; finish; }
 now=$(date +%s%3N)
 year=$((now + 365 * 86400000))
 {
@@ -103,7 +83,7 @@ fx_same_as_replay "$K" "sqlite:$D/k.db" "$T/a" 32 "$T"/sent/*.csv
 rm -rf "$T/sent" && mkdir -p "$T/sent"
 D=$T/b
 N=${KL_BT_SYMBOLS:-1000}
-start_k "$D" || { bad "klined did not start"; finish; }
+lines_start "$D" || { bad "klined did not start"; finish; }
 hour_ago=$(($(date +%s%3N) - 3600000))
 awk -v n=$N -v t="$hour_ago" 'BEGIN { for (i = 0; i < n; i++)
     printf "{\"e\":\"aggTrade\",\"E\":%.0f,\"s\":\"S%04dUSDT\",\"a\":1,\"p\":\"10.00000000\",\"q\":\"1.50000000\",\"f\":1,\"l\":1,\"T\":%.0f,\"m\":false,\"M\":true}\n", t + i, i, t + i }' >"$T/b1.lines"
@@ -112,7 +92,7 @@ awk -v n=$N -v t="$hour_ago" 'BEGIN { for (i = 0; i < n; i++)
 send_file "$T/b1.lines"
 wait_taken "$D" "$N" 600 || bad "klined took $(taken "$D") of $N trades before the stop"
 stop_k TERM && ok "stopped with $N symbols an hour behind"
-start_k "$D" || { bad "klined did not restart"; finish; }
+lines_start "$D" || { bad "klined did not restart"; finish; }
 now=$(date +%s%3N)
 awk -v n=$N -v t="$((now - 200))" 'BEGIN { for (i = 0; i < n; i++)
     printf "{\"e\":\"aggTrade\",\"E\":%.0f,\"s\":\"S%04dUSDT\",\"a\":2,\"p\":\"11.00000000\",\"q\":\"1.50000000\",\"f\":2,\"l\":2,\"T\":%.0f,\"m\":false,\"M\":true}\n", t, i, t }' >"$T/b2.lines"

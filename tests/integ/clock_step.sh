@@ -48,26 +48,13 @@ api_hours() {
     [ -n "$st" ] && echo $(((st - now + 1800000 * (st > now ? 1 : -1)) / 3600000))
 }
 
-D=$T/k && mkdir -p "$D" "$T/sent"
+D=$T/k && mkdir -p "$T/sent"
 echo "+0" >"$T/ft"
+KL_WRAP=(env LD_PRELOAD="$LIB" FAKETIME_TIMESTAMP_FILE="$T/ft" FAKETIME_NO_CACHE=1 DONT_FAKE_MONOTONIC=1)
 started=
-for _ in 1 2 3 4 5; do
-    PORT=$((20000 + RANDOM % 30000))
-    LD_PRELOAD=$LIB FAKETIME_TIMESTAMP_FILE=$T/ft FAKETIME_NO_CACHE=1 DONT_FAKE_MONOTONIC=1 \
-        "$K" serve --listen 127.0.0.1:0 --source "lines:tcp://127.0.0.1:$PORT" --symbols "$SYMS" \
-        --store "sqlite:$D/k.db" --wal-dir "$D/wal" --stats-s 1 --persist-ms 200 >"$D/k.log" 2>&1 &
-    KPID=$!
-    for _ in $(seq 100); do
-        grep -q 'event=started' "$D/k.log" && grep -q 'comp=api event=listening' "$D/k.log" && started=1 && break
-        kill -0 "$KPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$started" ] && break
-    kill -9 "$KPID" 2>/dev/null
-    wait "$KPID" 2>/dev/null
-    KPID=
-    rm -rf "$D" && mkdir -p "$D"
-done
+if lines_start "$D" --symbols "$SYMS"; then
+    for _ in $(seq 100); do grep -q 'comp=api event=listening' "$D/k.log" && started=1 && break; sleep 0.1; done
+fi
 [ -n "$started" ] || { bad "klined did not start: $(tail -3 "$D/k.log")"; finish; }
 API=$(sed -n 's/.*comp=api event=listening address=127.0.0.1:\([0-9]*\).*/\1/p' "$D/k.log" | head -1)
 [ "$(api_hours)" = 0 ] && ok "klined started on the real wall clock (api $API)" || bad "api time off by $(api_hours) h at start"

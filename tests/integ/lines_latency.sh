@@ -41,26 +41,9 @@ if [ ! -x "$FEED" ]; then
 fi
 SYMS=AAAUSDT,BBBUSDT,CCCBTC,DDDUSDT,QQQUSDT
 
-# klined on a free port for the feed: a port someone else holds makes it exit, then another is
-# tried.
-D=$T/k && mkdir -p "$D" "$T/sent"
-started=
-for _ in 1 2 3 4 5; do
-    PORT=$((20000 + RANDOM % 30000))
-    "$K" serve --listen 127.0.0.1:0 --source "lines:tcp://127.0.0.1:$PORT" --symbols "$SYMS" \
-        --store "sqlite:$D/k.db" --wal-dir "$D/wal" --stats-s 1 --persist-ms 200 >"$D/k.log" 2>&1 &
-    KPID=$!
-    for _ in $(seq 100); do
-        grep -q 'event=started' "$D/k.log" && started=1 && break
-        kill -0 "$KPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$started" ] && break
-    kill -9 "$KPID" 2>/dev/null
-    wait "$KPID" 2>/dev/null
-    KPID=
-    rm -rf "$D" && mkdir -p "$D"
-done
+D=$T/k && mkdir -p "$T/sent"
+KL_WRAP=()
+lines_start "$D" --symbols "$SYMS" && started=1 || started=
 [ -n "$started" ] && ok "klined serves lines:tcp://127.0.0.1:$PORT" || { bad "klined did not start: $(tail -3 "$D/k.log")"; finish; }
 
 # The feed: 6 s at 200 lines/s (lines_feed documents the latency model).

@@ -205,3 +205,32 @@ wait_taken() {
     done
     return 1
 }
+
+# ---- klined on a lines:tcp feed ---------------------------------------------------------------
+
+# lines_start DIR [SERVE ARGS...]: `$K serve` on a free lines:tcp port (PORT), store, WAL and log
+# (appended: DIR/k.log) in DIR, stats every second, persist every 200 ms; KPID its pid. A port
+# someone else holds makes it exit, then another is tried. KL_WRAP (an array, may be empty)
+# prefixes the command, e.g. (env LD_PRELOAD=...). Returns 1 when it did not start 5 times.
+lines_start() {
+    local d=$1 before
+    shift
+    mkdir -p "$d"
+    touch "$d/k.log"
+    for _ in 1 2 3 4 5; do
+        before=$(grep -c 'event=started' "$d/k.log")
+        PORT=$((20000 + RANDOM % 30000))
+        "${KL_WRAP[@]}" "$K" serve --listen 127.0.0.1:0 --source "lines:tcp://127.0.0.1:$PORT" \
+            --store "sqlite:$d/k.db" --wal-dir "$d/wal" --stats-s 1 --persist-ms 200 "$@" >>"$d/k.log" 2>&1 &
+        KPID=$!
+        for _ in $(seq 100); do
+            [ "$(grep -c 'event=started' "$d/k.log")" -gt "$before" ] && return 0
+            kill -0 "$KPID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$KPID" 2>/dev/null
+        wait "$KPID" 2>/dev/null
+    done
+    KPID=
+    return 1
+}
