@@ -203,7 +203,7 @@ cur_open_at(kl_agg_t *cur, const kl_ivspec_t *spec, int64_t open, kl_dec_t prev_
 /* Where the emitted holes of a gap from next to target stop: after hole_limit of them (the
  * rest of the gap is implied, and readers fill it from the previous close: kfill.h). Only
  * called with a limit and a gap, so the usual rollover pays one compare for it. */
-static int64_t
+static int64_t __attribute__((noinline, cold))
 holes_stop(const kl_ivspec_t *spec, int64_t next, int64_t target, int64_t limit)
 {
     for (; limit > 0 && next < target; limit--)
@@ -218,7 +218,6 @@ iv_roll(kl_series_t *s, int i, int64_t t, kl_emit_fn emit, void *ctx)
 {
     const kl_ivspec_t *spec = &s->sched->spec[i];
     const int keep_prev = s->sched->lateness > 0;
-    const int64_t limit = s->sched->hole_limit; /* read before emit, which may alias anything */
     kl_agg_t *cur = CUR(s, i), scratch;
     /* The last final kline (maybe a hole) stays in the previous slot for late amendments. */
     kl_agg_t *last = keep_prev ? PREV(s, i) : &scratch;
@@ -229,6 +228,7 @@ iv_roll(kl_series_t *s, int i, int64_t t, kl_emit_fn emit, void *ctx)
     int64_t next = cur->k.close_time + 1;
     kl_dec_t close = cur->k.close;
     if (__builtin_expect(next < target, 0)) { /* a gap: the usual rollover has none */
+        int64_t limit = s->sched->hole_limit;
         int64_t stop = limit >= 0 ? holes_stop(spec, next, target, limit) : target;
         while (next < stop) {
             cur_open_at(last, spec, next, close);
