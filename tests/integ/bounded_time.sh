@@ -83,7 +83,9 @@ fx_same_as_replay "$K" "sqlite:$D/k.db" "$T/a" 32 "$T"/sent/*.csv
 rm -rf "$T/sent" && mkdir -p "$T/sent"
 D=$T/b
 N=${KL_BT_SYMBOLS:-1000}
-lines_start "$D" || { bad "klined did not start"; finish; }
+# A long idle-ms: the client's ghost must not close the new klines before the stop (a slow,
+# sanitized build takes seconds here), so that the export ends where replay does.
+lines_start "$D" --idle-ms 600000 || { bad "klined did not start"; finish; }
 hour_ago=$(($(date +%s%3N) - 3600000))
 awk -v n=$N -v t="$hour_ago" 'BEGIN { for (i = 0; i < n; i++)
     printf "{\"e\":\"aggTrade\",\"E\":%.0f,\"s\":\"S%04dUSDT\",\"a\":1,\"p\":\"10.00000000\",\"q\":\"1.50000000\",\"f\":1,\"l\":1,\"T\":%.0f,\"m\":false,\"M\":true}\n", t + i, i, t + i }' >"$T/b1.lines"
@@ -92,7 +94,7 @@ awk -v n=$N -v t="$hour_ago" 'BEGIN { for (i = 0; i < n; i++)
 send_file "$T/b1.lines"
 wait_taken "$D" "$N" 600 || bad "klined took $(taken "$D") of $N trades before the stop"
 stop_k TERM && ok "stopped with $N symbols an hour behind"
-lines_start "$D" || { bad "klined did not restart"; finish; }
+lines_start "$D" --idle-ms 600000 || { bad "klined did not restart"; finish; }
 now=$(date +%s%3N)
 awk -v n=$N -v t="$((now - 200))" 'BEGIN { for (i = 0; i < n; i++)
     printf "{\"e\":\"aggTrade\",\"E\":%.0f,\"s\":\"S%04dUSDT\",\"a\":2,\"p\":\"11.00000000\",\"q\":\"1.50000000\",\"f\":2,\"l\":2,\"T\":%.0f,\"m\":false,\"M\":true}\n", t, i, t }' >"$T/b2.lines"

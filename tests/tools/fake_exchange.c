@@ -1378,6 +1378,7 @@ main(int argc, char **argv)
         /* Delays are counted from T, which only --live-time makes the wall clock; and the
          * client's frames are parsed from the socket, which TLS would hide. */
         logf_("--latency-ms needs --live-time and cannot be used with --tls-cert");
+        kl_inputs_free(&in);
         return 2;
     }
     int rc = 0;
