@@ -1025,8 +1025,8 @@ static const struct cfg_key cfg_keys[] = {
      "must be an integer 0..5000 (how far trades on one feed connection may be out of time "
      "order)"},
     {"idle-ms", set_idle_ms, 0,
-     "must be an integer 100..600000 (a silent lines client's symbols close this long after "
-     "their klines end)"},
+     "must be an integer 100..600000 (a silent lines client's or Kafka partition's symbols "
+     "close this long after their klines end)"},
     {"max-skew-ms", set_max_skew_ms, 0,
      "must be an integer 100..3600000 (live trades further ahead of exchange time are "
      "refused)"},

@@ -103,7 +103,8 @@ typedef struct kl_config {
     int32_t tz_minutes;             /* -720..840 */
     int lateness_ms;                /* 0..1000 */
     int disorder_ms;                /* 0..5000: allowed time disorder on one feed connection */
-    int idle_ms;                    /* 100..600000: a silent lines client closes its klines */
+    int idle_ms;                    /* 100..600000: a silent lines client or Kafka
+                                       partition closes its klines */
     int max_skew_ms;                /* 100..3600000: live trades further ahead are refused */
     enum kl_cfg_clock clock;        /* as configured */
     enum kl_cfg_clock clock_effective; /* WALL or EVENT: AUTO resolved against the source */

@@ -313,10 +313,10 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
         rc = KL_ENOMEM;
     int wall = cfg->clock_effective == KL_CFG_CLOCK_WALL;
     /* Live feeds close klines by their connections' watermarks (source/wmark.h), sent in order
-     * with their trades; the clock thread's wall ticks only remain for the other sources
-     * (replay or Kafka with clock = wall). */
+     * with their trades; a Kafka partition is such a connection. The clock thread's wall ticks
+     * only remain for replay with clock = wall (a replay has no connection). */
     int wmark = wall && (cfg->source == KL_CFG_SRC_BINANCE || cfg->source == KL_CFG_SRC_LINES_TCP ||
-                         cfg->source == KL_CFG_SRC_LINES_STDIN);
+                         cfg->source == KL_CFG_SRC_LINES_STDIN || cfg->source == KL_CFG_SRC_KAFKA);
     for (int i = 0; rc == 0 && i < cfg->workers; i++) {
         kl_worker_cfg_t wc = {
             .index = i,

@@ -15,6 +15,15 @@
  * checkpoint did not cover; the next owner re-reads it from Kafka. Trade-id dedupe is the
  * safety net: a message read twice is refused, never counted twice.
  *
+ * Finality. With `clock = event` (the default) a symbol's klines close with its own later
+ * trades. With `clock = wall` (rt->wmark) each partition is one connection of wmark.h: a
+ * partition is one ordered stream, so its highest T minus disorder-ms, or exchange time minus
+ * idle-ms once it was silent that long, closes the klines of the symbols it carried (and of those
+ * adopted with it). The announcements are checked after every message, not per poll batch, so
+ * that a re-read of the partition puts them at the same positions among its trades; only the
+ * idle rule and the max-skew-ms bound follow the clock (docs/semantics.md "Kafka and
+ * watermarks").
+ *
  * Everything here runs on the source thread; librdkafka calls the rebalance callback from
  * rd_kafka_consumer_poll/close on that same thread. */
 #include <librdkafka/rdkafka.h>
@@ -25,6 +34,7 @@
 
 #include "core/alloc.h"
 #include "core/config.h"
+#include "core/evtime.h"
 #include "core/log.h"
 #include "core/shard.h"
 #include "engine/kline.h"
@@ -33,10 +43,19 @@
 #include "source/kafka_topic.h"
 #include "source/source.h"
 #include "source/trade_json.h"
+#include "source/wmark.h"
 #include "store/store.h"
 
 #define KOFF_EVERY 256           /* messages of a partition between two offset markers */
 #define HANDOFF_WAIT_MS 30000    /* a revocation waits this long for the checkpoints */
+#define BATCH_MAX 256            /* messages taken per poll batch: one clock read, one flush */
+#define IDLE_CHECK_MS 100        /* how often silent partitions are checked (clock = wall) */
+
+/* A partition's watermark (clock = wall): reset on assignment and on revocation. */
+typedef struct part_wm {
+    kl_wmark_t wm;
+    kl_symset_t syms; /* the symbols it carried or was assigned with: the ones it closes */
+} part_wm_t;
 
 typedef struct kafka_src {
     kl_source_t base;
@@ -48,11 +67,51 @@ typedef struct kafka_src {
     uint32_t n_parts;
     int64_t *next;    /* per partition: the offset after the last message routed, -1: none */
     uint32_t *unsent; /* per partition: messages routed since the last marker */
+    part_wm_t *pw;    /* per partition, used when rt->wmark */
+    int64_t idle_checked_ms;
     kl_router_t *rt;  /* during run() */
     uint64_t handoff_token;
     uint64_t wrong_partition, assigned, revoked;
-    kl_ratelimit_t rl;
+    kl_ratelimit_t rl, rl_future;
 } kafka_src_t;
+
+/* ---- watermarks ------------------------------------------------------------------------- */
+
+/* Partition p starts afresh (assigned, or not ours any more): a watermark is only ever proven
+ * by what this instance read of p. */
+static void
+part_reset(kafka_src_t *k, uint32_t p)
+{
+    kl_symset_fini(&k->pw[p].syms);
+    kl_wmark_init(&k->pw[p].wm, k->rt ? k->rt->disorder_ms : 0);
+}
+
+static void
+part_track(kafka_src_t *k, uint32_t p, const char *symbol, size_t len)
+{
+    if (kl_symset_add(&k->pw[p].syms, symbol, len) < 0) {
+        uint64_t supp;
+        if (kl_ratelimit_ok(&k->rl, 1000, &supp))
+            kl_log(KL_LOG_ERROR, "kafka", "symbol_untracked",
+                   "partition=%u symbol=%.*s reason=\"out of memory\" action=\"its klines close "
+                   "with its own trades only\" suppressed=%llu",
+                   p, (int)len, symbol, (unsigned long long)supp);
+    }
+}
+
+/* Sends p's watermark to its symbols when it passed a whole second: behind the trades already
+ * routed, in the same rings. */
+static void
+announce(kafka_src_t *k, uint32_t p)
+{
+    int64_t at = kl_wmark_due(&k->pw[p].wm);
+    if (at == KL_WMARK_NONE)
+        return;
+    const kl_symset_t *s = &k->pw[p].syms;
+    for (size_t i = 0; i < s->n; i++)
+        if (kl_router_wmark(k->rt, s->names[i], strlen(s->names[i]), at) == KL_ESHUTDOWN)
+            return;
+}
 
 /* ---- markers and hand-over -------------------------------------------------------------- */
 
@@ -153,6 +212,7 @@ revoke(kafka_src_t *k, const rd_kafka_topic_partition_list_t *parts)
         if (p >= k->n_parts)
             continue;
         k->next[p] = -1;
+        part_reset(k, p);
         kl_msg_t m;
         memset(&m, 0, sizeof m);
         m.type = KL_MSG_KOFFSET;
@@ -204,6 +264,8 @@ adopt_state(void *ctx, const char *symbol, const void *blob, size_t len)
         return 1;
     }
     c->n[part]++;
+    if (k->rt->wmark) /* a quiet symbol is closed by its partition's watermark here too */
+        part_track(k, part, symbol, strlen(symbol));
     return 0;
 }
 
@@ -245,8 +307,10 @@ assign(kafka_src_t *k, rd_kafka_topic_partition_list_t *parts)
     for (uint32_t p = 0; p < k->n_parts; p++)
         n[p] = SIZE_MAX;
     for (int i = 0; i < parts->cnt; i++)
-        if ((uint32_t)parts->elems[i].partition < k->n_parts)
+        if ((uint32_t)parts->elems[i].partition < k->n_parts) {
             n[parts->elems[i].partition] = 0;
+            part_reset(k, (uint32_t)parts->elems[i].partition);
+        }
     adopt_ctx_t c = {k, n, 0};
     int rc = kl_store_states(k->store, adopt_state, &c);
     if (rc < 0 || c.error)
@@ -326,8 +390,10 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                rd_kafka_err2str((rd_kafka_resp_err_t)err), reason, (unsigned long long)supp);
 }
 
+/* One message of the batch received at rx_us / now_ms (exchange time; read with watermarks
+ * only). */
 static void
-on_message(kafka_src_t *k, const rd_kafka_message_t *msg)
+on_message(kafka_src_t *k, const rd_kafka_message_t *msg, uint32_t rx_us, int64_t now_ms)
 {
     uint32_t p = (uint32_t)msg->partition;
     if (p >= k->n_parts)
@@ -358,17 +424,46 @@ on_message(kafka_src_t *k, const rd_kafka_message_t *msg)
         reject(k, msg, "key or partition does not match the symbol (produce with klined bridge)");
         return;
     }
-    m.t.rx_us = kl_rx_us();
+    int wmark = k->rt->wmark;
+    if (wmark &&
+        kl_source_check_time(&k->base, k->rt, m.symbol, len, &m.t, now_ms, &k->rl_future) != 0)
+        return; /* counted and logged as too far ahead */
+    m.t.rx_us = rx_us;
     rc = kl_router_trade(k->rt, m.symbol, len, 1, &m.t);
     if (rc == KL_EARG) { /* let go earlier and assigned back: ours again */
         kl_syminfo_t info;
         if (kl_symreg_lookup(k->rt->reg, m.symbol, KL_SYMREG_ADD, 1, &info) >= 0)
             rc = kl_router_trade(k->rt, m.symbol, len, 1, &m.t);
     }
-    if (rc == 0)
-        atomic_fetch_add_explicit(&k->base.trades, 1, memory_order_relaxed);
-    else if (rc != KL_ESHUTDOWN)
-        reject(k, msg, kl_strerror(rc));
+    if (rc != 0) {
+        if (rc != KL_ESHUTDOWN)
+            reject(k, msg, kl_strerror(rc));
+        return;
+    }
+    atomic_fetch_add_explicit(&k->base.trades, 1, memory_order_relaxed);
+    if (wmark) {
+        part_wm_t *pw = &k->pw[p];
+        part_track(k, p, m.symbol, len);
+        int64_t d = kl_wmark_trade(&pw->wm, m.t.ts, now_ms);
+        kl_hist_record(&k->base.feed_delay, d > 0 ? (uint64_t)d * 1000000u : 0);
+        /* After every message: the positions of the announcements among the trades then
+         * depend on the partition's messages alone, not on how polls batched them. */
+        announce(k, p);
+    }
+}
+
+/* Silent partitions: once idle-ms passed without a message, their symbols close up to exchange
+ * time - idle-ms (kl_wmark_idle says when it may). */
+static void
+idle_check(kafka_src_t *k, int64_t now_ms)
+{
+    if (now_ms - k->idle_checked_ms < IDLE_CHECK_MS)
+        return;
+    k->idle_checked_ms = now_ms;
+    for (uint32_t p = 0; p < k->n_parts; p++) {
+        kl_wmark_idle(&k->pw[p].wm, now_ms, k->rt->idle_ms);
+        announce(k, p);
+    }
 }
 
 static int
@@ -387,27 +482,35 @@ kafka_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
     }
     kl_log(KL_LOG_INFO, "kafka", "subscribed", "brokers=%s topic=%s group=%s partitions=%u",
            k->cfg->kafka_brokers, k->cfg->kafka_topic, k->cfg->group, k->n_parts);
+    for (uint32_t p = 0; p < k->n_parts; p++)
+        kl_wmark_init(&k->pw[p].wm, rt->disorder_ms);
     while (!atomic_load_explicit(stop, memory_order_relaxed)) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(k->rk, 50);
-        if (!msg) { /* idle: markers for what is routed, and wake the workers */
+        /* The messages librdkafka already holds form one batch, stamped once. */
+        uint32_t rx_us = kl_rx_us();
+        int64_t now_ms = rt->wmark ? kl_evtime_now_ms() : 0;
+        int n = 0;
+        for (; msg; msg = ++n < BATCH_MAX ? rd_kafka_consumer_poll(k->rk, 0) : NULL) {
+            if (msg->err) {
+                if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                    uint64_t supp;
+                    if (kl_ratelimit_ok(&k->rl, 1000, &supp))
+                        kl_log(KL_LOG_WARN, "kafka", "consume_error",
+                               "error=\"%s\" action=\"librdkafka retries\" suppressed=%llu",
+                               rd_kafka_message_errstr(msg), (unsigned long long)supp);
+                }
+            } else {
+                on_message(k, msg, rx_us, now_ms);
+            }
+            rd_kafka_message_destroy(msg);
+        }
+        if (n == 0) /* idle: markers for what is routed */
             for (uint32_t p = 0; p < k->n_parts; p++)
                 if (k->unsent[p])
                     send_koff(k, p);
-            kl_router_flush(rt);
-            continue;
-        }
-        if (msg->err) {
-            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                uint64_t supp;
-                if (kl_ratelimit_ok(&k->rl, 1000, &supp))
-                    kl_log(KL_LOG_WARN, "kafka", "consume_error",
-                           "error=\"%s\" action=\"librdkafka retries\" suppressed=%llu",
-                           rd_kafka_message_errstr(msg), (unsigned long long)supp);
-            }
-        } else {
-            on_message(k, msg);
-        }
-        rd_kafka_message_destroy(msg);
+        if (rt->wmark)
+            idle_check(k, now_ms);
+        kl_router_flush(rt); /* wake the workers for the batch */
     }
     /* Leaving: markers for everything routed; close hands the partitions over (revoke). */
     for (uint32_t p = 0; p < k->n_parts; p++)
@@ -435,6 +538,9 @@ kafka_destroy(kl_source_t *src)
         kl_store_close(k->store);
     kl_free(k->next);
     kl_free(k->unsent);
+    for (uint32_t p = 0; k->pw && p < k->n_parts; p++)
+        kl_symset_fini(&k->pw[p].syms);
+    kl_free(k->pw);
     kl_free(k);
 }
 
@@ -509,7 +615,8 @@ kl_source_kafka_create(const kl_config_t *cfg, kl_worker_t **workers, int n_work
     }
     k->next = kl_alloc(k->n_parts * sizeof *k->next);
     k->unsent = kl_calloc(k->n_parts, sizeof *k->unsent);
-    rc = k->next && k->unsent ? kl_store_open(cfg->store_url, &k->store, err, cap) : KL_ENOMEM;
+    k->pw = kl_calloc(k->n_parts, sizeof *k->pw);
+    rc = k->next && k->unsent && k->pw ? kl_store_open(cfg->store_url, &k->store, err, cap) : KL_ENOMEM;
     for (uint32_t p = 0; rc == 0 && p < k->n_parts; p++)
         k->next[p] = -1;
     for (int w = 0; rc == 0 && w < n_workers; w++)

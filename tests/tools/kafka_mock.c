@@ -10,6 +10,12 @@
  * --pause-at K1,K2,... stops the tape after K1 (then K2...) messages are delivered, until SIGUSR1:
  * the scripts use it to make a consumer join or die at a known point of the stream.
  *
+ * --live LO,HI makes a live feed for watermark finality (tests/integ/kafka_wmark.sh): the tape
+ * spans about --span-ms (default 30000) from the wall clock at its start, and each trade is sent
+ * LO to HI ms after its time T (later when the one before it went later: the tape stays in T
+ * order, so every partition is). --rate is ignored; a pause shifts the rest of the tape by its
+ * length; no hole of minutes. --quiet K gives the last symbol only K trades: it falls silent.
+ *
  * stdout carries exactly the lines the scripts parse, each flushed at once:
  *   kafka_mock: bootstrap=HOST:PORT[,HOST:PORT...]
  *   kafka_mock: paused=K                   (once per --pause-at point)
@@ -36,6 +42,12 @@
 #define KM_SPAN_MS INT64_C(14400000)    /* the tape of each symbol spans about 4 hours */
 
 static volatile sig_atomic_t g_stop, g_resume, g_stop_sig, g_stop_pid;
+
+/* --live, --span-ms, --quiet */
+static struct {
+    int on;
+    long lat_lo, lat_hi, span_ms, quiet;
+} g_live = {0, 0, 0, 30000, 0};
 
 /* The sender is kept: a stray pkill from another test run must be told from our own stop. */
 static void
@@ -85,6 +97,24 @@ now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_until_wall(int64_t at_ms)
+{
+    int64_t d = at_ms - wall_ms();
+    if (d > 0) {
+        struct timespec ts = {(time_t)(d / 1000), (long)(d % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static long
@@ -156,7 +186,7 @@ next_gap(struct sym *y)
         return 0;
     if (r < 900)
         return rnd_below(&y->rng, 2 * y->gap_ms);
-    if (r < 998)
+    if (r < 998 || g_live.on) /* live: minutes of silence would stall the test */
         return rnd_below(&y->rng, 10 * y->gap_ms);
     return 180000 + rnd_below(&y->rng, 420000);
 }
@@ -259,13 +289,17 @@ run_produce(const char *topic, long parts, long nsym, long per_sym, long rate, u
     int64_t gap = KM_SPAN_MS / per_sym - 840; /* the long pauses and holes add about 840 ms */
     if (gap < 200)
         gap = 200;
+    if (g_live.on) /* bursts, ordinary gaps and pauses average 1.1 gaps */
+        gap = g_live.span_ms * 10 / 11 / per_sym > 1 ? g_live.span_ms * 10 / 11 / per_sym : 1;
+    uint64_t lat_rng = seed * UINT64_C(0x94D049BB133111EB) + 3;
+    int64_t shift_ms = 0; /* live: wall time of the tape's start, plus the pauses so far */
     for (long i = 0; i < nsym; i++) {
         struct sym *y = &sy[i];
         y->rng = seed * UINT64_C(0x9E3779B97F4A7C15) + (uint64_t)i * UINT64_C(0xBF58476D1CE4E5B9) + 1;
         for (int w = 0; w < 8; w++)
             rnd(&y->rng);
-        y->left = per_sym;
-        y->t_ms = KM_T0_MS + rnd_below(&y->rng, 60000);
+        y->left = g_live.on && g_live.quiet > 0 && i == nsym - 1 ? g_live.quiet : per_sym;
+        y->t_ms = KM_T0_MS + rnd_below(&y->rng, g_live.on ? 1000 : 60000);
         y->agg_id = 1;
         y->first = 1;
         y->price = (10 + rnd_below(&y->rng, 60000)) * 1000000; /* 0.1 .. 600 */
@@ -281,8 +315,12 @@ run_produce(const char *topic, long parts, long nsym, long per_sym, long rate, u
     printf("kafka_mock: bootstrap=%s\n", rd_kafka_mock_cluster_bootstraps(mc));
     fflush(stdout);
 
-    long total = nsym * per_sym, sent = 0;
+    long total = 0, sent = 0;
+    for (long i = 0; i < nsym; i++)
+        total += sy[i].left;
     double t_start = now_s();
+    if (g_live.on)
+        shift_ms = wall_ms() - KM_T0_MS;
     while (sent < total && !g_stop) {
         /* the earliest next trade over all symbols; ties go to the lower index */
         struct sym *y = NULL;
@@ -291,11 +329,18 @@ run_produce(const char *topic, long parts, long nsym, long per_sym, long rate, u
                 y = &sy[i];
         struct trade tr;
         make_trade(y, &tr);
+        if (g_live.on) {
+            tr.t_ms += shift_ms;
+            sleep_until_wall(tr.t_ms + g_live.lat_lo +
+                             rnd_below(&lat_rng, g_live.lat_hi - g_live.lat_lo + 1));
+        }
         char p[32], q[32], val[512];
         fmt_dec(p, sizeof p, tr.p);
         fmt_dec(q, sizeof q, tr.q);
         fprintf(y->csv, "%" PRId64 ",%s,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,True\n", tr.a, p,
                 q, tr.f, tr.l, tr.t_ms, tr.m ? "True" : "False");
+        if (g_live.on) /* the test reads a silent symbol's last trade while the tape goes on */
+            fflush(y->csv);
         int len = snprintf(val, sizeof val,
                            "{\"e\":\"aggTrade\",\"E\":%" PRId64 ",\"s\":\"%s\",\"a\":%" PRId64
                            ",\"p\":\"%s\",\"q\":\"%s\",\"f\":%" PRId64 ",\"l\":%" PRId64
@@ -319,6 +364,7 @@ run_produce(const char *topic, long parts, long nsym, long per_sym, long rate, u
         if (next_pause < n_pause && sent == pause_at[next_pause]) {
             while (rd_kafka_outq_len(rk) > 0 && !g_stop)
                 rd_kafka_flush(rk, 100);
+            int64_t paused_ms = wall_ms();
             printf("kafka_mock: paused=%ld\n", sent);
             fflush(stdout);
             while (!g_resume && !g_stop) {
@@ -328,9 +374,11 @@ run_produce(const char *topic, long parts, long nsym, long per_sym, long rate, u
             }
             g_resume = 0;
             next_pause++;
+            if (g_live.on) /* the rest of the tape goes on from now */
+                shift_ms += wall_ms() - paused_ms;
             t_start = now_s() - (double)sent / (double)(rate > 0 ? rate : 1);
         }
-        if (rate > 0) {
+        if (rate > 0 && !g_live.on) {
             double ahead = t_start + (double)sent / (double)rate - now_s();
             if (ahead > 0.001) {
                 struct timespec ts = {(time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9)};
@@ -467,7 +515,7 @@ usage(void)
     fprintf(stderr,
             "usage: kafka_mock --topic T --partitions P --symbols N --trades-per-symbol M "
             "--out-dir DIR [--rate R] [--seed S] [--hold-seconds H] [--brokers B]\n"
-            "       [--pause-at K1,K2...]\n"
+            "       [--pause-at K1,K2...] [--live LO,HI [--span-ms S] [--quiet K]]\n"
             "       kafka_mock --consume BOOTSTRAP TOPIC [--group G] [--expect N]\n");
     exit(2);
 }
@@ -515,7 +563,20 @@ main(int argc, char **argv)
                     die("--pause-at: points must increase");
                 n_pause++;
             }
-        } else if (strcmp(a, "--group") == 0)
+        } else if (strcmp(a, "--live") == 0) {
+            char buf[64], *c;
+            snprintf(buf, sizeof buf, "%s", v);
+            if ((c = strchr(buf, ',')) == NULL)
+                die("--live LO,HI: two latencies in ms");
+            *c = '\0';
+            g_live.on = 1;
+            g_live.lat_lo = arg_long(a, buf, 0, 60000);
+            g_live.lat_hi = arg_long(a, c + 1, g_live.lat_lo, 60000);
+        } else if (strcmp(a, "--span-ms") == 0)
+            g_live.span_ms = arg_long(a, v, 1000, 86400000);
+        else if (strcmp(a, "--quiet") == 0)
+            g_live.quiet = arg_long(a, v, 1, 100000000);
+        else if (strcmp(a, "--group") == 0)
             group = v;
         else if (strcmp(a, "--expect") == 0)
             expect = arg_long(a, v, 0, 1000000000);
