@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# The live Binance source with the wall clock, as in production: tests/tools/fake_exchange
+# The live Binance source with live finality, as in production: tests/tools/fake_exchange
 # --live-time stamps each trade with the wall clock at emission, and `klined serve --source
-# binance --clock wall` finalizes klines on each whole second. Faults open holes of several
-# seconds (drop; stall 3 s; refuse 2 s then drop) while the clock keeps ticking; the source holds
-# a symbol's clock from the moment it may have a hole until its REST backfill and held live
-# trades are in (kl_router_hold), so no backfilled trade comes after its kline was finalized.
-# Checks: too_late=0, and the exported store equals `klined replay` of every trade the fake
-# emitted (fetched back from its REST aggTrades, whose times are the rewritten ones), except for
-# the hole klines the wall clock legitimately adds after the last trade. --lateness-ms 1000 absorbs
-# only the normal delivery race at a second's boundary (a trade stamped x.999 received after the
-# tick); every fault opens a hole longer than that. Waits poll /status and the stats lines; no
-# assertion depends on timing. Usage: binance_wall.sh KLINED [SHARED_DATA]; bash (/dev/tcp), awk.
+# binance --clock wall` closes klines by each connection's watermark (docs/semantics.md). Faults
+# open holes of several seconds (drop; stall 3 s; refuse 2 s then drop); the source holds a
+# symbol from the moment it may have a hole until its REST backfill and held live trades are in
+# (kl_router_hold), and a busy connection's silence moves nothing (its pongs may overtake its
+# stalled frames: lws answers pings first), so no backfilled or stalled trade comes after its
+# kline was finalized. Checks: too_late=0, and the exported store equals `klined replay` of every
+# trade the fake emitted (fetched back from its REST aggTrades, whose times are the rewritten
+# ones), except for the hole klines legitimately added after the last trade. No lateness window:
+# the delivery race at a second's boundary that needed one under wall-clock ticks is gone. Waits
+# poll /status and the stats lines; no assertion depends on timing. Usage: binance_wall.sh
+# KLINED [SHARED_DATA]; bash (/dev/tcp), awk.
 set -uo pipefail
 K=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 FX=$(dirname "$K")/tools/fake_exchange
@@ -58,7 +59,7 @@ fx_start "$(ls "$T"/in/*.csv | paste -sd,)" 400 4000 --live-time || { bad "fake_
 
 D=$T/k && mkdir -p "$D"
 "$K" serve --listen 127.0.0.1:0 --source binance --binance-ws "ws://127.0.0.1:$P" --binance-rest "http://127.0.0.1:$P" \
-    --symbols AAA/USDT,BBBUSDT,CCC/BTC --clock wall --lateness-ms 1000 --store "sqlite:$D/k.db" \
+    --symbols AAA/USDT,BBBUSDT,CCC/BTC --clock wall --store "sqlite:$D/k.db" \
     --wal-dir "$D/wal" --stats-s 1 --persist-ms 200 >"$D/k.log" 2>&1 &
 KPID=$!
 
