@@ -740,6 +740,11 @@ emit_trade(void *ctx, const kl_trade_t *t, int from_rest)
     binance_t *b = y->b;
     kl_trade_t st = *t;
     st.rx_us = from_rest ? 0 : kl_rx_us(); /* backfilled trades are not live latency */
+    /* Live and backfilled alike: a trade from the future would close real klines. Refused
+     * (counted, logged), it is passed over like a gap REST cannot fill. */
+    if (b->rt->wmark && kl_source_check_time(&b->base, b->rt, y->name, y->len, t,
+                                             kl_evtime_now_ms(), &b->rl_future) != 0)
+        return 0;
     int rc = y->refused ? KL_EARG : kl_router_trade(b->rt, y->name, y->len, 1, &st);
     if (rc == KL_ESHUTDOWN)
         return rc;
@@ -1393,12 +1398,7 @@ handle_message(wsconn_t *c, const char *s, size_t n)
         c->got_data = 1;
         c->attempt = 0; /* a connection that delivers resets the backoff */
     }
-    int64_t now = 0;
-    if (b->rt->wmark) {
-        now = kl_evtime_now_ms();
-        if (kl_source_check_time(&b->base, b->rt, y->name, y->len, &m.t, now, &b->rl_future))
-            return; /* counted and logged: a trade from the future would close real klines */
-    }
+    int64_t now = b->rt->wmark ? kl_evtime_now_ms() : 0;
     rc = kl_bf_live(&y->bf, &m.t, &bf_ops, y);
     if (rc == 1) {
         sym_hold(y); /* a hole in the stream: nothing of it was routed yet */
@@ -1406,7 +1406,8 @@ handle_message(wsconn_t *c, const char *s, size_t n)
     }
     if (y->held)
         sym_settle(y);
-    if (b->rt->wmark) {
+    /* A trade from the future (refused in emit_trade) must not move the watermark either. */
+    if (b->rt->wmark && m.t.ts <= now + b->rt->max_skew_ms) {
         int64_t d = kl_wmark_trade(&c->wm, m.t.ts, now);
         kl_hist_record(&b->base.feed_delay, d > 0 ? (uint64_t)d * 1000000u : 0);
         conn_announce(c);
