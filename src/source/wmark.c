@@ -56,8 +56,12 @@ void
 kl_wmark_quiet(kl_wmark_t *w, int64_t at_ms, int64_t max_lat_ms)
 {
     int64_t lat = kl_wmark_latency_ms(w);
-    if (lat == KL_WMARK_NONE || lat > max_lat_ms ||
-        w->n_cur + w->n_prev > KL_WMARK_QUIET_MAX_TRADES)
+    /* Trades of the last 10-20 s before at_ms: windows that ended without a trade since count
+     * nothing, so a busy connection that falls silent for good is quiet after 20 s. */
+    uint32_t recent = at_ms >= w->lat_win_end + KL_WMARK_LAT_WINDOW_MS ? 0
+                      : at_ms >= w->lat_win_end                         ? w->n_cur
+                                                                        : w->n_cur + w->n_prev;
+    if (lat == KL_WMARK_NONE || lat > max_lat_ms || recent > KL_WMARK_QUIET_MAX_TRADES)
         return;
     if (lat < 0) /* a clock ahead of the exchange's: never move past what was proven */
         lat = 0;

@@ -25,7 +25,8 @@
 #define KL_WMARK_LAT_WINDOW_MS 10000
 /* A connection that delivered more trades than this in the last 10-20 s is busy: when it falls
  * silent it is stalled, not quiet, and frames may be queued behind a pong at a peer that
- * answers pings first (libwebsockets does), so only its frames move it again. */
+ * answers pings first (libwebsockets does), so only its frames move it again, or its pongs
+ * once it has been silent for 10-20 s (then it is quiet for good, not stalled). */
 #define KL_WMARK_QUIET_MAX_TRADES 20
 
 typedef struct kl_wmark {

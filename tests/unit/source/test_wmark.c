@@ -97,6 +97,12 @@ busy_connection_ignores_pongs(void **state)
     int64_t before = w.wm;
     kl_wmark_quiet(&w, 14000, 10000);
     assert_int_equal(w.wm, before);
+    /* Silent for good: once its windows have passed without a trade, a pong counts again. */
+    kl_wmark_quiet(&w, 10600 + KL_WMARK_LAT_WINDOW_MS - 1, 10000); /* still within reach */
+    assert_int_equal(w.wm, before);
+    kl_wmark_quiet(&w, 10100 + 2 * KL_WMARK_LAT_WINDOW_MS, 10000);
+    assert_int_equal(w.wm, 10100 + 2 * KL_WMARK_LAT_WINDOW_MS - 100);
+    before = w.wm;
     /* Two quiet windows later it is a quiet connection again. */
     kl_wmark_trade(&w, 30000, 30100);
     kl_wmark_trade(&w, 45000, 45100);
