@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/hist.h"
+#include "core/log.h" /* kl_ratelimit_t */
 #include "runtime/router.h"
 
 typedef struct kl_source kl_source_t;
