@@ -2,7 +2,7 @@
 # The live Binance source end to end, against tests/tools/fake_exchange (a local Binance: WS
 # combined aggTrade streams of what it emits while a client is connected, REST aggTrades of
 # everything emitted so far, faults on request). Three symbols' aggTrades dumps are played at
-# 3000 trades/s (12 s) to `klined serve --source binance --clock event`; with the event clock the klines
+# 3000 trades/s (12 s; 1500/s for the faults and kills) to `klined serve --source binance --clock event`; with the event clock the klines
 # depend only on the trades, so the exported store must equal `klined replay` of the same dumps
 # byte for byte: every trade routed once, none missing, none twice. Three rounds:
 #   1. a clean run (and the counters: all trades applied, no gap, no REST backfill needed);
@@ -65,9 +65,9 @@ files=$(ls "$T"/in/*.csv | paste -sd,)
 [ "$(ls "$T/want" | wc -l)" -eq 48 ] || bad "replay wrote $(ls "$T/want" | wc -l) files, want 48"
 
 
-# start_fx [FILES RATE]: the fake on a free port, emission starting 4 s after start (klined
-# connects first).
-start_fx() { fx_start "${1:-$files}" "${2:-3000}" 4000; }
+# start_fx [FILES RATE CLIENTS]: the fake on a free port, emission starting 1 s after CLIENTS
+# (default 1) WS clients are connected (klined connects first, however slow the machine).
+start_fx() { fx_start "${1:-$files}" "${2:-3000}" 1000 --start-clients "${3:-1}"; }
 stop_fx() { fx_stop; }
 
 # start_k DIR [SYMBOLS]: klined on the fake, store and WAL in DIR, log appended to DIR/k.log.
@@ -82,7 +82,7 @@ start_k() {
 # wait_connected: the fake has a WS client before it emits anything (else the run cannot be
 # exact: a first start begins at the first live trade).
 wait_connected() { # [CONNECTIONS]
-    for _ in $(seq 100); do
+    for _ in $(seq 1800); do
         local s
         s=$(http GET /status)
         if [ "$(echo "$s" | field connections)" = "${1:-1}" ]; then
@@ -135,16 +135,18 @@ log_lacks "1 no error logged" "$D" "level=error"
 # ---- 2. faults --------------------------------------------------------------------------------
 echo "# 2. faults at random moments"
 D=$T/r2 && mkdir -p "$D"
-start_fx || bad "2 fake_exchange did not start"
+start_fx "$files" 1500 || bad "2 fake_exchange did not start"
 start_k "$D"
 wait_connected || bad "2 no WS client in time"
-sleep 4.3 # emission has begun
 # The bad frames and serverShutdown first, while the one connection is surely up (so each is
 # received), then the faults that break connections; refuse is followed by a drop so that
-# reconnects meet it.
+# reconnects meet it. Each lands at a random point of its own stretch of the tape (every 2,800
+# trades from 2,000 on), so all of them land mid-stream however slow the machine.
+at=2000
 for f in garbage oversize ping garbage shutdown drop "stall&ms=1500" "refuse&ms=1200" drop \
     "pause&ms=700" drop; do
-    sleep "0.$((RANDOM % 6 + 3))"
+    fx_wait_status emitted $((at + RANDOM % 1500)) || bad "2 the tape did not reach $at trades"
+    at=$((at + 2800))
     r=$(http POST "/fault?kind=$f")
     echo "    fault $f: $r"
 done
@@ -177,16 +179,20 @@ log_lacks "2 no error logged" "$D" "level=error"
 # ---- 3. kill -9 and restart -------------------------------------------------------------------
 echo "# 3. SIGKILL mid-stream, restart: recovery, then backfill from the resume ids"
 D=$T/r3 && mkdir -p "$D"
-start_fx || bad "3 fake_exchange did not start"
+start_fx "$files" 1500 || bad "3 fake_exchange did not start"
 start_k "$D"
 wait_connected || bad "3 no WS client in time"
-sleep 4.5
+# Each kill lands once the run has connected and 3,000-4,500 more trades have gone by; then
+# 1,000-2,000 trades go by while klined is down.
 kills=0
-for _ in 1 2 3; do
-    sleep "1.$((RANDOM % 5))"
+for i in 1 2 3; do
+    wait_log "$D" "event=connected conn=0" "$i" || bad "3 run $i never connected"
+    e=$(http GET /status | field emitted)
+    fx_wait_status emitted $((e + 3000 + RANDOM % 1500)) || bad "3 the tape stopped before kill $i"
     stop_k KILL
     kills=$((kills + 1))
-    sleep "0.$((RANDOM % 8 + 2))" # trades go by while klined is down
+    e=$(http GET /status | field emitted)
+    fx_wait_status emitted $((e + 1000 + RANDOM % 1000)) || bad "3 the tape stopped after kill $i"
     start_k "$D"
 done
 emitted=$(http GET /status | field emitted)
@@ -224,12 +230,14 @@ files4=$(ls "$T"/in4/*.csv | paste -sd,)
 syms4=$(ls "$T/in4" | sed 's/-aggTrades.*//' | paste -sd,)
 "$K" replay --quiet --out "$T/want4" "$T"/in4/*.csv 2>>"$T/replay.log" || bad "4 klined replay failed"
 D=$T/r4 && mkdir -p "$D"
-start_fx "$files4" 800 || bad "4 fake_exchange did not start"
+start_fx "$files4" 800 3 || bad "4 fake_exchange did not start"
 start_k "$D" "$syms4"
 wait_connected 3 && ok "4 three WS connections before the first trade" || bad "4 not 3 WS clients in time"
-sleep 5.5
+# The drops land a quarter and a half into the tape, the second once all 3 are back.
+fx_wait_status emitted 1200 || bad "4 the tape did not reach 1200 trades"
 r=$(http POST "/fault?kind=drop") && echo "    fault drop: $r"
-sleep 1.5
+fx_wait_status emitted 2400 || bad "4 the tape did not reach 2400 trades"
+fx_wait_status connections 3 || bad "4 not 3 connections again after the first drop"
 r=$(http POST "/fault?kind=drop") && echo "    fault drop: $r"
 wait_done || bad "4 the fake never finished"
 wait_applied "$D" 4800 900 && ok "4 klined applied all 4800 trades" ||

@@ -59,17 +59,6 @@ fault() {
     echo "    fault $1: $r"
 }
 
-# wait_status KEY MIN [TENTHS]: /status KEY (a number) reaches MIN (default: 60 s).
-wait_status() {
-    local v
-    for _ in $(seq "${3:-600}"); do
-        v=$(http GET /status | sed 's/,"clients".*//' | field "$1")
-        [ -n "$v" ] && [ "$v" -ge "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 TOKEN=binance-latency-admin-0123456789
 # admin METHOD PATH [BODY]: klined's admin API (its port from the api listening log line).
 admin() {
@@ -78,7 +67,7 @@ admin() {
     curl -s -X "$1" -H "Authorization: Bearer $TOKEN" ${3:+-d "$3"} "http://127.0.0.1:$api$2"
 }
 
-fx_start "$(ls "$T"/in/*.csv | paste -sd,)" 400 4000 --live-time --latency-ms 30-270 --seed 11 ||
+fx_start "$(ls "$T"/in/*.csv | paste -sd,)" 400 1000 --start-clients 1 --live-time --latency-ms 30-270 --seed 11 ||
     { bad "fake_exchange did not start"; finish; }
 
 D=$T/k && mkdir -p "$D"
@@ -88,7 +77,7 @@ D=$T/k && mkdir -p "$D"
 KPID=$!
 
 connected=
-for _ in $(seq 100); do
+for _ in $(seq 1800); do
     s=$(http GET /status)
     if [ "$(echo "$s" | sed 's/,"clients".*//' | field connections)" = 1 ]; then
         [ "$(echo "$s" | field emitted)" = 0 ] && connected=1
@@ -101,19 +90,19 @@ done
 
 # Outage 1, about a quarter into the tape: reconnects refused for 2 s, then every connection
 # dropped. Outage 2, once klined is back and the tape is past half: a 2 s stall.
-wait_status emitted 1500 || bad "the tape did not reach 1500 trades"
+fx_wait_status emitted 1500 || bad "the tape did not reach 1500 trades"
 fault "refuse&ms=2000"
 fault drop
-wait_status connections 1 || bad "klined did not reconnect after the drop"
+fx_wait_status connections 1 || bad "klined did not reconnect after the drop"
 # Between the outages, BBBUSDT is removed for about 500 trades of the tape, then added back:
 # its series (the day's kline included) resumes, and the trades of the removal come by REST.
-wait_status emitted 2300 || bad "the tape did not reach 2300 trades"
+fx_wait_status emitted 2300 || bad "the tape did not reach 2300 trades"
 r=$(admin DELETE /admin/symbols/BBBUSDT)
 grep -q BBBUSDT <<<"$r" && ok "BBBUSDT removed: $r" || bad "DELETE BBBUSDT: $r"
-wait_status emitted 2800 || bad "the tape did not reach 2800 trades"
+fx_wait_status emitted 2800 || bad "the tape did not reach 2800 trades"
 r=$(admin POST /admin/symbols '{"symbol":"BBBUSDT"}')
 grep -q BBBUSDT <<<"$r" && ok "BBBUSDT added back: $r" || bad "POST BBBUSDT: $r"
-wait_status emitted 3500 || bad "the tape did not reach 3500 trades"
+fx_wait_status emitted 3500 || bad "the tape did not reach 3500 trades"
 fault "stall&ms=2000"
 s=$(http GET /status)
 [ "$(echo "$s" | field done)" = false ] && ok "the faults landed mid-tape ($(echo "$s" | field emitted) of $TOTAL)" ||

@@ -49,29 +49,15 @@ gen_aggtrades "$T/in" DDDBTC 2 14 3000
 files=$(ls "$T"/in/*.csv | paste -sd,)
 TOTAL=$(cat "$T"/in/*.csv | wc -l)
 
-start_fx() { fx_start "${1:-$files}" "${2:-800}" "${3:-3000}"; }
+# start_fx [FILES RATE CLIENTS]: emission starts 1 s after CLIENTS (default 1) WS clients are
+# connected, so a slow start cannot miss the first trades.
+start_fx() { fx_start "${1:-$files}" "${2:-800}" 1000 --start-clients "${3:-1}"; }
 stop_fx() { fx_stop; }
 start_k() { # DIR: config in DIR/k.conf
     "$K" serve --listen 127.0.0.1:0 --config "$1/k.conf" --source binance --binance-ws "ws://127.0.0.1:$P" \
         --binance-rest "http://127.0.0.1:$P" --clock event --store "sqlite:$1/k.db" \
         --wal-dir "$1/wal" --stats-s 1 --persist-ms 200 >>"$1/k.log" 2>&1 &
     KPID=$!
-}
-wait_log() { # DIR REGEX [COUNT]: the log has COUNT (default 1) lines matching
-    for _ in $(seq 300); do
-        [ "$(grep -Ec -- "$2" "$1/k.log")" -ge "${3:-1}" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-wait_emitted() { # N: the fake has emitted at least N trades
-    for _ in $(seq 600); do
-        local e
-        e=$(http GET /status | field emitted)
-        [ -n "$e" ] && [ "$e" -ge "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
 }
 # last_id SYMBOL: the id of the symbol's latest emitted trade (REST, no fromId: the latest ones)
 last_id() { http GET "/api/v3/aggTrades?symbol=$1&limit=1" | sed -n 's/.*"a":\([0-9]*\).*/\1/p'; }
@@ -109,7 +95,7 @@ start_fx || bad "1 fake_exchange did not start"
 start_k "$D"
 wait_log "$D" "event=connected conn=0 streams=2" && ok "1 one connection with 2 streams" ||
     bad "1 not connected"
-wait_emitted $((TOTAL / 4)) || bad "1 emission did not begin"
+fx_wait_status emitted $((TOTAL / 4)) || bad "1 emission did not begin"
 pause
 cid=$(last_id CCCUSDT)
 echo "symbols = AAAUSDT,BBBUSDT,CCCUSDT" >"$D/k.conf"
@@ -119,7 +105,7 @@ wait_log "$D" 'event=control_sent conn=0 msg=.*SUBSCRIBE.*cccusdt@aggTrade' &&
 # the reply is handled once the tape runs again; the stream is live before the first trade
 sleep 0.5
 pause 0
-wait_emitted $((TOTAL / 2)) || bad "1 emission stalled"
+fx_wait_status emitted $((TOTAL / 2)) || bad "1 emission stalled"
 pause
 bid=$(last_id BBBUSDT)
 bt=$(last_t BBBUSDT)
@@ -186,7 +172,7 @@ for i in $(seq 100 249); do gen_aggtrades "$T/wide" "Q${i}USDT" 2 "$i" 20; done
 for i in $(seq 1 5); do gen_aggtrades "$T/wide" "Q${i}BTC" 2 "$i" 20; done
 n_wide=$(cat "$T"/wide/*USDT-*.csv | wc -l)
 printf 'symbols =\nquote-assets = USDT\n' >"$D/k.conf"
-start_fx "$(ls "$T"/wide/*.csv | paste -sd,)" 1000 6000 || bad "3 fake_exchange did not start"
+start_fx "$(ls "$T"/wide/*.csv | paste -sd,)" 1000 2 || bad "3 fake_exchange did not start"
 start_k "$D"
 wait_log "$D" "event=exchange_info quote_assets=,USDT, trading=150 new=150" &&
     ok "3 exchangeInfo: 150 TRADING USDT symbols" || bad "3 no exchange_info line"

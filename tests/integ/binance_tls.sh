@@ -85,7 +85,7 @@ files=$(ls "$T"/in/*.csv | paste -sd,)
 FX_HTTP=https # wait_done asks the TLS fake
 https() { curl -s --max-time 5 --cacert "$C/ca.pem" -X "$1" "https://127.0.0.1:$P$2"; }
 
-start_fx() { fx_start "$files" 3000 4000 --tls-cert "$C/server.pem" --tls-key "$C/server.key"; }
+start_fx() { fx_start "$files" 3000 1000 --start-clients 1 --tls-cert "$C/server.pem" --tls-key "$C/server.key"; }
 stop_fx() { fx_stop; }
 # start_k DIR [FLAGS...]: klined on the TLS fake, store and WAL in DIR, log appended to DIR/k.log.
 start_k() {
@@ -98,7 +98,7 @@ start_k() {
     KPID=$!
 }
 wait_connected() {
-    for _ in $(seq 100); do
+    for _ in $(seq 1800); do
         local s
         s=$(https GET /status)
         if [ "$(echo "$s" | field connections)" = 1 ]; then
@@ -110,15 +110,6 @@ wait_connected() {
     done
     return 1
 }
-# wait_log DIR REGEX COUNT: the log has COUNT lines matching REGEX.
-wait_log() {
-    for _ in $(seq 200); do
-        [ "$(grep -Ec -- "$2" "$1/k.log" 2>/dev/null)" -ge "$3" ] 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # ---- 1. wss + https with binance-ca-file ------------------------------------------------------
 echo "# 1. TLS with binance-ca-file, one drop healed over https"
 D=$T/r1 && mkdir -p "$D"
@@ -129,7 +120,7 @@ grep -q "listening on 127.0.0.1:$P, .*tls" "$T/fx.log" && ok "1 the fake serves 
     bad "1 curl --cacert could not fetch /api/v3/ping"
 start_k "$D" --binance-ca-file "$C/ca.pem"
 wait_connected && ok "1 klined connected over wss before the first trade" || bad "1 no WS client in time"
-sleep 5 # emission has begun
+fx_wait_status emitted $((TOTAL / 3)) || bad "1 the tape did not reach a third"
 r=$(https POST "/fault?kind=drop") && echo "    fault drop: $r"
 emitted=$(https GET /status | field emitted)
 [ "${emitted:-0}" -lt $TOTAL ] && ok "1 the drop landed mid-stream ($emitted of $TOTAL emitted)" ||

@@ -73,7 +73,7 @@ else
 fi
 
 
-start_fx() { fx_start "$files" 3000 4000; }
+start_fx() { fx_start "$files" 3000 1000 --start-clients 1; }
 stop_fx() { fx_stop; }
 start_k() { # DIR
     "$K" serve --listen 127.0.0.1:0 --source binance --binance-stream trade --binance-ws "ws://127.0.0.1:$P" \
@@ -84,7 +84,7 @@ start_k() { # DIR
 }
 # wait_connected: the fake has a WS client before it emits anything.
 wait_connected() {
-    for _ in $(seq 100); do
+    for _ in $(seq 1800); do
         local s
         s=$(http GET /status)
         if [ "$(echo "$s" | field connections)" = 1 ]; then
@@ -146,7 +146,7 @@ D=$T/r2 && mkdir -p "$D"
 start_fx || bad "2 fake_exchange did not start"
 start_k "$D"
 wait_connected || bad "2 no WS client in time"
-sleep 5.2 # emission has begun
+fx_wait_status emitted $((TOTAL / 3)) || bad "2 the tape did not reach a third"
 r=$(http POST "/fault?kind=drop") && echo "    fault drop: $r"
 emitted=$(http GET /status | field emitted)
 [ "${emitted:-0}" -gt 0 ] && [ "${emitted:-0}" -lt $TOTAL ] &&

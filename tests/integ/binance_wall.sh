@@ -55,7 +55,7 @@ fault() {
     echo "    fault $1: $r"
 }
 
-fx_start "$(ls "$T"/in/*.csv | paste -sd,)" 400 4000 --live-time || { bad "fake_exchange did not start"; finish; }
+fx_start "$(ls "$T"/in/*.csv | paste -sd,)" 400 1000 --start-clients 1 --live-time || { bad "fake_exchange did not start"; finish; }
 
 D=$T/k && mkdir -p "$D"
 "$K" serve --listen 127.0.0.1:0 --source binance --binance-ws "ws://127.0.0.1:$P" --binance-rest "http://127.0.0.1:$P" \
@@ -64,7 +64,7 @@ D=$T/k && mkdir -p "$D"
 KPID=$!
 
 connected=
-for _ in $(seq 100); do
+for _ in $(seq 1800); do
     s=$(http GET /status)
     if [ "$(echo "$s" | field connections)" = 1 ]; then
         [ "$(echo "$s" | field emitted)" = 0 ] && connected=1
@@ -75,12 +75,13 @@ done
 [ -n "$connected" ] && ok "klined connected before the first trade" ||
     bad "no WS client before emission began: $(http GET /status)"
 
-# Emission starts 4 s after the fake; each fault then opens a hole while the clock ticks.
-sleep 5
+# Each fault opens a hole while the clock ticks, placed by the tape's progress (at 400 trades/s
+# the tape runs 15 s): a drop at 1/6, a 3 s stall at 2/6, refused reconnects and a drop at 4/6.
+fx_wait_status emitted 1000 || bad "the tape did not reach 1000 trades"
 fault drop
-sleep 2.5
+fx_wait_status emitted 2000 || bad "the tape did not reach 2000 trades"
 fault "stall&ms=3000"
-sleep 4.5
+fx_wait_status emitted 4000 || bad "the tape did not reach 4000 trades"
 fault "refuse&ms=2000"
 fault drop
 s=$(http GET /status)
@@ -88,7 +89,7 @@ s=$(http GET /status)
     bad "the tape ended before the faults were over: $s"
 
 done=
-for _ in $(seq 600); do
+for _ in $(seq 1800); do
     [ "$(http GET /status | field done)" = true ] && done=1 && break
     sleep 0.1
 done

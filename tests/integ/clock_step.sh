@@ -55,7 +55,7 @@ KL_WRAP=(env LD_PRELOAD="$LIB" FAKETIME_TIMESTAMP_FILE="$T/ft" FAKETIME_NO_CACHE
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 started=
 if lines_start "$D" --symbols "$SYMS"; then
-    for _ in $(seq 100); do grep -q 'comp=api event=listening' "$D/k.log" && started=1 && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -q 'comp=api event=listening' "$D/k.log" && started=1 && break; sleep 0.1; done
 fi
 [ -n "$started" ] || { bad "klined did not start: $(tail -3 "$D/k.log")"; finish; }
 API=$(sed -n 's/.*comp=api event=listening address=127.0.0.1:\([0-9]*\).*/\1/p' "$D/k.log" | head -1)
@@ -69,7 +69,7 @@ for _ in $(seq 50); do [ "$(api_hours)" = -1 ] && break; sleep 0.1; done
     --jitter-ms 300 --seed 11 --csv-dir "$T/sent" >"$T/feed.out" 2>"$T/feed.err" &
 FEEDPID=$!
 # Forward two hours once the feed is under way (its first trades are in).
-for _ in $(seq 100); do [ "$(taken "$D")" -gt 200 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(taken "$D")" -gt 200 ] && break; sleep 0.1; done
 echo "+3600" >"$T/ft"
 for _ in $(seq 50); do [ "$(api_hours)" = 1 ] && break; sleep 0.1; done
 [ "$(api_hours)" = 1 ] && ok "wall clock stepped forward 2 h during the feed ($(taken "$D") trades in)" ||

@@ -87,9 +87,9 @@ done
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# start_fx: the fake on a free port, emission starting 6 s after start (the instances connect
-# first; wait_connected checks that they did).
-start_fx() { fx_start "$files" 3000 6000; }
+# start_fx [CLIENTS]: the fake on a free port, emission starting 1 s after CLIENTS (default 1) WS
+# clients are connected (the instances connect first, however slow the machine).
+start_fx() { fx_start "$files" 3000 1000 --start-clients "${1:-1}"; }
 stop_fx() { fx_stop; }
 
 # start_k DIR SHARD STORE WALDIR [ARGS...]: klined on the fake with all 12 symbols and
@@ -109,7 +109,7 @@ stop_pid() { # PID SIGNAL: the exit status of klined
     wait "$1" 2>/dev/null
 }
 wait_connected() { # CONNECTIONS
-    for _ in $(seq 100); do
+    for _ in $(seq 1800); do
         local s
         s=$(http GET /status)
         if [ "$(echo "$s" | field connections)" = "$1" ]; then
@@ -146,7 +146,7 @@ syms_of() { ls "$1" 2>/dev/null | sed 's/-[^-]*\.csv$//' | sort -u | paste -sd,;
 
 # ---- 1. three shards side by side -------------------------------------------------------------
 echo "# 1. three instances, --shard 0/3, 1/3, 2/3, on one tape of $TOTAL trades"
-start_fx || bad "1 fake_exchange did not start"
+start_fx 3 || bad "1 fake_exchange did not start"
 declare -a PIDS
 for i in 0 1 2; do
     start_k "$T/r$i" "$i" "$T/s$i.db" "$T/w$i" --listen 127.0.0.1:0 --persist-ms 200
@@ -196,7 +196,7 @@ for _ in 1 2 3 4 5; do
     AP=$(free_port)
     D=$T/ra && rm -rf "$D" "$T/wa" "$T/sa.db"
     start_k "$D" 0 "$T/sa.db" "$T/wa" --listen "127.0.0.1:$AP" --admin-token "$TOKEN"
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do
         grep -q 'event=started' "$D/k.log" && started=1 && break
         kill -0 "$KPID" 2>/dev/null || break
         sleep 0.1

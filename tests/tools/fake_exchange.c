@@ -119,6 +119,10 @@ static struct {
     size_t total, emitted;
     int64_t rate;
     int64_t start_us, last_tick_us, active_us;
+    /* --start-clients: the clock is held (start_us = INT64_MAX) until this many WS clients are
+     * connected, then starts start_delay_us later, so a slow client cannot miss the first
+     * trades however loaded the machine is. */
+    int64_t start_clients, start_delay_us;
     int64_t pause_until_us, stall_until_us, refuse_until_us;
     int64_t clock_ms; /* exchange time: T of the last emitted trade */
     int live_time;    /* --live-time: trades are stamped with the wall clock at emission */
@@ -732,6 +736,17 @@ tick(lws_sorted_usec_list_t *sul)
         for (pss_t *c = g.clients; c; c = c->next)
             ws_read(c);
     int64_t now = now_us();
+    if (g.start_us == INT64_MAX) {
+        int64_t n = 0;
+        for (pss_t *c = g.clients; c; c = c->next)
+            n += !c->dropping;
+        if (n >= g.start_clients) {
+            g.start_us = now + g.start_delay_us;
+            g.last_tick_us = g.start_us;
+            logf_("%" PRId64 " clients connected: the clock starts in %" PRId64 " ms", n,
+                  g.start_delay_us / 1000);
+        }
+    }
     int64_t from = g.last_tick_us > g.start_us ? g.last_tick_us : g.start_us;
     if (from < g.pause_until_us)
         from = g.pause_until_us;
@@ -1311,7 +1326,7 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: fake_exchange --port P --trades FILE[,FILE...] [--rate N] "
-                    "[--start-ms T] [--live-time [--latency-ms MIN-MAX] [--seed N]] "
+                    "[--start-ms T] [--start-clients N] [--live-time [--latency-ms MIN-MAX] [--seed N]] "
                     "[--tls-cert FILE --tls-key FILE]\n");
     exit(2);
 }
@@ -1341,6 +1356,10 @@ main(int argc, char **argv)
                 usage();
         } else if (strcmp(a, "--start-ms") == 0) {
             if (kl_int_parse(v, strlen(v), &start_ms) || start_ms < 0)
+                usage();
+        } else if (strcmp(a, "--start-clients") == 0) {
+            if (kl_int_parse(v, strlen(v), &g.start_clients) || g.start_clients < 0 ||
+                g.start_clients > 1000)
                 usage();
         } else if (strcmp(a, "--latency-ms") == 0) {
             const char *dash = strchr(v, '-');
@@ -1411,8 +1430,9 @@ main(int argc, char **argv)
     }
     struct lws_vhost *vh = lws_get_vhost_by_name(g.ctx, "default");
     int bound = vh ? lws_get_vhost_listen_port(vh) : (int)port;
-    g.start_us = now_us() + start_ms * 1000;
-    g.last_tick_us = g.start_us;
+    g.start_delay_us = start_ms * 1000;
+    g.start_us = g.start_clients > 0 ? INT64_MAX : now_us() + g.start_delay_us;
+    g.last_tick_us = g.start_clients > 0 ? 0 : g.start_us;
     lws_sul_schedule(g.ctx, 0, &g.sul, tick, 1);
     printf("fake_exchange: listening on 127.0.0.1:%d\n", bound);
     fflush(stdout);

@@ -42,6 +42,19 @@ http() {
 # field NAME: a number or bool of a flat JSON object on stdin.
 field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; }
 
+# fx_wait_status KEY MIN [TENTHS]: the fake's /status KEY (a number, e.g. emitted or connections)
+# reaches MIN (default: 60 s). Faults are placed by the tape's progress this way, never by sleeps,
+# so that a slow machine only slows the test down. FX_HTTP as for wait_done.
+fx_wait_status() {
+    local v
+    for _ in $(seq "${3:-600}"); do
+        v=$("${FX_HTTP:-http}" GET /status | sed 's/,"clients".*//' | field "$1")
+        [ -n "$v" ] && [ "$v" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # ---- klined on the fake: its log is DIR/k.log, its pid KPID ------------------------------------
 
 # wait_done [TENTHS]: the fake has emitted its whole tape (default: 60 s). FX_HTTP names the
@@ -49,6 +62,15 @@ field() { sed -n "s/.*\"$1\":\([a-z0-9]*\).*/\1/p"; }
 wait_done() {
     for _ in $(seq "${1:-600}"); do
         [ "$("${FX_HTTP:-http}" GET /status | field done)" = true ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_log DIR REGEX [COUNT]: DIR/k.log has COUNT (default 1) lines matching REGEX (30 s at most).
+wait_log() {
+    for _ in $(seq 300); do
+        [ "$(grep -Ec -- "$2" "$1/k.log" 2>/dev/null)" -ge "${3:-1}" ] && return 0
         sleep 0.1
     done
     return 1
@@ -223,7 +245,7 @@ lines_start() {
         "${KL_WRAP[@]}" "$K" serve --listen 127.0.0.1:0 --source "lines:tcp://127.0.0.1:$PORT" \
             --store "sqlite:$d/k.db" --wal-dir "$d/wal" --stats-s 1 --persist-ms 200 "$@" >>"$d/k.log" 2>&1 &
         KPID=$!
-        for _ in $(seq 100); do
+        for _ in $(seq 300); do
             [ "$(grep -c 'event=started' "$d/k.log")" -gt "$before" ] && return 0
             kill -0 "$KPID" 2>/dev/null || break
             sleep 0.1
