@@ -84,7 +84,12 @@ RC=$?
 start_bridge 2
 done_tape() { status | grep -q '"done":true'; }
 if wait_for 60 done_tape; then ok "the fake exchange sent the whole tape ($(emitted))"; else bad "the tape did not finish: $(status)"; fi
-sleep 3
+# Bridge 2 is stopped once the topic holds every message (its backfill may still be running).
+topic_full() {
+    timeout 120 "$TOOLS/kafka_mock" --consume "$BS" trades --expect $((TOTAL + 1)) >"$T/cons0.out" 2>&1
+    grep -q "consumed=$((TOTAL + 1)) " "$T/cons0.out"
+}
+wait_for 20 topic_full || bad "the topic never held all $((TOTAL + 1)) messages: $(tail -1 "$T/cons0.out")"
 kill -TERM "$BR"
 wait "$BR"
 RC=$?
