@@ -29,7 +29,8 @@
     X(ECONFIG, -1023, "invalid configuration")                                         \
     X(EFULL, -1024, "queue full")                                                      \
     X(ESHUTDOWN, -1025, "shutting down")                                               \
-    X(ESHARD, -1026, "the symbol belongs to another shard (--shard)")
+    X(ESHARD, -1026, "the symbol belongs to another shard (--shard)")                 \
+    X(ETRUNC, -1027, "the file shrank while it was read")
 
 enum kl_err {
 #define KL_ERR_ENUM(name, code, msg) KL_##name = (code),

@@ -1,12 +1,14 @@
-/* Dump file reader. A plain file is mapped once (MADV_SEQUENTIAL) and returned as a single
- * chunk; a zip member is inflated CHUNK bytes at a time into one buffer, and the partial line
- * at the end of each read is moved to the front before the next one. */
+/* Dump file reader. A plain file is read, and a zip member inflated, CHUNK bytes at a time into
+ * one buffer; the partial line at the end of each read is moved to the front before the next
+ * one. Plain files are read, not mapped: a file truncated under a mapping faults with SIGBUS
+ * on the next page touched, which would kill the service mid-replay, while read() just ends
+ * early, and the reader then reports the truncation (KL_ETRUNC). The copy costs little next to
+ * the parse (docs/BENCHMARKS.md). */
 #include "source/dump.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
@@ -21,9 +23,8 @@
 
 struct kl_dump {
     /* plain */
-    const char *map;
-    size_t map_len;
-    int map_done;
+    int fd;       /* -1: a zip */
+    uint64_t size; /* the plain file's size at open: fewer bytes at EOF mean it was truncated */
     /* zip */
     zip_t *zip;
     zip_file_t *zf;
@@ -67,28 +68,34 @@ open_zip(kl_dump_t *d, const char *path)
 static int
 open_plain(kl_dump_t *d, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    d->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (d->fd < 0)
         return -errno;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    d->map_len = (size_t)st.st_size;
-    if (d->map_len > 0) {
-        void *m = mmap(NULL, d->map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-        if (m == MAP_FAILED) {
-            int e = -errno;
-            close(fd);
-            return e;
-        }
-        madvise(m, d->map_len, MADV_SEQUENTIAL);
-        d->map = m;
-    }
-    close(fd);
+    if (fstat(d->fd, &st) != 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    d->size = (uint64_t)st.st_size;
+    (void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return 0;
+}
+
+/* Up to cap bytes of the file into buf: >0 bytes, 0 at EOF, or -errno / KL_EZIP. */
+static ssize_t
+fill(kl_dump_t *d, char *buf, size_t cap)
+{
+    if (d->zf) {
+        zip_int64_t r = zip_fread(d->zf, buf, cap);
+        return r < 0 ? KL_EZIP : (ssize_t)r;
+    }
+    for (;;) {
+        ssize_t r = read(d->fd, buf, cap);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return -errno;
+    }
 }
 
 int
@@ -97,8 +104,9 @@ kl_dump_open(const char *path, kl_dump_t **out)
     kl_dump_t *d = kl_calloc(1, sizeof *d);
     if (!d)
         return KL_ENOMEM;
+    d->fd = -1;
     int rc = has_suffix(path, ".zip") ? open_zip(d, path) : open_plain(d, path);
-    if (rc == 0 && d->zf && !(d->buf = kl_alloc(CHUNK)))
+    if (rc == 0 && !(d->buf = kl_alloc(CHUNK)))
         rc = KL_ENOMEM;
     if (rc != 0) {
         kl_dump_close(d);
@@ -108,8 +116,8 @@ kl_dump_open(const char *path, kl_dump_t **out)
     return 0;
 }
 
-static int
-next_zip(kl_dump_t *d, const char **data, size_t *len)
+int
+kl_dump_next(kl_dump_t *d, const char **data, size_t *len)
 {
     /* Move the unfinished line left over from the previous chunk to the front. */
     if (d->prev) {
@@ -117,15 +125,19 @@ next_zip(kl_dump_t *d, const char **data, size_t *len)
         d->prev = 0;
     }
     while (!d->eof && d->keep < CHUNK) {
-        zip_int64_t r = zip_fread(d->zf, d->buf + d->keep, CHUNK - d->keep);
+        ssize_t r = fill(d, d->buf + d->keep, CHUNK - d->keep);
         if (r < 0)
-            return KL_EZIP;
+            return (int)r;
         if (r == 0) {
             d->eof = 1;
             break;
         }
         d->keep += (size_t)r;
     }
+    /* A plain file that ends before the size it had at open was truncated while being read:
+     * its last rows are gone, so the input is refused rather than taken as complete. */
+    if (d->eof && d->fd >= 0 && d->bytes + d->keep < d->size)
+        return KL_ETRUNC;
     if (d->keep == 0)
         return 0;
     size_t cut = d->keep;
@@ -143,20 +155,6 @@ next_zip(kl_dump_t *d, const char **data, size_t *len)
     return 1;
 }
 
-int
-kl_dump_next(kl_dump_t *d, const char **data, size_t *len)
-{
-    if (d->zf)
-        return next_zip(d, data, len);
-    if (d->map_done || d->map_len == 0)
-        return 0;
-    d->map_done = 1;
-    *data = d->map;
-    *len = d->map_len;
-    d->bytes = d->map_len;
-    return 1;
-}
-
 uint64_t
 kl_dump_bytes(const kl_dump_t *d)
 {
@@ -168,8 +166,8 @@ kl_dump_close(kl_dump_t *d)
 {
     if (!d)
         return;
-    if (d->map)
-        munmap((void *)d->map, d->map_len);
+    if (d->fd >= 0)
+        close(d->fd);
     if (d->zf)
         zip_fclose(d->zf);
     if (d->zip)

@@ -1,7 +1,9 @@
 /* Dump reader tests: a zip member read through a deliberately tiny chunk buffer must come back
  * byte for byte, every chunk ending on a line boundary, whatever the line lengths; plain files
- * come back whole; kl_dump_head reads only the start. dump.c is included with a 64-byte chunk so
- * that carry-over of partial lines happens on nearly every read. */
+ * come back whole, through the same chunks; a plain file truncated while it is being read ends
+ * with KL_ETRUNC (it used to be mapped, and the truncation killed the process with SIGBUS);
+ * kl_dump_head reads only the start. dump.c is included with a 64-byte chunk so that carry-over
+ * of partial lines happens on nearly every read. */
 #define KL_DUMP_CHUNK 64u
 #include "source/dump.c"
 
@@ -125,6 +127,36 @@ plain_file_whole_and_head(void **state)
     assert_int_equal(head[sizeof head - 1], '\0');
 }
 
+/* The file is cut to 100 bytes after the first chunk was handed out: the reader returns what it
+ * can and then KL_ETRUNC, never a partial file as if it were whole (nor SIGBUS). */
+static void
+plain_file_truncated_while_read(void **state)
+{
+    (void)state;
+    static char src[5000];
+    char path[256];
+    size_t n = make_lines(src, sizeof src, 5u, 1);
+    snprintf(path, sizeof path, "%s/t.csv", tmpdir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(src, 1, n, f), n);
+    fclose(f);
+    kl_dump_t *d;
+    assert_int_equal(kl_dump_open(path, &d), 0);
+    const char *data;
+    size_t len, total = 0;
+    assert_int_equal(kl_dump_next(d, &data, &len), 1);
+    assert_memory_equal(data, src, len);
+    total += len;
+    assert_int_equal(truncate(path, 100), 0);
+    int rc;
+    while ((rc = kl_dump_next(d, &data, &len)) > 0)
+        total += len;
+    assert_int_equal(rc, KL_ETRUNC);
+    assert_true(total < n);
+    kl_dump_close(d);
+}
+
 static void
 missing_and_empty_files(void **state)
 {
@@ -161,6 +193,7 @@ main(void)
         cmocka_unit_test(zip_chunks_reassemble),
         cmocka_unit_test(zip_line_longer_than_chunk_is_an_error),
         cmocka_unit_test(plain_file_whole_and_head),
+        cmocka_unit_test(plain_file_truncated_while_read),
         cmocka_unit_test(missing_and_empty_files),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
