@@ -20,6 +20,7 @@
 #define API_FINALS_KEEP 64       /* recent finals kept per watched pair (store lag cover) */
 #define API_WATCH_IDLE_MS 60000  /* a pair nobody used for this long is unwatched */
 #define API_SYNC_TIMEOUT_MS 2000 /* a REST request waits this long for a worker's sync */
+#define API_READ_WAIT_S 120      /* a REST request waits this long for its store read */
 #define API_FRAME_CAP 1024       /* a kline frame, with the combined-stream wrapper */
 #define API_BODY_MAX 4096        /* admin request bodies */
 #define API_EROWS (-20001)       /* a query would read more than max-query-rows klines */

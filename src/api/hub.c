@@ -56,6 +56,8 @@ find(kl_api_t *a, uint32_t sym)
 static void
 lru_unlink(kl_api_t *a, symw_t *w)
 {
+    if (!w->lru_prev && a->lru_head != w)
+        return; /* not in the list */
     if (w->lru_prev)
         w->lru_prev->lru_next = w->lru_next;
     else

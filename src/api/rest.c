@@ -313,6 +313,7 @@ api_rest_done(kl_api_t *a, api_read_t *r)
     sess_t *s = r->s;
     s->read = NULL;
     s->state = HTTP_IDLE;
+    lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
     if (r->rc == API_EROWS)
         a->rows_refused++;
     kl_buf_free(&s->body);
@@ -366,6 +367,9 @@ answer(kl_api_t *a, sess_t *s)
     r->s = s;
     s->read = r;
     s->state = HTTP_WAIT_READ;
+    /* lws closes a request that has not answered within its timeout_secs (10 s); a read may
+     * queue behind others and then take up to pg-statement-timeout-ms. */
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_HTTP_CONTENT, API_READ_WAIT_S);
 }
 
 static void
