@@ -283,6 +283,7 @@ tick(lws_sorted_usec_list_t *sul)
 {
     kl_api_t *a = lws_container_of(sul, kl_api_t, tick_sul);
     api_hub_drain(a);
+    api_readers_collect(a); /* normally done on the readers' wake-up; this bounds a lost one */
     api_hub_tick(a);
     lws_sul_schedule(a->ctx, 0, &a->tick_sul, tick, TICK_US);
 }

@@ -177,7 +177,8 @@ wait_pid "$PID_A" || bad "A did not stop"
 # ---- B: no delay; the row cap and the per-symbol memory bound --------------------------------
 echo "# B: max-query-rows and api-cache-bytes"
 SYMS=$(python3 -c 'print(",".join("S%dUSDT" % i for i in range(300)))')
-if ! start B --symbols "BTCUSDT,$SYMS" --max-query-rows 1000 --api-cache-bytes 1048576; then
+if ! start B --symbols "BTCUSDT,$SYMS" --max-query-rows 1000 --api-cache-bytes 1048576 \
+    --max-skew-ms 3600000; then
     bad "klined serve (B) did not start"
     echo "$pass passed, $fail failed"
     exit 1
@@ -188,6 +189,36 @@ is "B a tz fold of 96,000 base klines is refused" 400 "$code"
 is "B ... with -1127" -1127 "$(j 'd["code"]' "$T/r1")"
 code=$(curl -s --max-time 60 -o "$T/r2" -w '%{http_code}' "$U/api/v3/klines?symbol=BTCUSDT&interval=1d&timeZone=%2B05:45&limit=5")
 is "B a small tz query is answered" "200 []" "$code $(cat "$T/r2")"
+
+# A time-zone stream subscribed in the middle of its tz kline (1d@+05:45, folded from 15m): its
+# first push waits for the seed of the base klines before it (read by a reader thread from the
+# store), then carries them all. Trades in consecutive 15m klines ahead of the clock, none the
+# first of the +05:45 day; the first kline is final and stored before the subscription.
+now=$(date +%s%3N)
+QA=$(((now / 900000 + 2) * 900000))
+first_of_day() { [ $((($1 + 20700000) % 86400000)) -lt 900000 ]; }
+if first_of_day "$QA" || first_of_day $((QA + 900000)); then QA=$((QA + 1800000)); fi
+QB=$((QA + 900000))
+send "$L_B" "$(agg BTCUSDT 1 50 1 1 1 $((QA + 1000)) false)" "$(agg BTCUSDT 2 60 2 2 2 $((QB + 1000)) true)"
+wait_metric "$P_B" klined_trades_applied_total 2 || bad "B: the two trades were not applied"
+c0=$(metric "$P_B" klined_checkpoints_total)
+for ((i = 0; i < 600; i++)); do
+    c=$(metric "$P_B" klined_checkpoints_total)
+    [ "$c" -ge $((c0 + 2)) ] && [ "$(metric "$P_B" klined_pending_rows)" = 0 ] && break
+    sleep 0.1
+done
+"$WSD" "ws://127.0.0.1:$P_B/ws/btcusdt@kline_1d@+05:45" --seconds 60 >"$T/w2.ws" 2>"$T/w2.err" &
+PIDS+=($!)
+wait_file "$T/w2.ws" "#connected" || bad "B: ws client did not connect"
+send "$L_B" "$(agg BTCUSDT 3 70 3 3 3 $((QB + 2000)) false)"
+if wait_file "$T/w2.ws" '"n":3'; then
+    last=$(grep '"n":3' "$T/w2.ws" | tail -1)
+    is "B the tz stream folds the stored base kline before the subscription (seed)" \
+        "50.00000000 70.00000000 6.00000000" \
+        "$(python3 -c 'import json,sys; k=json.loads(sys.argv[1])["k"]; print(k["o"], k["c"], k["v"])' "$last")"
+else
+    bad "B no tz frame with the three trades: $(tail -c 400 "$T/w2.ws")"
+fi
 
 for ((i = 0; i < 300; i++)); do
     curl -s --max-time 30 -o /dev/null "$U/api/v3/klines?symbol=S${i}USDT&interval=1m&limit=1"
@@ -206,6 +237,16 @@ if [[ $ev =~ ^[0-9]+$ ]] && [ "$ev" -gt 0 ]; then ok "B evictions are counted ($
     bad "B klined_api_cache_evictions_total is '$ev'"; fi
 code=$(curl -s --max-time 30 -o "$T/r3" -w '%{http_code}' "$U/api/v3/klines?symbol=S0USDT&interval=1m&limit=1")
 is "B an evicted symbol is served again" "200 []" "$code $(cat "$T/r3")"
+
+kill -TERM "$PID_B" 2>/dev/null
+wait_pid "$PID_B" || bad "B did not stop"
+for n in A B; do
+    if grep -qE 'ERROR: AddressSanitizer|runtime error:|ThreadSanitizer' "$T/$n.err"; then
+        bad "$n: a sanitizer report: $(grep -m1 -E 'AddressSanitizer|runtime error:|ThreadSanitizer' "$T/$n.err")"
+    else
+        ok "$n: no sanitizer report"
+    fi
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
