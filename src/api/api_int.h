@@ -20,11 +20,15 @@
 #define API_FINALS_KEEP 64       /* recent finals kept per watched pair (store lag cover) */
 #define API_WATCH_IDLE_MS 60000  /* a pair nobody used for this long is unwatched */
 #define API_SYNC_TIMEOUT_MS 2000 /* a REST request waits this long for a worker's sync */
+#define API_READ_WAIT_S 120      /* a REST request waits this long for its store read */
 #define API_FRAME_CAP 1024       /* a kline frame, with the combined-stream wrapper */
 #define API_BODY_MAX 4096        /* admin request bodies */
+#define API_EROWS (-20001)       /* a query would read more than max-query-rows klines */
 
 typedef struct sub sub_t;
 typedef struct sess sess_t;
+typedef struct api_read api_read_t;   /* one store read handed to a reader thread (reader.h) */
+typedef struct api_readers api_readers_t;
 
 /* A watched (symbol, interval): what the API knows beyond the store. */
 typedef struct pair {
@@ -36,8 +40,13 @@ typedef struct pair {
     int64_t used_ms;
 } pair_t;
 
+/* A symbol's pairs are allocated when first used (a pair is about 9 KB) and freed when
+ * unwatched; the symw_t itself sits in an LRU list and is evicted, idle first, when the API's
+ * memory exceeds api-cache-bytes (hub.c). */
 typedef struct symw {
     uint32_t sym;
+    uint32_t n_waiters; /* REST requests waiting for this symbol's sync (pins it) */
+    struct symw *lru_prev, *lru_next; /* prev: more recently used */
     uint32_t want;   /* mask last sent to the worker */
     uint32_t synced; /* intervals whose sync completed */
     uint32_t asked;  /* mask of the request in flight */
@@ -45,8 +54,17 @@ typedef struct symw {
     int64_t asked_ms; /* when it was sent (a lost answer is asked again) */
     uint16_t unit;
     uint64_t epoch; /* registry epoch of the last request */
-    pair_t pair[KL_IV_COUNT];
+    pair_t *pair[KL_IV_COUNT]; /* NULL: not used */
 } symw_t;
+
+/* A copy of a pair's memory, taken on the API thread and read by a reader thread: what the
+ * store may not have yet (hub.c overlays it on the store's rows). */
+typedef struct api_mem {
+    kl_kline_t k[API_FINALS_KEEP + 1]; /* ascending: recent finals, then the live kline */
+    size_t n;
+    int have_live;
+    int64_t live_open;
+} api_mem_t;
 
 /* One WS subscription of one session. */
 struct sub {
@@ -62,6 +80,9 @@ struct sub {
     int have_acc;
     int64_t tz_top; /* tz: open time of the newest tz kline pushed (corrections go below it) */
     int64_t q_slot; /* index of its pending live frame in the session queue, -1: none */
+    api_read_t *seed; /* tz: the store read seeding acc, in flight (pushes wait for it) */
+    int seeded;          /* tz: acc was seeded for the tz kline opening at seeded_open */
+    int64_t seeded_open;
     sub_t *next_in_pair;
 };
 
@@ -72,7 +93,7 @@ typedef struct qent {
 } qent_t;
 
 enum sess_kind { SESS_HTTP = 1, SESS_WS };
-enum http_state { HTTP_IDLE, HTTP_WAIT_SYNC, HTTP_HEADERS, HTTP_BODY };
+enum http_state { HTTP_IDLE, HTTP_WAIT_SYNC, HTTP_WAIT_READ, HTTP_HEADERS, HTTP_BODY };
 
 /* lws per-session user data (zeroed by lws). */
 struct sess {
@@ -93,6 +114,7 @@ struct sess {
     int64_t wait_deadline_ms;
     uint32_t wait_sym;
     sess_t *wait_next;
+    api_read_t *read; /* HTTP_WAIT_READ: the store read in flight for this request */
     int counted;
     /* WS */
     int combined;
@@ -114,12 +136,14 @@ struct kl_api {
     pthread_t thread;
     int started;
     _Atomic int stop;
-    kl_store_t *store;
+    api_readers_t *readers; /* store reads, off this thread (reader.c) */
     kl_pubring_t *pub; /* one per worker */
     kl_pub_msg_t *drain;
     /* hub */
     symw_t **by_sym;
     size_t by_sym_cap;
+    symw_t *lru_head, *lru_tail; /* head: most recently used */
+    size_t cache_bytes, cache_symbols;
     uint32_t next_token;
     sess_t *waiters;
     lws_sorted_usec_list_t tick_sul;
@@ -128,7 +152,8 @@ struct kl_api {
     kl_ws_ctl_t *ctl; /* scratch for one parsed control message */
     /* metrics (API thread writes, /metrics reads on the same thread) */
     uint64_t http_requests, http_errors, ws_connects, ws_disconnects, ws_slow, ws_refused,
-        ws_frames, ws_ctl, ws_ctl_errors, rest_klines, admin_denied, sync_timeouts;
+        ws_frames, ws_ctl, ws_ctl_errors, rest_klines, admin_denied, sync_timeouts,
+        cache_evictions, reads_rejected, rows_refused, seeds_deferred;
     kl_hist_t lat_queue; /* kline updated (worker) -> WS frame queued */
 };
 
@@ -146,22 +171,39 @@ void api_hub_tick(kl_api_t *a);
  * sync is under way; the caller waits for api_rest_ready). */
 pair_t *api_hub_use(kl_api_t *a, uint32_t sym, int iv);
 symw_t *api_hub_get(kl_api_t *a, uint32_t sym);
+/* The symbol's entry if it exists (no allocation), else NULL. */
+symw_t *api_hub_find(kl_api_t *a, uint32_t sym);
+/* The pair (sym, iv) if it exists (no allocation), else NULL. */
+pair_t *api_hub_pair(kl_api_t *a, uint32_t sym, int iv);
+/* Copies the memory of (sym, iv) into *m (empty when the pair is not watched). */
+void api_hub_mem(kl_api_t *a, uint32_t sym, int iv, api_mem_t *m);
 void api_hub_unsub(kl_api_t *a, sub_t *u);
-/* The klines of (sym, iv) with lo <= open_time <= hi (in the symbol's unit, 1 or 1000): the
- * store's rows overlaid with the pair's recent finals and live kline, with the implied hole
+/* The klines of (symbol, iv) with lo <= open_time <= hi (in the symbol's unit, 1 or 1000): the
+ * store's rows (read from st) overlaid with mem (the pair's recent finals and live kline, copied
+ * by api_hub_mem), with the implied hole
  * klines of every gap filled in (engine/kfill.h: never before the series' first kline nor
  * after its live one), ascending; at most limit, the first ones, or the last ones when newest.
  * Costs O(limit) whatever the gaps' lengths (a caller without a limit passes SIZE_MAX and a
  * bounded window). *out is allocated (kl_free; NULL when there is none). 0 or a negative
  * error. */
-int api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, uint32_t unit, int iv,
-                   int64_t lo, int64_t hi, size_t limit, int newest, kl_kline_t **out,
-                   size_t *n_out);
+int api_hub_klines(const kl_api_t *a, kl_store_t *st, const api_mem_t *mem, const char *symbol,
+                   uint32_t unit, int iv, int64_t lo, int64_t hi, size_t limit, int newest,
+                   kl_kline_t **out, size_t *n_out);
+/* Reader thread: folds the base klines in [lo, hi] into *acc (have_acc 0 when there are
+ * none), refusing a window of more than max-query-rows base klines (API_EROWS). */
+int api_hub_seed(const kl_api_t *a, kl_store_t *st, const api_mem_t *mem, const char *symbol,
+                 uint32_t unit, int iv, int64_t lo, int64_t hi, kl_kline_t *acc, int *have_acc);
 int api_hub_sub(kl_api_t *a, sub_t *u);
 
 /* rest.c */
 void api_rest(kl_api_t *a, sess_t *s);
+/* Reader thread: computes the answer of r (a klines request) into r->body / r->err. */
+void api_rest_read(const kl_api_t *a, kl_store_t *st, api_read_t *r);
+/* API thread: r's answer is ready (r->s is the session, never NULL here). */
+void api_rest_done(kl_api_t *a, api_read_t *r);
 void api_rest_ready(kl_api_t *a, sess_t *s, int timed_out); /* a waiting request can go on */
+/* The session of s goes away (or is reused): forget its waiting or in-flight request. */
+void api_rest_cancel(kl_api_t *a, sess_t *s);
 
 /* ws.c */
 int api_ws_open(kl_api_t *a, sess_t *s);
@@ -169,6 +211,8 @@ void api_ws_close(kl_api_t *a, sess_t *s);
 int api_ws_rx(kl_api_t *a, sess_t *s, const char *in, size_t len);
 int api_ws_writeable(kl_api_t *a, sess_t *s);
 void api_ws_push(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, uint64_t t_ns);
+/* API thread: the seed read r of subscription r->u completed. */
+void api_ws_seed_done(kl_api_t *a, api_read_t *r);
 
 /* admin.c */
 void api_admin(kl_api_t *a, sess_t *s);

@@ -1,6 +1,12 @@
 /* The API's view of live klines: which (symbol, interval) pairs are watched, what the workers
  * sent about them (live kline, recent finals), the fan-out of each change to WS subscriptions,
- * and the merge of store rows with that memory for REST. API thread only. */
+ * and the merge of store rows with that memory for REST. API thread only, but for
+ * api_hub_klines/api_hub_seed, which reader threads run on a copy of a pair's memory.
+ *
+ * Memory. Each symbol's pairs are allocated on first use and freed when unwatched; the symbols
+ * sit in an LRU list, and when their bytes exceed api-cache-bytes the least recently used ones
+ * that no WS stream and no waiting request pins are unwatched and freed (a later query watches
+ * them again: the worker re-sends what the store does not have). */
 #include "api/api_int.h"
 
 #include <string.h>
@@ -19,11 +25,20 @@ api_hub_init(kl_api_t *a)
     return a->drain ? 0 : KL_ENOMEM;
 }
 
+static void
+symw_free(symw_t *w)
+{
+    for (int iv = 0; iv < KL_IV_COUNT; iv++)
+        kl_free(w->pair[iv]);
+    kl_free(w);
+}
+
 void
 api_hub_fini(kl_api_t *a)
 {
     for (size_t i = 0; i < a->by_sym_cap; i++)
-        kl_free(a->by_sym[i]);
+        if (a->by_sym[i])
+            symw_free(a->by_sym[i]);
     kl_free(a->by_sym);
     kl_free(a->drain);
     a->by_sym = NULL;
@@ -34,6 +49,121 @@ static symw_t *
 find(kl_api_t *a, uint32_t sym)
 {
     return sym < a->by_sym_cap ? a->by_sym[sym] : NULL;
+}
+
+/* ---- LRU and the byte bound ------------------------------------------------------------- */
+
+static void
+lru_unlink(kl_api_t *a, symw_t *w)
+{
+    if (!w->lru_prev && a->lru_head != w)
+        return; /* not in the list */
+    if (w->lru_prev)
+        w->lru_prev->lru_next = w->lru_next;
+    else
+        a->lru_head = w->lru_next;
+    if (w->lru_next)
+        w->lru_next->lru_prev = w->lru_prev;
+    else
+        a->lru_tail = w->lru_prev;
+    w->lru_prev = w->lru_next = NULL;
+}
+
+static void
+lru_touch(kl_api_t *a, symw_t *w)
+{
+    if (a->lru_head == w)
+        return;
+    lru_unlink(a, w);
+    w->lru_next = a->lru_head;
+    if (a->lru_head)
+        a->lru_head->lru_prev = w;
+    a->lru_head = w;
+    if (!a->lru_tail)
+        a->lru_tail = w;
+}
+
+static int
+pinned(const symw_t *w)
+{
+    if (w->n_waiters)
+        return 1;
+    for (int iv = 0; iv < KL_IV_COUNT; iv++)
+        if (w->pair[iv] && w->pair[iv]->subs)
+            return 1;
+    return 0;
+}
+
+static void send_watch(kl_api_t *a, symw_t *w);
+
+/* Unwatches and frees w (not pinned). */
+static void
+symw_drop(kl_api_t *a, symw_t *w)
+{
+    if (w->asked) { /* tell the worker; if its ring is full, what it still sends is ignored */
+        w->want = 0;
+        send_watch(a, w);
+    }
+    lru_unlink(a, w);
+    for (int iv = 0; iv < KL_IV_COUNT; iv++)
+        if (w->pair[iv])
+            a->cache_bytes -= sizeof(pair_t);
+    a->cache_bytes -= sizeof(symw_t);
+    a->cache_symbols--;
+    a->by_sym[w->sym] = NULL;
+    symw_free(w);
+}
+
+/* Evicts least recently used symbols, never keep nor a pinned one, until the bytes fit. */
+static void
+evict(kl_api_t *a, const symw_t *keep)
+{
+    symw_t *w = a->lru_tail;
+    while (w && a->cache_bytes > (size_t)a->cfg->api_cache_bytes) {
+        symw_t *prev = w->lru_prev;
+        if (w != keep && !pinned(w)) {
+            symw_drop(a, w);
+            a->cache_evictions++;
+        }
+        w = prev;
+    }
+}
+
+/* The pair (w, iv), allocated on first use. NULL when out of memory. */
+static pair_t *
+pair_get(kl_api_t *a, symw_t *w, int iv)
+{
+    if (!w->pair[iv]) {
+        w->pair[iv] = kl_calloc(1, sizeof(pair_t));
+        if (!w->pair[iv])
+            return NULL;
+        a->cache_bytes += sizeof(pair_t);
+        evict(a, w);
+    }
+    return w->pair[iv];
+}
+
+static void
+pair_free(kl_api_t *a, symw_t *w, int iv)
+{
+    if (w->pair[iv] && !w->pair[iv]->subs) {
+        kl_free(w->pair[iv]);
+        w->pair[iv] = NULL;
+        a->cache_bytes -= sizeof(pair_t);
+    }
+}
+
+symw_t *
+api_hub_find(kl_api_t *a, uint32_t sym)
+{
+    return find(a, sym);
+}
+
+pair_t *
+api_hub_pair(kl_api_t *a, uint32_t sym, int iv)
+{
+    symw_t *w = find(a, sym);
+    return w && iv >= 0 && iv < KL_IV_COUNT ? w->pair[iv] : NULL;
 }
 
 symw_t *
@@ -59,6 +189,10 @@ api_hub_get(kl_api_t *a, uint32_t sym)
         w->sym = sym;
         w->unit = 1;
         a->by_sym[sym] = w;
+        a->cache_bytes += sizeof *w;
+        a->cache_symbols++;
+        lru_touch(a, w);
+        evict(a, w);
     }
     return a->by_sym[sym];
 }
@@ -96,7 +230,10 @@ api_hub_use(kl_api_t *a, uint32_t sym, int iv)
     symw_t *w = api_hub_get(a, sym);
     if (!w)
         return NULL;
-    pair_t *p = &w->pair[iv];
+    lru_touch(a, w);
+    pair_t *p = pair_get(a, w, iv);
+    if (!p)
+        return NULL;
     p->used_ms = kl_mono_ms();
     if (!(w->want >> iv & 1)) {
         w->want |= 1u << iv;
@@ -113,7 +250,9 @@ api_hub_sub(kl_api_t *a, sub_t *u)
     if (!w)
         return KL_ENOMEM;
     api_hub_use(a, u->sym, u->src_iv);
-    pair_t *p = &w->pair[u->src_iv];
+    pair_t *p = pair_get(a, w, u->src_iv);
+    if (!p)
+        return KL_ENOMEM;
     u->next_in_pair = p->subs;
     p->subs = u;
     return 0;
@@ -123,14 +262,15 @@ void
 api_hub_unsub(kl_api_t *a, sub_t *u)
 {
     symw_t *w = find(a, u->sym);
-    if (!w)
+    pair_t *p = w ? w->pair[u->src_iv] : NULL;
+    if (!p)
         return;
-    for (sub_t **pp = &w->pair[u->src_iv].subs; *pp; pp = &(*pp)->next_in_pair)
+    for (sub_t **pp = &p->subs; *pp; pp = &(*pp)->next_in_pair)
         if (*pp == u) {
             *pp = u->next_in_pair;
             break;
         }
-    w->pair[u->src_iv].used_ms = kl_mono_ms(); /* idle from now */
+    p->used_ms = kl_mono_ms(); /* idle from now */
 }
 
 /* ---- what the workers send -------------------------------------------------------------- */
@@ -182,6 +322,7 @@ on_msg(kl_api_t *a, const kl_pub_msg_t *m)
             sess_t *s = *pp;
             if (s->wait_sym == m->sym) {
                 *pp = s->wait_next;
+                w->n_waiters--;
                 api_rest_ready(a, s, 0);
             } else {
                 pp = &s->wait_next;
@@ -189,9 +330,9 @@ on_msg(kl_api_t *a, const kl_pub_msg_t *m)
         }
         return;
     }
-    if (m->iv < 0 || m->iv >= KL_IV_COUNT || !(w->want >> m->iv & 1))
+    if (m->iv < 0 || m->iv >= KL_IV_COUNT || !(w->want >> m->iv & 1) || !w->pair[m->iv])
         return;
-    pair_t *p = &w->pair[m->iv];
+    pair_t *p = w->pair[m->iv];
     w->unit = m->unit_per_ms;
     int final = m->type == KL_PUB_FINAL;
     if (final) {
@@ -239,6 +380,8 @@ api_hub_drain(kl_api_t *a)
 static void
 pair_reset(pair_t *p)
 {
+    if (!p)
+        return;
     p->have_live = 0;
     p->fin_n = p->fin_head = 0;
 }
@@ -251,6 +394,9 @@ api_hub_tick(kl_api_t *a)
         sess_t *s = *pp;
         if (now >= s->wait_deadline_ms) {
             *pp = s->wait_next;
+            symw_t *w = find(a, s->wait_sym);
+            if (w)
+                w->n_waiters--;
             a->sync_timeouts++;
             api_rest_ready(a, s, 1);
         } else {
@@ -260,16 +406,24 @@ api_hub_tick(kl_api_t *a)
     uint64_t epoch = kl_symreg_epoch(a->d.reg);
     for (size_t i = 0; i < a->by_sym_cap; i++) {
         symw_t *w = a->by_sym[i];
-        if (!w || !w->want)
+        if (!w)
             continue;
+        if (!w->want) { /* nothing watched, the worker told: free it */
+            if (!w->asked && !pinned(w))
+                symw_drop(a, w);
+            else if (w->asked && !w->token)
+                send_watch(a, w); /* an unwatch the full ring refused */
+            continue;
+        }
         if (w->token && now - w->asked_ms > API_SYNC_TIMEOUT_MS)
             w->token = 0; /* its answer was dropped (a full ring): ask again below */
         uint32_t want = w->want;
         for (int iv = 0; iv < KL_IV_COUNT; iv++)
-            if ((want >> iv & 1) && !w->pair[iv].subs &&
-                now - w->pair[iv].used_ms > API_WATCH_IDLE_MS) {
+            if ((want >> iv & 1) && (!w->pair[iv] || (!w->pair[iv]->subs &&
+                                                      now - w->pair[iv]->used_ms >
+                                                          API_WATCH_IDLE_MS))) {
                 want &= ~(1u << iv);
-                pair_reset(&w->pair[iv]);
+                pair_free(a, w, iv);
             }
         if (w->epoch != epoch && w->token == 0) {
             /* A symbol was removed somewhere: if it was this one, a re-added slot starts with
@@ -277,7 +431,7 @@ api_hub_tick(kl_api_t *a)
             kl_syminfo_t info;
             if (kl_symreg_get(a->d.reg, w->sym, &info) != 0 || !info.live) {
                 for (int iv = 0; iv < KL_IV_COUNT; iv++)
-                    pair_reset(&w->pair[iv]);
+                    pair_reset(w->pair[iv]);
                 w->synced = 0;
                 w->epoch = epoch;
                 continue;
@@ -336,7 +490,7 @@ collect_row(void *ctx, const kl_store_row_t *row)
 
 /* The grid of the service's interval iv in unit (1 or 1000), or NULL when it is not enabled. */
 static const kl_ivspec_t *
-spec_of(kl_api_t *a, uint32_t unit, int iv)
+spec_of(const kl_api_t *a, uint32_t unit, int iv)
 {
     const kl_sched_t *sch = unit == 1000 ? a->d.sched_us : a->d.sched_ms;
     if (!sch || iv < 0 || iv >= KL_IV_COUNT || sch->pos[iv] < 0)
@@ -344,26 +498,33 @@ spec_of(kl_api_t *a, uint32_t unit, int iv)
     return &sch->spec[sch->pos[iv]];
 }
 
-/* The pair's memory, ascending: its recent finals, then the live kline when it is newer. */
-static size_t
-mem_klines(const pair_t *p, kl_kline_t *mem)
+/* The pair's memory, ascending: its recent finals, then the live kline when it is newer.
+ * Whatever the pair holds is newer than the store, even before its sync completes (the sync's
+ * finals arrive first). */
+void
+api_hub_mem(kl_api_t *a, uint32_t sym, int iv, api_mem_t *m)
 {
+    symw_t *w = find(a, sym);
+    const pair_t *p = w && iv >= 0 && iv < KL_IV_COUNT && (w->want >> iv & 1) ? w->pair[iv]
+                                                                                : NULL;
     size_t nm = 0;
     for (unsigned j = 0; p && j < p->fin_n; j++)
-        mem[nm++] = *fin_at(p, j);
-    if (p && p->have_live && (!nm || p->live.open_time > mem[nm - 1].open_time))
-        mem[nm++] = p->live;
-    return nm;
+        m->k[nm++] = *fin_at(p, j);
+    if (p && p->have_live && (!nm || p->live.open_time > m->k[nm - 1].open_time))
+        m->k[nm++] = p->live;
+    m->n = nm;
+    m->have_live = p && p->have_live;
+    m->live_open = m->have_live ? p->live.open_time : 0;
 }
 
 /* The series' last kline that opens before lo, from the store or the memory (which wins on the
  * same open_time). Returns 0 with *out, 1 when there is none, or a store error. */
 static int
-kline_before(kl_api_t *a, const char *symbol, int iv, int64_t lo, const kl_kline_t *mem,
+kline_before(kl_store_t *st, const char *symbol, int iv, int64_t lo, const kl_kline_t *mem,
              size_t nm, kl_kline_t *out)
 {
     kl_store_row_t row;
-    int rc = kl_store_last_before(a->store, symbol, iv, lo, &row);
+    int rc = kl_store_last_before(st, symbol, iv, lo, &row);
     if (rc < 0)
         return rc;
     const kl_kline_t *best = rc == 0 ? &row.k : NULL;
@@ -378,11 +539,11 @@ kline_before(kl_api_t *a, const char *symbol, int iv, int64_t lo, const kl_kline
 
 /* The open time of the series' first kline after hi (store or memory), or KL_FILL_NONE. */
 static int
-open_after(kl_api_t *a, const char *symbol, int iv, int64_t hi, const kl_kline_t *mem,
+open_after(kl_store_t *st, const char *symbol, int iv, int64_t hi, const kl_kline_t *mem,
            size_t nm, int64_t *out)
 {
     collect_t c = {0};
-    int rc = kl_store_range(a->store, symbol, iv, hi + 1, INT64_MAX, 1, 0, collect_row, &c);
+    int rc = kl_store_range(st, symbol, iv, hi + 1, INT64_MAX, 1, 0, collect_row, &c);
     int64_t first = c.n ? c.v[0].open_time : KL_FILL_NONE;
     kl_free(c.v);
     if (c.oom || rc < 0)
@@ -408,8 +569,9 @@ room_before(const kl_ivspec_t *spec, int64_t lo, int64_t t)
 }
 
 int
-api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, uint32_t unit, int iv, int64_t lo,
-               int64_t hi, size_t limit, int newest, kl_kline_t **out, size_t *n_out)
+api_hub_klines(const kl_api_t *a, kl_store_t *st, const api_mem_t *pm, const char *symbol,
+               uint32_t unit, int iv, int64_t lo, int64_t hi, size_t limit, int newest,
+               kl_kline_t **out, size_t *n_out)
 {
     collect_t c = {0};
     kl_kline_t *m = NULL;
@@ -417,7 +579,12 @@ api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, uint32_t unit, int
     *n_out = 0;
     if (limit == 0 || lo > hi)
         return 0;
-    int rc = kl_store_range(a->store, symbol, iv, lo, hi, limit, newest, collect_row, &c);
+    const kl_ivspec_t *spec = spec_of(a, unit, iv);
+    /* The filled window can hold at most this many klines; the store is read for no more. */
+    if (spec && limit > (size_t)a->cfg->max_query_rows &&
+        kl_fill_slots(spec, lo, hi) > (size_t)a->cfg->max_query_rows)
+        return API_EROWS;
+    int rc = kl_store_range(st, symbol, iv, lo, hi, limit, newest, collect_row, &c);
     if (c.oom || rc < 0) {
         rc = c.oom ? KL_ENOMEM : rc;
         goto fail;
@@ -428,12 +595,8 @@ api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, uint32_t unit, int
             c.v[i] = c.v[c.n - 1 - i];
             c.v[c.n - 1 - i] = t;
         }
-    /* Whatever the pair holds is newer than the store, even before its sync completes (the
-     * sync's finals arrive first). */
-    symw_t *w = find(a, sym);
-    const pair_t *p = w && (w->want >> iv & 1) ? &w->pair[iv] : NULL;
-    kl_kline_t mem[API_FINALS_KEEP + 1];
-    size_t nm = mem_klines(p, mem);
+    const kl_kline_t *mem = pm->k;
+    size_t nm = pm->n;
     m = kl_alloc((c.n + nm + 1) * sizeof *m);
     if (!m) {
         rc = KL_ENOMEM;
@@ -461,7 +624,6 @@ api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, uint32_t unit, int
             memmove(m, m + (n - limit), limit * sizeof *m);
         n = limit;
     }
-    const kl_ivspec_t *spec = spec_of(a, unit, iv);
     if (!spec) { /* not a service interval: there is no grid to fill on */
         *out = m;
         *n_out = n;
@@ -472,7 +634,7 @@ api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, uint32_t unit, int
     int have_prev = 0;
     if (!(newest && enough) && lo != INT64_MIN &&
         (n == 0 || room_before(spec, lo, m[0].open_time))) {
-        if ((rc = kline_before(a, symbol, iv, lo, mem, nm, &prev)) < 0)
+        if ((rc = kline_before(st, symbol, iv, lo, mem, nm, &prev)) < 0)
             goto fail;
         have_prev = rc == 0;
     }
@@ -481,8 +643,8 @@ api_hub_klines(kl_api_t *a, const char *symbol, uint32_t sym, uint32_t unit, int
     const kl_kline_t *last = n ? &m[n - 1] : have_prev ? &prev : NULL;
     int64_t next_open = KL_FILL_NONE;
     if (!(!newest && enough) && hi != INT64_MAX && last && last->close_time < hi &&
-        !(p && p->have_live && last->open_time >= p->live.open_time)) {
-        if ((rc = open_after(a, symbol, iv, hi, mem, nm, &next_open)) < 0)
+        !(pm->have_live && last->open_time >= pm->live_open)) {
+        if ((rc = open_after(st, symbol, iv, hi, mem, nm, &next_open)) < 0)
             goto fail;
     }
     /* Size the answer by the span it can cover, not by a caller's "no limit". */
@@ -512,4 +674,24 @@ fail:
     kl_free(c.v);
     kl_free(m);
     return rc;
+}
+
+int
+api_hub_seed(const kl_api_t *a, kl_store_t *st, const api_mem_t *mem, const char *symbol,
+             uint32_t unit, int iv, int64_t lo, int64_t hi, kl_kline_t *acc, int *have_acc)
+{
+    kl_kline_t *base;
+    size_t n;
+    *have_acc = 0;
+    int rc = api_hub_klines(a, st, mem, symbol, unit, iv, lo, hi, SIZE_MAX, 0, &base, &n);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!*have_acc)
+            *acc = base[i], *have_acc = 1;
+        else
+            kl_kline_merge(acc, &base[i]);
+    }
+    kl_free(base);
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include "serve/service.h"
 #include "sink/ksink.h"
 #include "source/source.h"
+#include "api/reader.h"
 #include "store/persister.h"
 
 typedef struct wfield {
@@ -179,6 +180,30 @@ api_metrics(kl_api_t *a, sess_t *s)
     u64(b, "klined_api_sync_timeouts_total", "counter",
         "REST requests answered from the store alone (no answer from the worker in time).",
         a->sync_timeouts);
+    api_readers_stats_t rs;
+    api_readers_stats(a->readers, &rs);
+    u64(b, "klined_api_reads_queued", "gauge",
+        "API store reads queued, running or waiting to be answered.", rs.queued);
+    u64(b, "klined_api_read_queue_bytes", "gauge",
+        "Bytes charged to the API store reads in the queue (bound: api-read-queue-bytes).",
+        rs.bytes);
+    u64(b, "klined_api_reads_total", "counter", "API store reads done by the reader threads.",
+        rs.done);
+    u64(b, "klined_api_reads_rejected_total", "counter",
+        "Kline REST requests refused with 503 because the read queue was full.",
+        a->reads_rejected);
+    u64(b, "klined_api_seeds_deferred_total", "counter",
+        "Time-zone WS pushes dropped because the read queue was full (retried at the next).",
+        a->seeds_deferred);
+    u64(b, "klined_api_query_rows_refused_total", "counter",
+        "Queries refused for reading more than max-query-rows klines.", a->rows_refused);
+    u64(b, "klined_api_cache_bytes", "gauge",
+        "Bytes of the API's per-symbol memory (bound: api-cache-bytes).", a->cache_bytes);
+    u64(b, "klined_api_cache_symbols", "gauge", "Symbols in the API's per-symbol memory.",
+        a->cache_symbols);
+    u64(b, "klined_api_cache_evictions_total", "counter",
+        "Idle symbols evicted from the API's memory to stay within api-cache-bytes.",
+        a->cache_evictions);
 }
 
 void

@@ -22,6 +22,9 @@
  * - limit above 1000: capped at 1000, no error (spot clients send limit=1500 to /api/v3/klines
  *   and get 1000 rows; futures errors instead). limit 0: raised to 1 (UNVERIFIED; no capture
  *   of Binance's answer found).
+ * - startTime or endTime above 253402300799999 (9999-12-31T23:59:59.999Z): clamped to it, no
+ *   error (no kline exists there, so the answer is the same; the REST route's arithmetic stays
+ *   far from int64 overflow).
  * - startTime > endTime: accepted; the route answers 200 [] (spot returns no rows where futures
  *   returns -1023, python-binance PR #1165).
  * - timeZone (rest-api.md: "-1:00", "05:45", "0", "8", range [-12:00, +14:00] inclusive):
@@ -334,6 +337,12 @@ kl_api_parse_klines(const char *qs, size_t len, kl_klines_query_t *q, kl_api_err
             return -1;
         q->has_end = 1;
     }
+    /* Nothing is stored past year 9999: later times answer the same, and clamping keeps every
+     * later computation on them (unit scaling, interval math) far from int64 overflow. */
+    if (q->has_start && q->start_ms > KL_TIME_MAX_MS)
+        q->start_ms = KL_TIME_MAX_MS;
+    if (q->has_end && q->end_ms > KL_TIME_MAX_MS)
+        q->end_ms = KL_TIME_MAX_MS;
 
     if (p[P_LIMIT]) {
         int64_t lim;

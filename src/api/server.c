@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api/reader.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "kl/err.h"
@@ -186,13 +187,7 @@ read_request(sess_t *s, struct lws *wsi)
 static void
 sess_http_cleanup(kl_api_t *a, sess_t *s)
 {
-    if (s->state == HTTP_WAIT_SYNC) { /* unlink from the waiters */
-        for (sess_t **pp = &a->waiters; *pp; pp = &(*pp)->wait_next)
-            if (*pp == s) {
-                *pp = s->wait_next;
-                break;
-            }
-    }
+    api_rest_cancel(a, s); /* a waiting or in-flight klines request */
     s->state = HTTP_IDLE;
     kl_buf_free(&s->body);
     kl_buf_free(&s->req_body);
@@ -206,8 +201,10 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
     sess_t *s = user;
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (a)
+        if (a) {
             api_hub_drain(a);
+            api_readers_collect(a); /* store reads done by the reader threads */
+        }
         return 0;
     case LWS_CALLBACK_HTTP:
         s->kind = SESS_HTTP;
@@ -286,6 +283,7 @@ tick(lws_sorted_usec_list_t *sul)
 {
     kl_api_t *a = lws_container_of(sul, kl_api_t, tick_sul);
     api_hub_drain(a);
+    api_readers_collect(a); /* normally done on the readers' wake-up; this bounds a lost one */
     api_hub_tick(a);
     lws_sul_schedule(a->ctx, 0, &a->tick_sul, tick, TICK_US);
 }
@@ -342,13 +340,6 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
         kl_api_destroy(a);
         return rc;
     }
-    char serr[512] = "";
-    rc = kl_store_open(a->cfg->store_url, &a->store, serr, sizeof serr);
-    if (rc != 0) {
-        snprintf(err, cap, "api: store for REST: %s", serr);
-        kl_api_destroy(a);
-        return rc;
-    }
 
     lws_set_log_level(LLL_ERR, lws_log_bridge);
     struct lws_http_mount *mounts = a->mounts;
@@ -397,6 +388,11 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
         kl_api_destroy(a);
         return KL_EIO;
     }
+    rc = api_readers_create(a, &a->readers, err, cap); /* after ctx: they wake it */
+    if (rc != 0) {
+        kl_api_destroy(a);
+        return rc;
+    }
     struct lws_vhost *vh = lws_get_vhost_by_name(a->ctx, "default");
     a->port = vh ? lws_get_vhost_listen_port(vh) : a->cfg->listen_port;
     for (int i = 0; i < d->n_workers; i++) {
@@ -422,9 +418,14 @@ kl_api_pubring(kl_api_t *a, int worker)
 int
 kl_api_start(kl_api_t *a)
 {
-    int rc = pthread_create(&a->thread, NULL, api_main, a);
+    int rc = api_readers_start(a->readers);
     if (rc != 0)
+        return rc;
+    rc = pthread_create(&a->thread, NULL, api_main, a);
+    if (rc != 0) {
+        api_readers_stop(a->readers);
         return -rc;
+    }
     a->started = 1;
     if (a->cfg->api_cpu >= 0) { /* its wake-ups are the push latency's tail (BENCHMARKS.md) */
         cpu_set_t set;
@@ -455,15 +456,15 @@ kl_api_destroy(kl_api_t *a)
     if (!a)
         return;
     kl_api_stop(a);
+    api_readers_stop(a->readers); /* before the context: a reader wakes it when done */
     if (a->ctx)
         lws_context_destroy(a->ctx); /* closes every session (their CLOSED callbacks free them) */
+    api_readers_destroy(a->readers); /* after: a closing session abandons its read */
     api_hub_fini(a);
     for (int i = 0; a->pub && i < a->d.n_workers; i++)
         kl_pubring_fini(&a->pub[i]);
     kl_free(a->pub);
     kl_free(a->frame);
     kl_free(a->ctl);
-    if (a->store)
-        kl_store_close(a->store);
     kl_free(a);
 }

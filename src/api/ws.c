@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/kjson.h"
+#include "api/reader.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "kl/err.h"
@@ -155,8 +156,11 @@ static void
 initial_push(kl_api_t *a, sub_t *u)
 {
     symw_t *w = u->sym != UINT32_MAX ? api_hub_get(a, u->sym) : NULL;
-    if (w && (w->synced >> u->src_iv & 1) && w->pair[u->src_iv].have_live)
-        api_ws_push(a, u, &w->pair[u->src_iv].live, 0, 0);
+    const pair_t *p = w ? w->pair[u->src_iv] : NULL;
+    if (p && (w->synced >> u->src_iv & 1) && p->have_live) {
+        kl_kline_t live = p->live;
+        api_ws_push(a, u, &live, 0, 0);
+    }
 }
 
 static void
@@ -165,6 +169,10 @@ del_sub(kl_api_t *a, sess_t *s, size_t i)
     sub_t *u = s->subs[i];
     if (u->sym != UINT32_MAX)
         api_hub_unsub(a, u);
+    if (u->seed) { /* its seed's completion is dropped */
+        api_read_abandon(u->seed);
+        u->seed = NULL;
+    }
     if (u->q_slot >= 0) /* its pending frame is sent as is */
         s->q[u->q_slot].owner = NULL;
     kl_free(u);
@@ -173,30 +181,94 @@ del_sub(kl_api_t *a, sess_t *s, size_t i)
 
 /* ---- pushes ----------------------------------------------------------------------------- */
 
-/* The tz kline that base kline k belongs to, given everything before it (seeded from the store
- * and the pair's memory the first time). */
+/* DESIGN. A tz stream pushes the merge of the base klines of the current tz kline. When a base
+ * kline arrives in the middle of a tz kline the subscription knows nothing of (it just
+ * subscribed, or a correction of an older one), the base klines before it are read from the
+ * store and the pair's memory by a reader thread (a "seed"). Meanwhile the stream's pushes wait;
+ * when the seed completes, the pair's memory from the kline that asked is replayed through
+ * api_ws_push, so nothing it held is lost (a seed slower than API_FINALS_KEEP base klines
+ * loses the oldest of them). A seed the full read queue refuses drops that push and is asked
+ * again at the next one (counted in klined_api_seeds_deferred_total). */
+
+/* Whether base kline k (in tz kline open) needs a seed of the base klines before it. */
+static int
+seed_needed(const sub_t *u, const kl_kline_t *k, int64_t open)
+{
+    return k->open_time > open && !(u->have_acc && u->acc.open_time == open) &&
+           !(u->seeded && u->seeded_open == open);
+}
+
+/* Starts the seed of [open, k's open) for u. Returns 0, or KL_EFULL / KL_ENOMEM. */
+static int
+seed_start(kl_api_t *a, sub_t *u, const kl_kline_t *k, int64_t open)
+{
+    api_read_t *r = api_read_new();
+    if (!r)
+        return KL_ENOMEM;
+    r->kind = API_READ_SEED;
+    snprintf(r->symbol, sizeof r->symbol, "%s", u->st.symbol);
+    r->unit = u->unit;
+    r->iv = u->src_iv;
+    r->lo = open;
+    r->hi = k->open_time - 1;
+    api_hub_mem(a, u->sym, u->src_iv, &r->mem);
+    if (api_read_submit(a->readers, r, 0) != 0) {
+        kl_free(r);
+        return KL_EFULL;
+    }
+    r->u = u;
+    u->seed = r;
+    return 0;
+}
+
+void
+api_ws_seed_done(kl_api_t *a, api_read_t *r)
+{
+    static int64_t last_log_ms;
+    sub_t *u = r->u;
+    u->seed = NULL;
+    u->have_acc = 0;
+    if (r->rc == 0 && r->have_acc) {
+        u->acc = r->acc;
+        u->have_acc = 1;
+    } else if (r->rc != 0) {
+        if (r->rc == API_EROWS)
+            a->rows_refused++;
+        int64_t now = kl_mono_ms();
+        if (now - last_log_ms > 10000) {
+            last_log_ms = now;
+            kl_log(KL_LOG_WARN, "api", "ws_seed_failed",
+                   "stream=%s error=\"%s\" action=\"this tz kline is pushed from its later "
+                   "base klines only\"", u->name,
+                   r->rc == API_EROWS ? "more than max-query-rows base klines"
+                                      : kl_strerror(r->rc));
+        }
+    }
+    u->acc.open_time = r->lo;
+    u->seeded = 1;
+    u->seeded_open = r->lo;
+    /* What the pair received meanwhile, from the kline that asked for the seed on. */
+    api_mem_t *m = kl_alloc(sizeof *m);
+    if (!m)
+        return;
+    api_hub_mem(a, u->sym, u->src_iv, m);
+    for (size_t i = 0; i < m->n && !u->seed && !u->s->closing; i++)
+        if (m->k[i].open_time > r->hi) {
+            int live = m->have_live && i == m->n - 1;
+            api_ws_push(a, u, &m->k[i], !live, 0);
+        }
+    kl_free(m);
+}
+
+/* The tz kline that base kline k belongs to, given everything before it (the seed, then the
+ * base klines pushed since). */
 static kl_kline_t
-tz_kline(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, int *tz_final)
+tz_kline(sub_t *u, const kl_kline_t *k, int final, int *tz_final)
 {
     const kl_ivspec_t *sp = &u->plan.tz;
     int64_t open = kl_iv_open(sp, k->open_time), close = kl_iv_next(sp, open) - 1;
-    if (!u->have_acc || u->acc.open_time != open) {
-        u->have_acc = 0;
-        kl_kline_t *base;
-        size_t n;
-        if (k->open_time > open &&
-            api_hub_klines(a, u->st.symbol, u->sym, u->unit, u->src_iv, open, k->open_time - 1,
-                           SIZE_MAX, 0, &base, &n) == 0) {
-            for (size_t i = 0; i < n; i++) {
-                if (!u->have_acc)
-                    u->acc = base[i], u->have_acc = 1;
-                else
-                    kl_kline_merge(&u->acc, &base[i]);
-            }
-            kl_free(base);
-        }
-        u->acc.open_time = open;
-    }
+    if (u->have_acc && u->acc.open_time != open)
+        u->have_acc = 0; /* it belonged to another tz kline */
     kl_kline_t out;
     if (final) {
         if (!u->have_acc)
@@ -223,7 +295,7 @@ api_ws_push(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, uint64_t t_ns
 {
     (void)t_ns;
     sess_t *s = u->s;
-    if (s->closing)
+    if (s->closing || u->seed) /* a seed in flight replays the pair's memory when done */
         return;
     symw_t *w = api_hub_get(a, u->sym);
     int64_t unit = w ? w->unit : 1;
@@ -252,7 +324,13 @@ api_ws_push(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, uint64_t t_ns
             return;
     }
     if (!u->direct) {
-        tk = tz_kline(a, u, k, final, &x);
+        if (seed_needed(u, k, tz_open)) {
+            int rc = seed_start(a, u, k, tz_open);
+            if (rc != 0)
+                a->seeds_deferred++;
+            return; /* pushed when the seed is done (or with a later kline) */
+        }
+        tk = tz_kline(u, k, final, &x);
         k = &tk;
     }
     size_t n = kl_kjson_ws_event(u->st.symbol, u->st.iv, k, unit, x, kl_now_ms(), a->frame);

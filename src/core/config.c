@@ -893,6 +893,52 @@ set_ws_queue(struct cfg_run *r, const char *v)
 }
 
 static int
+set_int64(const char *v, int64_t lo, int64_t hi, int64_t *dst)
+{
+    uint64_t x;
+    if (cfg_uint(v, (uint64_t)lo, (uint64_t)hi, &x) != 0)
+        return KL_ECONFIG;
+    *dst = (int64_t)x;
+    return 0;
+}
+
+static int
+set_api_readers(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 1, 8, &r->t->api_readers);
+}
+
+static int
+set_api_read_queue(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 1, 65536, &r->t->api_read_queue);
+}
+
+static int
+set_api_read_queue_bytes(struct cfg_run *r, const char *v)
+{
+    return set_int64(v, 1 << 20, INT64_C(1) << 40, &r->t->api_read_queue_bytes);
+}
+
+static int
+set_max_query_rows(struct cfg_run *r, const char *v)
+{
+    return set_int64(v, 1000, 100000000, &r->t->max_query_rows);
+}
+
+static int
+set_api_cache_bytes(struct cfg_run *r, const char *v)
+{
+    return set_int64(v, 1 << 20, INT64_C(1) << 40, &r->t->api_cache_bytes);
+}
+
+static int
+set_pg_statement_timeout_ms(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 0, 3600000, &r->t->pg_statement_timeout_ms);
+}
+
+static int
 set_queue_capacity(struct cfg_run *r, const char *v)
 {
     uint64_t x;
@@ -1013,6 +1059,17 @@ static const struct cfg_key cfg_keys[] = {
     {"max-connections", set_max_connections, 0, "must be an integer 1..100000"},
     {"max-streams", set_max_streams, 0, "must be an integer 1..1024 (streams per connection)"},
     {"ws-queue", set_ws_queue, 0, "must be an integer 16..65536 (frames per WS client)"},
+    {"api-readers", set_api_readers, 0, "must be an integer 1..8 (API store reader threads)"},
+    {"api-read-queue", set_api_read_queue, 0,
+     "must be an integer 1..65536 (API store reads queued or running at once)"},
+    {"api-read-queue-bytes", set_api_read_queue_bytes, 0,
+     "must be an integer 1048576..1099511627776 (bytes of API read answers at once)"},
+    {"max-query-rows", set_max_query_rows, 0,
+     "must be an integer 1000..100000000 (klines one API query may read or fold)"},
+    {"api-cache-bytes", set_api_cache_bytes, 0,
+     "must be an integer 1048576..1099511627776 (bytes of the API's per-symbol memory)"},
+    {"pg-statement-timeout-ms", set_pg_statement_timeout_ms, 0,
+     "must be an integer 0..3600000 (statement_timeout of the API's PostgreSQL reads; 0: none)"},
     {"symbols", set_symbols, 0,
      "must be a comma list of symbols, each BASE/QUOTE (e.g. BTC/USDT) or a name (e.g. "
      "BTCUSDT) of 1..31 letters and digits"},
@@ -1420,6 +1477,12 @@ kl_config_defaults(kl_config_t *c)
     c->max_connections = 1024;
     c->max_streams = 1024;
     c->ws_queue = 1024;
+    c->api_readers = 2;
+    c->api_read_queue = 256;
+    c->api_read_queue_bytes = INT64_C(64) << 20;
+    c->max_query_rows = 1000000;
+    c->api_cache_bytes = INT64_C(64) << 20;
+    c->pg_statement_timeout_ms = 10000;
     c->intervals = KL_IV_ALL;
     c->tz_minutes = 0;
     c->lateness_ms = 0;
@@ -1650,6 +1713,11 @@ kl_config_describe(const kl_config_t *c, FILE *f)
         fprintf(f, "api-cpu = %d\n", c->api_cpu);
     else
         fputs("api-cpu = none\n", f);
+    fprintf(f, "api-readers = %d\napi-read-queue = %d\napi-read-queue-bytes = %lld\n"
+               "max-query-rows = %lld\napi-cache-bytes = %lld\npg-statement-timeout-ms = %d\n",
+            c->api_readers, c->api_read_queue, (long long)c->api_read_queue_bytes,
+            (long long)c->max_query_rows, (long long)c->api_cache_bytes,
+            c->pg_statement_timeout_ms);
     fputs("symbols = ", f);
     for (size_t i = 0; i < c->n_symbols; i++) {
         const kl_cfg_symbol_t *y = &c->symbols[i];

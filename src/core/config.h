@@ -95,6 +95,13 @@ typedef struct kl_config {
     int max_connections;  /* WS + HTTP clients at once */
     int max_streams;      /* WS subscriptions per connection */
     int ws_queue;         /* frames queued per WS client before it is disconnected as slow */
+    /* API store reads (api/reader.c) and the API's per-symbol memory (api/hub.c) */
+    int api_readers;          /* reader threads, each with its own store connection */
+    int api_read_queue;       /* klines reads queued or running at once; more: 503 */
+    int64_t api_read_queue_bytes; /* their estimated answers' bytes at once; more: 503 */
+    int64_t max_query_rows;   /* base klines one query may read or fold; more: 400 */
+    int64_t api_cache_bytes;  /* the API's per-symbol memory; idle symbols evicted beyond */
+    int pg_statement_timeout_ms; /* statement_timeout of the API's PostgreSQL reads; 0: none */
 
     /* what to compute */
     const kl_cfg_symbol_t *symbols; /* n_symbols entries, distinct names; none = empty list */

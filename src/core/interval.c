@@ -161,9 +161,19 @@ month_start(const kl_ivspec_t *spec, int64_t t, int months_ahead)
     return days * spec->day - spec->tz;
 }
 
+/* No arithmetic below can overflow on |t| <= 1.25 * 2^62: offsets and origins are below 2^47
+ * (a week of us, 14 h of us) and a month walk moves by at most 2^52. kl_iv_next clamps wider
+ * than kl_iv_open so that an open below -KL_IV_T_LIMIT still steps along its grid. */
+static int64_t
+clamp_t(int64_t t, int64_t lim)
+{
+    return t > lim ? lim : t < -lim ? -lim : t;
+}
+
 int64_t
 kl_iv_open(const kl_ivspec_t *spec, int64_t t)
 {
+    t = clamp_t(t, KL_IV_T_LIMIT);
     if (spec->len == 0)
         return month_start(spec, t, 0);
     int64_t local = t + spec->tz - spec->origin;
@@ -173,6 +183,7 @@ kl_iv_open(const kl_ivspec_t *spec, int64_t t)
 int64_t
 kl_iv_next(const kl_ivspec_t *spec, int64_t open)
 {
+    open = clamp_t(open, KL_IV_T_LIMIT + (KL_IV_T_LIMIT >> 2));
     if (spec->len == 0)
         return month_start(spec, open, 1);
     return open + spec->len;

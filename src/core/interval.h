@@ -53,10 +53,19 @@ typedef struct kl_ivspec {
 void kl_ivspec_init(kl_ivspec_t *spec, int iv, int64_t unit_per_ms, int32_t tz_minutes,
                     int64_t origin_ms);
 
-/* Open time (UTC, in the unit) of the kline that contains t. */
+/* The times kl_iv_open/kl_iv_next compute on exactly: |t| <= 2^62 in the series' unit (about
+ * 146,000 years of microseconds). A time beyond is first clamped to this bound (saturated), so
+ * that any int64 input, e.g. a REST query's startTime, is safe; callers validate their ranges
+ * first (query.c clamps REST times to KL_TIME_MAX_MS). */
+#define KL_IV_T_LIMIT (INT64_C(1) << 62)
+/* The largest time a REST query is answered for: 9999-12-31T23:59:59.999Z, in ms. */
+#define KL_TIME_MAX_MS INT64_C(253402300799999)
+
+/* Open time (UTC, in the unit) of the kline that contains t (t clamped to +-KL_IV_T_LIMIT). */
 int64_t kl_iv_open(const kl_ivspec_t *spec, int64_t t);
 
-/* Open time of the kline after the one that opens at open (= its close time + 1). */
+/* Open time of the kline after the one that opens at open (= its close time + 1); open is
+ * clamped to +-1.25 * KL_IV_T_LIMIT first, so the result never overflows. */
 int64_t kl_iv_next(const kl_ivspec_t *spec, int64_t open);
 
 /* Civil-date helpers (proleptic Gregorian), exposed for tests. */

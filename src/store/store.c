@@ -224,3 +224,11 @@ kl_store_close(kl_store_t *st)
     if (st)
         st->ops->close(st);
 }
+
+int
+kl_store_set_statement_timeout(kl_store_t *st, int ms)
+{
+    if (!st || ms < 0)
+        return KL_EARG;
+    return st->ops->set_statement_timeout ? st->ops->set_statement_timeout(st, ms) : 0;
+}

@@ -83,6 +83,8 @@ typedef struct kl_store_ops {
     int (*last_before)(kl_store_t *st, const char *symbol, int iv, int64_t t, kl_store_row_t *out);
     /* One symbol's state (optional: kl_store_state() falls back to filtering states()). */
     int (*state)(kl_store_t *st, const char *symbol, kl_store_state_fn fn, void *ctx);
+    /* Optional: bound each statement of this handle (PostgreSQL statement_timeout). */
+    int (*set_statement_timeout)(kl_store_t *st, int ms);
 } kl_store_ops_t;
 
 struct kl_store {
@@ -136,6 +138,13 @@ int kl_store_range(kl_store_t *st, const char *symbol, int iv, int64_t lo, int64
  * using st. */
 int kl_store_last_before(kl_store_t *st, const char *symbol, int iv, int64_t t,
                          kl_store_row_t *out);
+
+/* Makes every later statement of st fail (a store error) when it runs longer than ms; 0 = no
+ * bound. Kept across reconnects. PostgreSQL: statement_timeout of the session; backends
+ * without statements that can hang on a peer (SQLite) ignore it. Returns 0 or a store error.
+ * Caller: the thread using st (the API's readers bound their reads with it; the persister's
+ * commits are not bounded, since a large checkpoint may take long and is retried whole). */
+int kl_store_set_statement_timeout(kl_store_t *st, int ms);
 
 /* Calls fn for every distinct symbol, in ascending order. */
 int kl_store_symbols(kl_store_t *st, kl_store_symbol_fn fn, void *ctx);

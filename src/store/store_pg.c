@@ -77,6 +77,7 @@ typedef struct pg_store {
     PGconn *conn;
     unsigned staging_ready : 1; /* the TEMP table exists in this session */
     unsigned in_scan : 1, in_symbols : 1;
+    int stmt_timeout_ms; /* statement_timeout set on every session; 0: the server's */
     char where[160]; /* "HOST:PORT/DB" for messages; never the URL, which may hold a password */
     char *copy_buf;  /* COPY_BUF_BYTES */
     /* Duplicate keys of a batch: an open-addressing table of row index + 1 (0 = empty) and a
@@ -256,7 +257,23 @@ session_init(pg_store *st, char *err, size_t cap)
 {
     st->staging_ready = 0;
     /* CREATE … IF NOT EXISTS reports a NOTICE that libpq would print on stderr. */
-    return exec_ok(st, "SET client_min_messages = warning", "session setup", err, cap);
+    int rc = exec_ok(st, "SET client_min_messages = warning", "session setup", err, cap);
+    if (rc == 0 && st->stmt_timeout_ms > 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SET statement_timeout = %d", st->stmt_timeout_ms);
+        rc = exec_ok(st, sql, "session setup", err, cap);
+    }
+    return rc;
+}
+
+static int
+pg_set_statement_timeout(kl_store_t *base, int ms)
+{
+    pg_store *st = (pg_store *)base;
+    char sql[64], err[256];
+    st->stmt_timeout_ms = ms;
+    snprintf(sql, sizeof sql, "SET statement_timeout = %d", ms);
+    return exec_ok(st, sql, "statement_timeout", err, sizeof err);
 }
 
 /* A connection that broke in an earlier call (server restart, backend terminated) is reset
@@ -377,9 +394,14 @@ pg_open(const char *url, kl_store_t **out, char *err, size_t cap)
     /* The URL goes in whole as dbname with expand_dbname, so every libpq URI parameter works
      * (sslmode, options=-csearch_path%3D…) and overrides the connect_timeout before it: without
      * one, a reconnect to an unreachable host would hold the persister for the OS's TCP timeout.
-     * The fallback names us in pg_stat_activity unless the URL sets application_name. */
-    const char *const keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
-    const char *const vals[] = {"10", url, "klined", NULL};
+     * The fallback names us in pg_stat_activity unless the URL sets application_name. TCP
+     * keepalives (idle 10 s, then 3 probes 5 s apart) turn a link that died silently into an
+     * error within about 25 s, instead of a read or commit that waits for the OS's
+     * two-hour default; the URL may override them too. */
+    const char *const keys[] = {"connect_timeout",    "keepalives",        "keepalives_idle",
+                                "keepalives_interval", "keepalives_count", "dbname",
+                                "fallback_application_name", NULL};
+    const char *const vals[] = {"10", "1", "10", "5", "3", url, "klined", NULL};
     st->conn = PQconnectdbParams(keys, vals, 1);
     if (!st->conn) {
         kl_store_errf(err, cap, "postgres store: out of memory");
@@ -1073,4 +1095,5 @@ const kl_store_ops_t kl_store_pg_ops = {
     .range = pg_range,
     .last_before = pg_last_before,
     .state = pg_state,
+    .set_statement_timeout = pg_set_statement_timeout,
 };

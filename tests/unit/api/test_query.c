@@ -161,10 +161,14 @@ test_times(void **state)
 
     kl_klines_query_t q;
     expect_ok("symbol=BTCUSDT&interval=1m&startTime=9223372036854775807&endTime=0", &q);
-    assert_int_equal(q.start_ms, INT64_MAX);
+    assert_int_equal(q.start_ms, KL_TIME_MAX_MS); /* clamped: no kline past year 9999 */
     assert_int_equal(q.end_ms, 0);
     /* startTime > endTime is not an error on spot: the route answers []. */
     assert_true(q.has_start && q.has_end && q.start_ms > q.end_ms);
+    expect_ok("symbol=BTCUSDT&interval=1M&endTime=9223372036854775807&timeZone=14", &q);
+    assert_int_equal(q.end_ms, KL_TIME_MAX_MS);
+    expect_ok("symbol=BTCUSDT&interval=1m&startTime=253402300799999", &q);
+    assert_int_equal(q.start_ms, KL_TIME_MAX_MS);
     expect_ok("symbol=BTCUSDT&interval=1m&startTime=00000000000000000001", &q);
     assert_int_equal(q.start_ms, 1);
 }

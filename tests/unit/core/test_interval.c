@@ -531,6 +531,37 @@ test_civil_round_trip(void **state)
     assert_int_equal(pd, 31);
 }
 
+/* Any int64 is a valid input (REST startTime/endTime reach here): no signed overflow (UBSan
+ * aborts the ASan build on one), and the saturated results still bracket the clamped time. */
+static void
+test_extreme_times(void **state)
+{
+    (void)state;
+    static const int64_t ts[] = {INT64_MAX, INT64_MAX - 1, INT64_MIN, INT64_MIN + 1,
+                                 KL_IV_T_LIMIT, KL_IV_T_LIMIT + 1, -KL_IV_T_LIMIT,
+                                 -KL_IV_T_LIMIT - 1, 9223372036854775000LL, 0};
+    static const int32_t tzs[] = {KL_TZ_MIN_MINUTES, 0, 345, KL_TZ_MAX_MINUTES};
+    for (int iv = 0; iv < KL_IV_COUNT; iv++)
+        for (int u = 0; u < 2; u++)
+            for (size_t z = 0; z < sizeof tzs / sizeof tzs[0]; z++) {
+                kl_ivspec_t sp;
+                kl_ivspec_init(&sp, iv, u ? 1000 : 1, tzs[z], kl_iv_default_origin_ms(iv));
+                for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+                    int64_t t = ts[i] > KL_IV_T_LIMIT    ? KL_IV_T_LIMIT
+                                : ts[i] < -KL_IV_T_LIMIT ? -KL_IV_T_LIMIT
+                                                         : ts[i];
+                    int64_t open = kl_iv_open(&sp, ts[i]);
+                    int64_t next = kl_iv_next(&sp, open);
+                    assert_true(open <= t);
+                    assert_true(next > t);
+                    /* next of any time saturates instead of wrapping */
+                    int64_t nx = kl_iv_next(&sp, ts[i]);
+                    assert_true(ts[i] < 0 || nx > 0);
+                    assert_true(kl_iv_open(&sp, next) == next || next > KL_IV_T_LIMIT);
+                }
+            }
+}
+
 int
 main(void)
 {
@@ -544,6 +575,7 @@ main(void)
         cmocka_unit_test(test_month_walk),
         cmocka_unit_test(test_boundary_sweep),
         cmocka_unit_test(test_civil_round_trip),
+        cmocka_unit_test(test_extreme_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
