@@ -1,12 +1,19 @@
 /* Symbol registry: a growable array of entries indexed by id, plus a linear-probing name index.
  * All under one mutex; see symreg.h for why that is enough. A removed name's parked/stored
- * marks live on its latest entry (the one the index points to). */
+ * marks live on its latest entry (the one the index points to).
+ *
+ * Bounds (issue 12, C2): every name is validated before anything is allocated for it; a
+ * CAPPED add is refused once max_live symbols are live, a PACED one when the token bucket
+ * (rate per second, burst tokens) is empty. A refusal costs one lock, one index probe and a
+ * counter: a flood of unknown names is cheap, and the names already known keep their cached
+ * routes in the routers, which never come here. */
 #include "runtime/symreg.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "core/shard.h"
 #include "kl/err.h"
 
@@ -30,6 +37,13 @@ struct kl_symreg {
     size_t idx_cap;
     uint32_t shard_index, shard_count; /* only names of this shard are added */
     uint32_t place_parts; /* > 0: a name's worker is kl_shard_of(name, place_parts) % workers */
+    size_t n_live;
+    kl_symreg_limits_t lim;
+    int64_t tokens_milli; /* the bucket, in thousandths of a new symbol */
+    int64_t bucket_ms;    /* when it was last refilled */
+    int64_t (*now_ms)(void);
+    uint64_t refused[KL_SYMREG_N_REFUSALS];
+    kl_ratelimit_t rl[KL_SYMREG_N_REFUSALS]; /* the refusal log lines, one per reason */
 };
 
 static uint64_t
@@ -41,16 +55,21 @@ name_hash(const char *s)
     return h;
 }
 
-static int
-valid_name(const char *s)
+int
+kl_sym_valid(const char *s, size_t len)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n >= KL_SYM_MAX)
+    if (len == 0 || len >= KL_SYM_MAX)
         return 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < len; i++)
         if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
             return 0;
     return 1;
+}
+
+static int
+valid_name(const char *s)
+{
+    return kl_sym_valid(s, strnlen(s, KL_SYM_MAX));
 }
 
 kl_symreg_t *
@@ -61,6 +80,7 @@ kl_symreg_create(int n_workers)
         return NULL;
     r->n_workers = n_workers;
     r->shard_count = 1;
+    r->now_ms = kl_mono_ms;
     r->load = kl_calloc((size_t)n_workers, sizeof *r->load);
     r->idx_cap = 1024;
     r->idx = kl_calloc(r->idx_cap, sizeof *r->idx);
@@ -169,8 +189,10 @@ new_entry(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, int worker, in
     e->resume_id = INT64_MIN;
     e->parked = -1;
     r->n++;
-    if (live)
+    if (live) {
         r->load[best]++;
+        r->n_live++;
+    }
     r->idx[slot] = e->id + 1;
     return e;
 }
@@ -199,12 +221,106 @@ shard_refuses(const kl_symreg_t *r, const char *name)
     return kl_shard_of(name, strlen(name), r->shard_count) != r->shard_index;
 }
 
+/* A refusal decided under the lock, logged after it. */
+typedef struct refusal {
+    int reason; /* enum kl_symreg_refusal; -1: none */
+    int log;    /* the reason's rate limit lets this one be logged */
+    uint64_t count, suppressed;
+    size_t live;
+    kl_symreg_limits_t lim;
+} refusal_t;
+
+/* Locked: counts a refusal for reason, and whether to log it (once a second per reason). */
+static void
+refuse_locked(kl_symreg_t *r, int reason, refusal_t *w)
+{
+    w->reason = reason;
+    w->count = ++r->refused[reason];
+    w->log = kl_ratelimit_ok(&r->rl[reason], 1000, &w->suppressed);
+    w->live = r->n_live;
+    w->lim = r->lim;
+}
+
+/* Locked: 1 when the bounds `add` asks for refuse a new symbol now (counted in *w), else 0,
+ * having taken a token when PACED. The cap is checked first: a refusal by it costs no token. */
+static int
+bounds_refuse(kl_symreg_t *r, int add, refusal_t *w)
+{
+    if ((add & KL_SYMREG_CAPPED) && r->lim.max_live && r->n_live >= r->lim.max_live) {
+        refuse_locked(r, KL_SYMREG_REFUSED_CAP, w);
+        return 1;
+    }
+    if ((add & KL_SYMREG_PACED) && r->lim.rate) {
+        int64_t now = r->now_ms(), full = (int64_t)r->lim.burst * 1000;
+        if (now > r->bucket_ms) { /* rate per second = thousandths per ms */
+            int64_t gain = (now - r->bucket_ms) * (int64_t)r->lim.rate;
+            r->tokens_milli = gain >= full - r->tokens_milli ? full : r->tokens_milli + gain;
+            r->bucket_ms = now;
+        }
+        if (r->tokens_milli < 1000) {
+            refuse_locked(r, KL_SYMREG_REFUSED_RATE, w);
+            return 1;
+        }
+        r->tokens_milli -= 1000;
+    }
+    return 0;
+}
+
+/* The log line of a refusal: the name as received (escaped, it may be anything) and what the
+ * service did. */
+static void
+log_refusal(const char *name, size_t len, const refusal_t *w)
+{
+    static const char *const why[KL_SYMREG_N_REFUSALS] = {"cap", "rate", "name"};
+    static const char hex[] = "0123456789abcdef";
+    char esc[4 * 40 + 4];
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < 40; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            esc[o++] = (char)c;
+        } else {
+            esc[o++] = '\\';
+            esc[o++] = 'x';
+            esc[o++] = hex[c >> 4];
+            esc[o++] = hex[c & 15];
+        }
+    }
+    if (len > 40)
+        esc[o++] = '.', esc[o++] = '.', esc[o++] = '.';
+    esc[o] = '\0';
+    kl_log(KL_LOG_WARN, "symreg", "symbol_refused",
+           "symbol=\"%s\" reason=%s live=%zu max_symbols=%u symbol_create_rate=%u "
+           "symbol_create_burst=%u refused=%llu suppressed=%llu action=\"%s\"",
+           esc, why[w->reason], w->live, w->lim.max_live, w->lim.rate, w->lim.burst,
+           (unsigned long long)w->count, (unsigned long long)w->suppressed,
+           w->reason == KL_SYMREG_REFUSED_NAME
+               ? "dropped: not a symbol name (1..31 of A-Z 0-9)"
+               : "not added: its trades are dropped and counted until it can be");
+}
+
+void
+kl_symreg_refuse_name(kl_symreg_t *r, const char *s, size_t len)
+{
+    refusal_t w;
+    pthread_mutex_lock(&r->mu);
+    refuse_locked(r, KL_SYMREG_REFUSED_NAME, &w);
+    pthread_mutex_unlock(&r->mu);
+    if (w.log)
+        log_refusal(s, len, &w);
+}
+
 int
 kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms,
                  kl_syminfo_t *out)
 {
-    if (!valid_name(name))
+    int mode = add & KL_SYMREG_MODE;
+    if (!valid_name(name)) {
+        if (add & (KL_SYMREG_CAPPED | KL_SYMREG_PACED)) /* a source's: counted */
+            kl_symreg_refuse_name(r, name, strnlen(name, KL_SYM_MAX));
         return KL_EARG;
+    }
+    refusal_t w = {.reason = -1};
     pthread_mutex_lock(&r->mu);
     size_t slot = idx_find(r, name);
     int rc;
@@ -214,15 +330,49 @@ kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms
             e->unit_per_ms = unit_per_ms;
         *out = *e;
         rc = 0;
-    } else if (add != KL_SYMREG_FIND && shard_refuses(r, name)) {
+    } else if (mode != KL_SYMREG_FIND && shard_refuses(r, name)) {
         rc = KL_ESHARD; /* another instance serves it */
-    } else if (add == KL_SYMREG_ADD || (add == KL_SYMREG_AUTO && r->idx[slot] == 0)) {
-        rc = add_locked(r, name, unit_per_ms, out);
+    } else if (mode == KL_SYMREG_ADD || (mode == KL_SYMREG_AUTO && r->idx[slot] == 0)) {
+        rc = bounds_refuse(r, add, &w) ? KL_ESYMLIMIT : add_locked(r, name, unit_per_ms, out);
     } else {
         rc = KL_EARG;
     }
     pthread_mutex_unlock(&r->mu);
+    if (w.log)
+        log_refusal(name, strlen(name), &w);
     return rc;
+}
+
+void
+kl_symreg_set_limits(kl_symreg_t *r, const kl_symreg_limits_t *l)
+{
+    pthread_mutex_lock(&r->mu);
+    r->lim = *l;
+    if (r->lim.burst == 0)
+        r->lim.burst = 1;
+    r->tokens_milli = (int64_t)r->lim.burst * 1000;
+    r->bucket_ms = r->now_ms();
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+kl_symreg_set_clock(kl_symreg_t *r, int64_t (*now_ms)(void))
+{
+    pthread_mutex_lock(&r->mu);
+    r->now_ms = now_ms;
+    r->bucket_ms = now_ms();
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+kl_symreg_stats(kl_symreg_t *r, kl_symreg_stats_t *out)
+{
+    pthread_mutex_lock(&r->mu);
+    out->live = r->n_live;
+    out->entries = r->n;
+    for (int i = 0; i < KL_SYMREG_N_REFUSALS; i++)
+        out->refused[i] = r->refused[i];
+    pthread_mutex_unlock(&r->mu);
 }
 
 void
@@ -267,6 +417,7 @@ kl_symreg_remove(kl_symreg_t *r, const char *name, kl_syminfo_t *out)
         kl_syminfo_t *e = &r->v[r->idx[slot] - 1];
         e->live = 0;
         r->load[e->worker]--;
+        r->n_live--;
         e->parked = e->worker; /* the worker parks the series (KL_MSG_REMOVE) */
         e->stored = 1;
         *out = *e;
@@ -283,6 +434,7 @@ kl_symreg_readd(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_symin
 {
     if (!valid_name(name))
         return KL_EARG;
+    refusal_t w = {.reason = -1};
     pthread_mutex_lock(&r->mu);
     kl_syminfo_t *e = latest(r, name);
     int rc;
@@ -295,6 +447,8 @@ kl_symreg_readd(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_symin
         rc = KL_ESHARD;
     } else if (e && r->ext[e->id].resuming) {
         rc = KL_EARG; /* another re-add is reading its state */
+    } else if (bounds_refuse(r, KL_SYMREG_CAPPED, &w)) {
+        rc = KL_ESYMLIMIT; /* an explicit add obeys the cap (not the rate) */
     } else if (e && e->parked < 0 && e->stored) {
         r->ext[e->id].resuming = 1;
         rc = KL_SYMREG_NEED_STATE;
@@ -302,6 +456,8 @@ kl_symreg_readd(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_symin
         rc = add_locked(r, name, unit_per_ms, out);
     }
     pthread_mutex_unlock(&r->mu);
+    if (w.log)
+        log_refusal(name, strlen(name), &w);
     return rc;
 }
 
