@@ -90,18 +90,46 @@ ids_never_reused(void **state)
         assert_int_equal(kl_symreg_remove(r, "AAA", &x), 0);
         assert_int_equal(x.id, last);
     }
-    /* Every old id is still AAA, removed; the re-added one is live and found by name. */
-    for (uint32_t id = 0; id < 50; id++) {
-        assert_int_equal(kl_symreg_get(r, id, &x), 0);
-        assert_string_equal(x.name, "AAA");
-        assert_int_equal(x.live, 0);
-    }
+    /* The old ids of a name added again are reclaimed (issue 12: the table holds one entry per
+     * name, not one per add): unknown, which their callers treat as "not live". The latest,
+     * removed, stays AAA, so that a trade does not bring it back. */
+    for (uint32_t id = 0; id < 49; id++)
+        assert_int_equal(kl_symreg_get(r, id, &x), KL_EARG);
+    assert_int_equal(kl_symreg_get(r, 49, &x), 0);
+    assert_string_equal(x.name, "AAA");
+    assert_int_equal(x.live, 0);
+    kl_symreg_stats_t st;
+    kl_symreg_stats(r, &st);
+    assert_int_equal(st.entries, 1);
     assert_int_equal(kl_symreg_lookup(r, "AAA", KL_SYMREG_AUTO, 1, &x), KL_EARG);
     assert_int_equal(kl_symreg_lookup(r, "AAA", KL_SYMREG_ADD, 1, &x), 1);
     assert_int_equal(x.id, 50);
     assert_int_equal(kl_symreg_lookup(r, "AAA", 0, 1, &x), 0);
     assert_int_equal(x.id, 50);
     assert_int_equal(n_live(r), 1);
+    /* Many names removed and added again: slots are reused, ids still grow, and every latest
+     * entry is found by id and by name (the id index survives its deletions). */
+    char name[16];
+    for (int round = 0; round < 20; round++)
+        for (int i = 0; i < 300; i++) {
+            snprintf(name, sizeof name, "N%d", i);
+            if (round > 0)
+                assert_int_equal(kl_symreg_remove(r, name, &x), 0);
+            assert_int_equal(kl_symreg_lookup(r, name, KL_SYMREG_ADD, 1, &x), 1);
+            assert_int_equal(x.id, 51 + (uint32_t)(round * 300 + i));
+        }
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof name, "N%d", i);
+        kl_syminfo_t y;
+        assert_int_equal(kl_symreg_lookup(r, name, KL_SYMREG_FIND, 1, &x), 0);
+        assert_int_equal(kl_symreg_get(r, x.id, &y), 0);
+        assert_string_equal(y.name, name);
+        assert_int_equal(y.live, 1);
+        assert_int_equal(kl_symreg_get(r, x.id - 300, &y), KL_EARG);
+    }
+    kl_symreg_stats(r, &st);
+    assert_int_equal(st.entries, 301);
+    assert_int_equal(st.live, 301);
     kl_symreg_destroy(r);
 }
 
