@@ -4,7 +4,9 @@
  * because none of those is per trade; the hot paths keep their own caches and watch `epoch`.
  *
  * Ids are never reused: a symbol removed and added again gets a new id, so a stale cache entry
- * can only route trades to a worker that drops them (counted), never to another symbol.
+ * can only route trades to a worker that drops them (counted), never to another symbol. The old
+ * id's entry is reclaimed then (its slot reused, the id not), so the table holds one entry per
+ * name ever registered, not one per add.
  *
  * Re-adding resumes (docs/architecture.md "Symbols at runtime"). A removed name remembers where
  * its series went: `parked` = the worker that keeps it in memory (the removal parks it there),
@@ -121,7 +123,9 @@ void kl_symreg_set_shard(kl_symreg_t *r, uint32_t index, uint32_t count);
  * that all the symbols of one partition share a worker (0: least loaded, the default). */
 void kl_symreg_set_placement(kl_symreg_t *r, uint32_t n_parts);
 
-/* Any thread. Info for id (live or removed). Returns 0, or KL_EARG if unknown. */
+/* Any thread. Info for id (live, or the latest entry of a removed name). Returns 0, or KL_EARG
+ * if unknown, or superseded: the entry of an id whose name was added again since is reclaimed
+ * (callers treat that as "not live"). */
 int kl_symreg_get(kl_symreg_t *r, uint32_t id, kl_syminfo_t *out);
 
 /* Any thread. Marks name removed and bumps the epoch; returns 0 and its info, or KL_EARG. The
