@@ -18,6 +18,7 @@
 
 #include "core/decimal.h"
 #include "kl/err.h"
+#include "runtime/symreg.h"
 #include "source/trade_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,6 +63,7 @@ fz_parse(const char *s, size_t n, kl_trade_msg_t *out)
               (m.symbol[i] >= '0' && m.symbol[i] <= '9'));
     for (size_t i = len; i < sizeof m.symbol; i++)
         CHECK(m.symbol[i] == '\0');
+    CHECK(kl_sym_valid(m.symbol, len)); /* the parser's rule is the registry's (symreg.h) */
     CHECK(m.is_agg == 0 || m.is_agg == 1);
     CHECK(m.t.buyer_maker == 0 || m.t.buyer_maker == 1);
     if (m.is_agg)
@@ -120,6 +122,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *s = (const char *)data;
     kl_trade_msg_t m;
     int rc = fz_parse(s, size, &m);
+
+    /* The registry's name check on the raw input: 1..31 bytes of A-Z 0-9, nothing else, and
+     * never a read past size. */
+    int want = size >= 1 && size < KL_SYM_MAX;
+    for (size_t i = 0; want && i < size; i++)
+        want = (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9');
+    CHECK(kl_sym_valid(s, size) == want);
 
     /* Whitespace around the message changes nothing (while it still fits). */
     static char padded[KL_TRADE_JSON_MAX + 8];

@@ -28,6 +28,7 @@
     X(ESTORE, -1022, "store error")                                                    \
     X(ECONFIG, -1023, "invalid configuration")                                         \
     X(EFULL, -1024, "queue full")                                                      \
+    X(ESYMLIMIT, -1031, "new symbol refused (max-symbols or symbol-create-rate)")      \
     X(ESHUTDOWN, -1025, "shutting down")                                               \
     X(ESHARD, -1026, "the symbol belongs to another shard (--shard)")                 \
     X(ETRUNC, -1027, "the file shrank while it was read")

@@ -137,7 +137,7 @@ api_admin(kl_api_t *a, sess_t *s)
             api_http_error(s, &e);
         } else if (rc != 0) {
             kl_api_err_set(&e, 400, -1121, "Invalid symbol: %s (%s)", sym,
-                           rc == KL_ESHARD ? kl_strerror(rc)
+                           rc == KL_ESHARD || rc == KL_ESYMLIMIT ? kl_strerror(rc)
                                            : "malformed, already served or being re-added");
             api_http_error(s, &e);
         } else {

@@ -151,6 +151,22 @@ api_metrics(kl_api_t *a, sess_t *s)
             "Exchange connections that should be open and are not.",
             (uint64_t)atomic_load_explicit(&v.source->feeds_down, memory_order_relaxed));
     }
+    { /* symbol creation bounds (max-symbols, symbol-create-rate): what the registry refused */
+        kl_symreg_stats_t sr;
+        kl_symreg_stats(a->d.reg, &sr);
+        static const char *const why[KL_SYMREG_N_REFUSALS] = {"reason=\"cap\"",
+                                                              "reason=\"rate\"",
+                                                              "reason=\"name\""};
+        kl_prom_family(b, "klined_source_symbols_refused_total", "counter",
+                       "New symbols refused: max-symbols live (cap), created faster than "
+                       "symbol-create-rate (rate), not a symbol name (name).");
+        for (int i = 0; i < KL_SYMREG_N_REFUSALS; i++)
+            kl_prom_u64(b, "klined_source_symbols_refused_total", why[i], sr.refused[i]);
+        u64(b, "klined_symbols_live", "gauge", "Symbols served (live in the registry).",
+            sr.live);
+        u64(b, "klined_symbols_registered", "gauge",
+            "Registry entries, live and removed (ids are never reused).", sr.entries);
+    }
     if (v.sink) {
         kl_ksink_stats_t ks;
         kl_ksink_stats(v.sink, &ks);

@@ -968,6 +968,49 @@ set_parked_symbols(struct cfg_run *r, const char *v)
     return 0;
 }
 
+static int
+set_max_symbols(struct cfg_run *r, const char *v)
+{
+    uint64_t x;
+    if (cfg_uint(v, 1, 1000000, &x) != 0)
+        return KL_ECONFIG;
+    r->t->max_symbols = (uint32_t)x;
+    return 0;
+}
+
+static int
+set_symbol_create_rate(struct cfg_run *r, const char *v)
+{
+    uint64_t x;
+    if (cfg_uint(v, 0, 1000000, &x) != 0)
+        return KL_ECONFIG;
+    r->t->symbol_create_rate = (uint32_t)x;
+    return 0;
+}
+
+static int
+set_symbol_create_burst(struct cfg_run *r, const char *v)
+{
+    uint64_t x;
+    if (cfg_uint(v, 1, 1000000, &x) != 0)
+        return KL_ECONFIG;
+    r->t->symbol_create_burst = (uint32_t)x;
+    return 0;
+}
+
+static const char *const auto_add_names[] = {"auto", "yes", "no"};
+
+static int
+set_auto_add_symbols(struct cfg_run *r, const char *v)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, auto_add_names[i]) == 0) {
+            r->t->auto_add = (enum kl_cfg_auto_add)i;
+            return 0;
+        }
+    return KL_ECONFIG;
+}
+
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
 static const char *const clock_names[] = {"auto", "wall", "event"};
 static const char *const fsync_names[] = {"always", "everysec", "no"};
@@ -1092,6 +1135,13 @@ static const struct cfg_key cfg_keys[] = {
     {"queue-capacity", set_queue_capacity, 0, "must be a power of two 1024..1048576"},
     {"max-pending-rows", set_max_pending_rows, 0, "must be an integer 1000..100000000"},
     {"parked-symbols", set_parked_symbols, 0, "must be an integer 0..100000"},
+    {"max-symbols", set_max_symbols, 0,
+     "must be an integer 1..1000000 (live symbols at most; at least as many as symbols lists)"},
+    {"symbol-create-rate", set_symbol_create_rate, 0,
+     "must be an integer 0..1000000 (new symbols per second added from trades; 0 = unpaced)"},
+    {"symbol-create-burst", set_symbol_create_burst, 0,
+     "must be an integer 1..1000000 (new symbols added from trades at once)"},
+    {"auto-add-symbols", set_auto_add_symbols, 0, "must be auto, yes or no"},
     {"shard", set_shard, 0, "must be i/N with 0 <= i < N <= 1024"},
     {"exit-on-eof", set_exit_on_eof, KEY_NOVALUE, "must be true, false, 1, 0, yes or no"},
     {"kline-sink", set_kline_sink, 0,
@@ -1434,6 +1484,11 @@ cfg_finish(struct cfg_run *r)
                 return rc;
         }
     }
+    if (t->n_symbols > t->max_symbols) {
+        cfg_errf(r, "config: max-symbols = \"%u\": symbols lists %zu names, more than it "
+                    "allows (raise max-symbols)", t->max_symbols, t->n_symbols);
+        return KL_ECONFIG;
+    }
     if (t->pace > 0 && t->source != KL_CFG_SRC_REPLAY) {
         cfg_errf(r, "config: pace = \"%.15g\": only applies to source = replay:FILE[,FILE...] "
                     "(use pace = 0 or drop it)", t->pace);
@@ -1495,6 +1550,10 @@ kl_config_defaults(kl_config_t *c)
     c->queue_capacity = 65536;
     c->max_pending_rows = 1000000;
     c->parked_symbols = 64;
+    c->max_symbols = 10000;
+    c->symbol_create_rate = 100;
+    c->symbol_create_burst = 4000;
+    c->auto_add = KL_CFG_AUTO_ADD_AUTO;
     c->shard_index = 0;
     c->shard_count = 1;
     c->exit_on_eof = false;
@@ -1750,10 +1809,14 @@ kl_config_describe(const kl_config_t *c, FILE *f)
         fputs("none", f);
     for (size_t i = 0; i < c->n_cpus; i++)
         fprintf(f, "%s%d", i ? "," : "", c->cpus[i]);
-    fprintf(f, "\nqueue-capacity = %u\nmax-pending-rows = %u\nparked-symbols = %u\n"
-               "shard = %u/%u\nexit-on-eof = %s\n",
-            c->queue_capacity, c->max_pending_rows, c->parked_symbols, c->shard_index,
-            c->shard_count, c->exit_on_eof ? "true" : "false");
+    fprintf(f, "\nqueue-capacity = %u\nmax-pending-rows = %u\nparked-symbols = %u\n",
+            c->queue_capacity, c->max_pending_rows, c->parked_symbols);
+    fprintf(f, "max-symbols = %u\nsymbol-create-rate = %u\nsymbol-create-burst = %u\n"
+               "auto-add-symbols = %s\n",
+            c->max_symbols, c->symbol_create_rate, c->symbol_create_burst,
+            auto_add_names[c->auto_add]);
+    fprintf(f, "shard = %u/%u\nexit-on-eof = %s\n", c->shard_index, c->shard_count,
+            c->exit_on_eof ? "true" : "false");
     fprintf(f, "stats-s = %d\nlog-level = %s\n", c->stats_s, log_names[c->log_level]);
 }
 

@@ -28,6 +28,9 @@ enum kl_cfg_store { KL_CFG_STORE_SQLITE, KL_CFG_STORE_POSTGRES };
 enum kl_cfg_log { KL_CFG_LOG_DEBUG, KL_CFG_LOG_INFO, KL_CFG_LOG_WARN, KL_CFG_LOG_ERROR };
 enum kl_cfg_clock { KL_CFG_CLOCK_AUTO, KL_CFG_CLOCK_WALL, KL_CFG_CLOCK_EVENT };
 enum kl_cfg_fsync { KL_CFG_FSYNC_ALWAYS, KL_CFG_FSYNC_EVERYSEC, KL_CFG_FSYNC_NO };
+/* auto-add-symbols: AUTO = yes for lines:, replay: and kafka:// when `symbols` is empty (Kafka:
+ * always), no for binance (its symbols are `symbols` or quote-assets' exchangeInfo list). */
+enum kl_cfg_auto_add { KL_CFG_AUTO_ADD_AUTO, KL_CFG_AUTO_ADD_YES, KL_CFG_AUTO_ADD_NO };
 enum kl_cfg_token_from {
     KL_CFG_TOKEN_NONE, /* no token anywhere: admin endpoints must refuse every request */
     KL_CFG_TOKEN_ENV,  /* KLINED_ADMIN_TOKEN */
@@ -125,6 +128,11 @@ typedef struct kl_config {
                                   taking trades (backpressure during a store outage) */
     uint32_t parked_symbols; /* per worker: removed symbols whose series stay in memory for a
                                 re-add, 0..100000 (beyond: resumed from the store) */
+    /* symbol creation bounds (issue 12, C2) */
+    uint32_t max_symbols;         /* live symbols, 1..1000000; >= n_symbols */
+    uint32_t symbol_create_rate;  /* new symbols per second from trades, 0 (unpaced)..1000000 */
+    uint32_t symbol_create_burst; /* ... at once, 1..1000000 */
+    enum kl_cfg_auto_add auto_add; /* unknown symbols met in trades are added */
 
     /* scale-out and run control */
     uint32_t shard_index; /* shard_index < shard_count <= 1024 */

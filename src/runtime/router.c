@@ -51,19 +51,27 @@ cache_clear(kl_router_t *rt)
         rt->cache[i].worker = -1;
 }
 
-/* The cached route of symbol, filled from the registry on a miss; NULL if unknown. Only a
- * trade may add a symbol (may_add, with auto_add): a hold or a watermark of a name the
- * registry does not know is nothing to act on. */
+/* The cached route of symbol, filled from the registry on a miss; NULL if unknown (*rc: KL_EARG,
+ * or KL_ESYMLIMIT when a bound refused to add it). Only a trade may add a symbol (may_add, with
+ * auto_add), within max-symbols and the creation rate; a trade's invalid name is counted. A
+ * hold or a watermark of a name the registry does not know is nothing to act on. Refusals are
+ * not cached: each costs a registry lookup (one lock, one probe), and a name refused for the
+ * rate may be accepted a moment later. */
 static const kl_route_t *
-lookup(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms, int may_add)
+lookup(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms, int may_add,
+       int *rc)
 {
+    *rc = KL_EARG;
     uint64_t e = kl_symreg_epoch(rt->reg);
     if (e != rt->epoch) {
         cache_clear(rt);
         rt->epoch = e;
     }
-    if (len == 0 || len >= KL_SYM_MAX)
+    if (len == 0 || len >= KL_SYM_MAX) {
+        if (may_add)
+            kl_symreg_refuse_name(rt->reg, symbol, len);
         return NULL;
+    }
     size_t mask = KL_ROUTER_CACHE - 1, i = hash_name(symbol, len) & mask;
     for (size_t probes = 0; probes < 8; probes++, i = (i + 1) & mask) {
         kl_route_t *r = &rt->cache[i];
@@ -72,13 +80,23 @@ lookup(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms, in
         if (memcmp(r->name, symbol, len) == 0 && r->name[len] == '\0')
             return r;
     }
+    /* A miss: a name met first, or not known. Only valid names get this far (a cached one is). */
+    if (!kl_sym_valid(symbol, len)) {
+        if (may_add)
+            kl_symreg_refuse_name(rt->reg, symbol, len);
+        return NULL;
+    }
     char name[KL_SYM_MAX];
     memcpy(name, symbol, len);
     name[len] = '\0';
     kl_syminfo_t info;
-    if (kl_symreg_lookup(rt->reg, name, rt->auto_add && may_add ? KL_SYMREG_AUTO : KL_SYMREG_FIND,
-                         unit_per_ms, &info) < 0)
+    int lr = kl_symreg_lookup(rt->reg, name,
+                              rt->auto_add && may_add ? KL_SYMREG_AUTO_BOUNDED : KL_SYMREG_FIND,
+                              unit_per_ms, &info);
+    if (lr < 0) {
+        *rc = lr == KL_ESYMLIMIT ? KL_ESYMLIMIT : KL_EARG;
         return NULL;
+    }
     /* Insert; a full probe run evicts its first entry (the registry stays authoritative). */
     i = hash_name(symbol, len) & mask;
     size_t slot = i;
@@ -109,10 +127,11 @@ kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_p
 {
     if (rt->sink) /* klined bridge: the trade leaves the process instead */
         return rt->sink(rt->sink_ctx, symbol, len, unit_per_ms, t);
-    const kl_route_t *r = lookup(rt, symbol, len, unit_per_ms, 1);
+    int rc;
+    const kl_route_t *r = lookup(rt, symbol, len, unit_per_ms, 1, &rc);
     if (!r) {
         rt->unknown++;
-        return KL_EARG;
+        return rc;
     }
     kl_msg_t m;
     m.type = KL_MSG_TRADE;
@@ -123,8 +142,7 @@ kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_p
     if (kl_ring_try_push(ring, &m) != 0) {
         /* Full: wake the worker before waiting, or it may be parked on what we hold. */
         kl_wake_notify(kl_worker_wake(rt->workers[r->worker]));
-        int rc = kl_ring_push(ring, &m, rt->stop);
-        if (rc != 0)
+        if ((rc = kl_ring_push(ring, &m, rt->stop)) != 0)
             return rc;
     }
     rt->notify |= (uint64_t)1 << r->worker;
@@ -136,7 +154,8 @@ kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_p
 static int
 send_named(kl_router_t *rt, const char *symbol, size_t len, kl_msg_t *m)
 {
-    const kl_route_t *r = lookup(rt, symbol, len, 0, 0);
+    int rc;
+    const kl_route_t *r = lookup(rt, symbol, len, 0, 0, &rc);
     if (!r)
         return KL_EARG;
     m->sym = r->sym;

@@ -27,7 +27,8 @@ typedef struct kl_router {
     int n_workers;
     int producer;
     kl_symreg_t *reg;
-    int auto_add; /* unknown symbols are added (no --symbols list); removed ones are not */
+    int auto_add; /* unknown symbols are added (auto-add-symbols), within max-symbols and the
+                     creation rate; removed ones are not */
     /* Time policy the source applies (set by the service before the source starts): */
     int wmark;           /* finality follows the source's watermarks (kl_router_wmark) */
     int64_t disorder_ms; /* config disorder-ms */
@@ -51,8 +52,10 @@ int kl_router_init(kl_router_t *rt, kl_worker_t **workers, int n_workers, int pr
 void kl_router_fini(kl_router_t *rt);
 
 /* Routes one validated trade of symbol (len bytes, [A-Z0-9]) in time unit unit_per_ms. Waits
- * while the worker's ring is full. Returns 0; KL_EARG when the symbol is unknown and not added
- * (counted in rt->unknown); KL_ESHUTDOWN when stopping. */
+ * while the worker's ring is full. Returns 0; KL_EARG when the symbol is unknown and not added,
+ * or not a valid name (counted by the registry); KL_ESYMLIMIT when adding it was refused by
+ * max-symbols or the creation rate (counted by the registry); both counted in rt->unknown;
+ * KL_ESHUTDOWN when stopping. */
 int kl_router_trade(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms,
                     const kl_trade_t *t);
 

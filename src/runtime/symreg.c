@@ -1,12 +1,29 @@
-/* Symbol registry: a growable array of entries indexed by id, plus a linear-probing name index.
- * All under one mutex; see symreg.h for why that is enough. A removed name's parked/stored
- * marks live on its latest entry (the one the index points to). */
+/* Symbol registry: a growable array of entry slots, a linear-probing name index (name -> slot
+ * of its latest entry) and an id index (id -> slot). All under one mutex; see symreg.h for why
+ * that is enough. A removed name's parked/stored marks live on its latest entry (the one the
+ * name index points to).
+ *
+ * Entries are reclaimed (issue 12, low): when a name is added again, its previous entry is no
+ * longer anyone's latest, only the answer to kl_symreg_get() of an old id, whose callers treat
+ * "unknown" and "not live" alike; so it is freed at once (unless a re-add state still waits in
+ * it for a worker), and its slot reused. Ids still come from a counter and are never reused. So
+ * the table holds one entry per name ever registered (live, or removed and remembered: a
+ * removed name must stay known, so that a trade does not bring it back and a re-add resumes
+ * its series), not one per add, and a Kafka group that rebalances its symbols again and again,
+ * or an admin removing and adding in a loop, no longer grows it.
+ *
+ * Bounds (issue 12, C2): every name is validated before anything is allocated for it; a
+ * CAPPED add is refused once max_live symbols are live, a PACED one when the token bucket
+ * (rate per second, burst tokens) is empty. A refusal costs one lock, one index probe and a
+ * counter: a flood of unknown names is cheap, and the names already known keep their cached
+ * routes in the routers, which never come here. */
 #include "runtime/symreg.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "core/shard.h"
 #include "kl/err.h"
 
@@ -25,11 +42,23 @@ struct kl_symreg {
     int *load; /* live symbols per worker */
     kl_syminfo_t *v;
     ext_t *ext; /* parallel to v */
-    size_t n, cap;
-    uint32_t *idx; /* name hash -> id + 1 (0 = empty) */
+    size_t n, cap; /* slots used (some may be free), allocated */
+    uint32_t *idx; /* name hash -> slot + 1 (0 = empty) */
     size_t idx_cap;
+    uint32_t *byid; /* id index: id + 1 at [2i], slot at [2i + 1]; id + 1 == 0: empty */
+    size_t byid_cap, byid_n; /* pairs */
+    uint32_t *free_slots; /* reclaimed slots, to reuse */
+    size_t n_free, free_cap;
+    uint32_t next_id;
     uint32_t shard_index, shard_count; /* only names of this shard are added */
     uint32_t place_parts; /* > 0: a name's worker is kl_shard_of(name, place_parts) % workers */
+    size_t n_live;
+    kl_symreg_limits_t lim;
+    int64_t tokens_milli; /* the bucket, in thousandths of a new symbol */
+    int64_t bucket_ms;    /* when it was last refilled */
+    int64_t (*now_ms)(void);
+    uint64_t refused[KL_SYMREG_N_REFUSALS];
+    kl_ratelimit_t rl[KL_SYMREG_N_REFUSALS]; /* the refusal log lines, one per reason */
 };
 
 static uint64_t
@@ -41,16 +70,21 @@ name_hash(const char *s)
     return h;
 }
 
-static int
-valid_name(const char *s)
+int
+kl_sym_valid(const char *s, size_t len)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n >= KL_SYM_MAX)
+    if (len == 0 || len >= KL_SYM_MAX)
         return 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < len; i++)
         if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
             return 0;
     return 1;
+}
+
+static int
+valid_name(const char *s)
+{
+    return kl_sym_valid(s, strnlen(s, KL_SYM_MAX));
 }
 
 kl_symreg_t *
@@ -61,12 +95,16 @@ kl_symreg_create(int n_workers)
         return NULL;
     r->n_workers = n_workers;
     r->shard_count = 1;
+    r->now_ms = kl_mono_ms;
     r->load = kl_calloc((size_t)n_workers, sizeof *r->load);
     r->idx_cap = 1024;
     r->idx = kl_calloc(r->idx_cap, sizeof *r->idx);
-    if (!r->load || !r->idx) {
+    r->byid_cap = 1024;
+    r->byid = kl_calloc(2 * r->byid_cap, sizeof *r->byid);
+    if (!r->load || !r->idx || !r->byid) {
         kl_free(r->load);
         kl_free(r->idx);
+        kl_free(r->byid);
         kl_free(r);
         return NULL;
     }
@@ -84,6 +122,8 @@ kl_symreg_destroy(kl_symreg_t *r)
         kl_free(r->ext[i].state); /* re-adds no worker took */
     kl_free(r->load);
     kl_free(r->idx);
+    kl_free(r->byid);
+    kl_free(r->free_slots);
     kl_free(r->v);
     kl_free(r->ext);
     kl_free(r);
@@ -117,6 +157,91 @@ idx_grow(kl_symreg_t *r)
     return 0;
 }
 
+/* Position of id in the id index: the pair holding it, or the empty one where it goes. */
+static size_t
+byid_find(const kl_symreg_t *r, uint32_t id)
+{
+    size_t mask = r->byid_cap - 1, i = ((size_t)id * 2654435761u) & mask;
+    while (r->byid[2 * i] != 0 && r->byid[2 * i] != id + 1)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* The slot of id, or -1. */
+static int64_t
+slot_of(const kl_symreg_t *r, uint32_t id)
+{
+    size_t i = byid_find(r, id);
+    return r->byid[2 * i] != 0 ? (int64_t)r->byid[2 * i + 1] : -1;
+}
+
+/* Makes room for one more id (kept at most half full). */
+static int
+byid_reserve(kl_symreg_t *r)
+{
+    if ((r->byid_n + 1) * 2 <= r->byid_cap)
+        return 0;
+    size_t ocap = r->byid_cap;
+    uint32_t *old = r->byid, *nb = kl_calloc(4 * ocap, sizeof *nb);
+    if (!nb)
+        return KL_ENOMEM;
+    r->byid = nb;
+    r->byid_cap = 2 * ocap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[2 * i]) {
+            size_t j = byid_find(r, old[2 * i] - 1);
+            r->byid[2 * j] = old[2 * i];
+            r->byid[2 * j + 1] = old[2 * i + 1];
+        }
+    kl_free(old);
+    return 0;
+}
+
+/* Removes id from the id index (linear probing: the run after it shifts back). */
+static void
+byid_delete(kl_symreg_t *r, uint32_t id)
+{
+    size_t mask = r->byid_cap - 1, i = byid_find(r, id);
+    if (r->byid[2 * i] == 0)
+        return;
+    for (size_t j = (i + 1) & mask; r->byid[2 * j] != 0; j = (j + 1) & mask) {
+        size_t home = ((size_t)(r->byid[2 * j] - 1) * 2654435761u) & mask;
+        /* j's pair may move to the hole at i when its home is not in (i, j] (cyclically) */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            r->byid[2 * i] = r->byid[2 * j];
+            r->byid[2 * i + 1] = r->byid[2 * j + 1];
+            i = j;
+        }
+    }
+    r->byid[2 * i] = 0;
+    r->byid[2 * i + 1] = 0;
+    r->byid_n--;
+}
+
+/* Frees the entry in slot `old` that a newer entry of its name replaced (see the top). */
+static void
+reclaim(kl_symreg_t *r, size_t old)
+{
+    if (r->ext[old].state) /* a re-add's state waits in it for its worker */
+        return;
+    if (r->n_free == r->free_cap) {
+        size_t ncap = r->free_cap ? r->free_cap * 2 : 64;
+        uint32_t *nf = kl_alloc(ncap * sizeof *nf);
+        if (!nf)
+            return; /* kept: costs an entry, nothing else */
+        if (r->n_free)
+            memcpy(nf, r->free_slots, r->n_free * sizeof *nf);
+        kl_free(r->free_slots);
+        r->free_slots = nf;
+        r->free_cap = ncap;
+    }
+    byid_delete(r, r->v[old].id);
+    memset(&r->v[old], 0, sizeof r->v[old]);
+    memset(&r->ext[old], 0, sizeof r->ext[old]);
+    r->v[old].parked = -1;
+    r->free_slots[r->n_free++] = (uint32_t)old;
+}
+
 /* Appends a new entry for name (live or not) on worker `worker` (-1: the placement's choice, or
  * the worker holding the name's parked series). Returns it, or NULL without memory. */
 static kl_syminfo_t *
@@ -125,8 +250,10 @@ new_entry(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, int worker, in
     /* Keep the index at most half full, so probing stays short and always ends. */
     if ((r->n + 1) * 2 > r->idx_cap && idx_grow(r) != 0)
         return NULL;
+    if (byid_reserve(r) != 0)
+        return NULL;
     size_t slot = idx_find(r, name);
-    if (r->n == r->cap) {
+    if (r->n_free == 0 && r->n == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 64;
         kl_syminfo_t *nv = kl_calloc(ncap, sizeof *nv);
         ext_t *nx = nv ? kl_calloc(ncap, sizeof *nx) : NULL;
@@ -158,20 +285,28 @@ new_entry(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, int worker, in
                 best = w;
     if (unit_per_ms == 0 && old) /* a re-add continues in the unit the series had */
         unit_per_ms = old->unit_per_ms;
-    kl_syminfo_t *e = &r->v[r->n];
+    size_t at = r->n_free ? r->free_slots[--r->n_free] : r->n++;
+    kl_syminfo_t *e = &r->v[at];
     memset(e, 0, sizeof *e);
-    memset(&r->ext[r->n], 0, sizeof r->ext[r->n]);
+    memset(&r->ext[at], 0, sizeof r->ext[at]);
     strcpy(e->name, name);
-    e->id = (uint32_t)r->n;
+    e->id = r->next_id++;
     e->worker = best;
     e->unit_per_ms = unit_per_ms;
     e->live = live;
     e->resume_id = INT64_MIN;
     e->parked = -1;
-    r->n++;
-    if (live)
+    if (live) {
         r->load[best]++;
-    r->idx[slot] = e->id + 1;
+        r->n_live++;
+    }
+    size_t j = byid_find(r, e->id);
+    r->byid[2 * j] = e->id + 1;
+    r->byid[2 * j + 1] = (uint32_t)at;
+    r->byid_n++;
+    if (old) /* the name's previous entry: nobody's latest any more */
+        reclaim(r, (size_t)(old - r->v));
+    r->idx[slot] = (uint32_t)at + 1;
     return e;
 }
 
@@ -199,12 +334,106 @@ shard_refuses(const kl_symreg_t *r, const char *name)
     return kl_shard_of(name, strlen(name), r->shard_count) != r->shard_index;
 }
 
+/* A refusal decided under the lock, logged after it. */
+typedef struct refusal {
+    int reason; /* enum kl_symreg_refusal; -1: none */
+    int log;    /* the reason's rate limit lets this one be logged */
+    uint64_t count, suppressed;
+    size_t live;
+    kl_symreg_limits_t lim;
+} refusal_t;
+
+/* Locked: counts a refusal for reason, and whether to log it (once a second per reason). */
+static void
+refuse_locked(kl_symreg_t *r, int reason, refusal_t *w)
+{
+    w->reason = reason;
+    w->count = ++r->refused[reason];
+    w->log = kl_ratelimit_ok(&r->rl[reason], 1000, &w->suppressed);
+    w->live = r->n_live;
+    w->lim = r->lim;
+}
+
+/* Locked: 1 when the bounds `add` asks for refuse a new symbol now (counted in *w), else 0,
+ * having taken a token when PACED. The cap is checked first: a refusal by it costs no token. */
+static int
+bounds_refuse(kl_symreg_t *r, int add, refusal_t *w)
+{
+    if ((add & KL_SYMREG_CAPPED) && r->lim.max_live && r->n_live >= r->lim.max_live) {
+        refuse_locked(r, KL_SYMREG_REFUSED_CAP, w);
+        return 1;
+    }
+    if ((add & KL_SYMREG_PACED) && r->lim.rate) {
+        int64_t now = r->now_ms(), full = (int64_t)r->lim.burst * 1000;
+        if (now > r->bucket_ms) { /* rate per second = thousandths per ms */
+            int64_t gain = (now - r->bucket_ms) * (int64_t)r->lim.rate;
+            r->tokens_milli = gain >= full - r->tokens_milli ? full : r->tokens_milli + gain;
+            r->bucket_ms = now;
+        }
+        if (r->tokens_milli < 1000) {
+            refuse_locked(r, KL_SYMREG_REFUSED_RATE, w);
+            return 1;
+        }
+        r->tokens_milli -= 1000;
+    }
+    return 0;
+}
+
+/* The log line of a refusal: the name as received (escaped, it may be anything) and what the
+ * service did. */
+static void
+log_refusal(const char *name, size_t len, const refusal_t *w)
+{
+    static const char *const why[KL_SYMREG_N_REFUSALS] = {"cap", "rate", "name"};
+    static const char hex[] = "0123456789abcdef";
+    char esc[4 * 40 + 4];
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < 40; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            esc[o++] = (char)c;
+        } else {
+            esc[o++] = '\\';
+            esc[o++] = 'x';
+            esc[o++] = hex[c >> 4];
+            esc[o++] = hex[c & 15];
+        }
+    }
+    if (len > 40)
+        esc[o++] = '.', esc[o++] = '.', esc[o++] = '.';
+    esc[o] = '\0';
+    kl_log(KL_LOG_WARN, "symreg", "symbol_refused",
+           "symbol=\"%s\" reason=%s live=%zu max_symbols=%u symbol_create_rate=%u "
+           "symbol_create_burst=%u refused=%llu suppressed=%llu action=\"%s\"",
+           esc, why[w->reason], w->live, w->lim.max_live, w->lim.rate, w->lim.burst,
+           (unsigned long long)w->count, (unsigned long long)w->suppressed,
+           w->reason == KL_SYMREG_REFUSED_NAME
+               ? "dropped: not a symbol name (1..31 of A-Z 0-9)"
+               : "not added: its trades are dropped and counted until it can be");
+}
+
+void
+kl_symreg_refuse_name(kl_symreg_t *r, const char *s, size_t len)
+{
+    refusal_t w;
+    pthread_mutex_lock(&r->mu);
+    refuse_locked(r, KL_SYMREG_REFUSED_NAME, &w);
+    pthread_mutex_unlock(&r->mu);
+    if (w.log)
+        log_refusal(s, len, &w);
+}
+
 int
 kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms,
                  kl_syminfo_t *out)
 {
-    if (!valid_name(name))
+    int mode = add & KL_SYMREG_MODE;
+    if (!valid_name(name)) {
+        if (add & (KL_SYMREG_CAPPED | KL_SYMREG_PACED)) /* a source's: counted */
+            kl_symreg_refuse_name(r, name, strnlen(name, KL_SYM_MAX));
         return KL_EARG;
+    }
+    refusal_t w = {.reason = -1};
     pthread_mutex_lock(&r->mu);
     size_t slot = idx_find(r, name);
     int rc;
@@ -214,15 +443,49 @@ kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms
             e->unit_per_ms = unit_per_ms;
         *out = *e;
         rc = 0;
-    } else if (add != KL_SYMREG_FIND && shard_refuses(r, name)) {
+    } else if (mode != KL_SYMREG_FIND && shard_refuses(r, name)) {
         rc = KL_ESHARD; /* another instance serves it */
-    } else if (add == KL_SYMREG_ADD || (add == KL_SYMREG_AUTO && r->idx[slot] == 0)) {
-        rc = add_locked(r, name, unit_per_ms, out);
+    } else if (mode == KL_SYMREG_ADD || (mode == KL_SYMREG_AUTO && r->idx[slot] == 0)) {
+        rc = bounds_refuse(r, add, &w) ? KL_ESYMLIMIT : add_locked(r, name, unit_per_ms, out);
     } else {
         rc = KL_EARG;
     }
     pthread_mutex_unlock(&r->mu);
+    if (w.log)
+        log_refusal(name, strlen(name), &w);
     return rc;
+}
+
+void
+kl_symreg_set_limits(kl_symreg_t *r, const kl_symreg_limits_t *l)
+{
+    pthread_mutex_lock(&r->mu);
+    r->lim = *l;
+    if (r->lim.burst == 0)
+        r->lim.burst = 1;
+    r->tokens_milli = (int64_t)r->lim.burst * 1000;
+    r->bucket_ms = r->now_ms();
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+kl_symreg_set_clock(kl_symreg_t *r, int64_t (*now_ms)(void))
+{
+    pthread_mutex_lock(&r->mu);
+    r->now_ms = now_ms;
+    r->bucket_ms = now_ms();
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+kl_symreg_stats(kl_symreg_t *r, kl_symreg_stats_t *out)
+{
+    pthread_mutex_lock(&r->mu);
+    out->live = r->n_live;
+    out->entries = r->n - r->n_free;
+    for (int i = 0; i < KL_SYMREG_N_REFUSALS; i++)
+        out->refused[i] = r->refused[i];
+    pthread_mutex_unlock(&r->mu);
 }
 
 void
@@ -247,8 +510,9 @@ kl_symreg_get(kl_symreg_t *r, uint32_t id, kl_syminfo_t *out)
 {
     pthread_mutex_lock(&r->mu);
     int rc = KL_EARG;
-    if (id < r->n) {
-        *out = r->v[id];
+    int64_t at = slot_of(r, id);
+    if (at >= 0) {
+        *out = r->v[at];
         rc = 0;
     }
     pthread_mutex_unlock(&r->mu);
@@ -267,6 +531,7 @@ kl_symreg_remove(kl_symreg_t *r, const char *name, kl_syminfo_t *out)
         kl_syminfo_t *e = &r->v[r->idx[slot] - 1];
         e->live = 0;
         r->load[e->worker]--;
+        r->n_live--;
         e->parked = e->worker; /* the worker parks the series (KL_MSG_REMOVE) */
         e->stored = 1;
         *out = *e;
@@ -283,6 +548,7 @@ kl_symreg_readd(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_symin
 {
     if (!valid_name(name))
         return KL_EARG;
+    refusal_t w = {.reason = -1};
     pthread_mutex_lock(&r->mu);
     kl_syminfo_t *e = latest(r, name);
     int rc;
@@ -293,15 +559,19 @@ kl_symreg_readd(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_symin
         rc = 0;
     } else if (shard_refuses(r, name)) {
         rc = KL_ESHARD;
-    } else if (e && r->ext[e->id].resuming) {
+    } else if (e && r->ext[e - r->v].resuming) {
         rc = KL_EARG; /* another re-add is reading its state */
+    } else if (bounds_refuse(r, KL_SYMREG_CAPPED, &w)) {
+        rc = KL_ESYMLIMIT; /* an explicit add obeys the cap (not the rate) */
     } else if (e && e->parked < 0 && e->stored) {
-        r->ext[e->id].resuming = 1;
+        r->ext[e - r->v].resuming = 1;
         rc = KL_SYMREG_NEED_STATE;
     } else {
         rc = add_locked(r, name, unit_per_ms, out);
     }
     pthread_mutex_unlock(&r->mu);
+    if (w.log)
+        log_refusal(name, strlen(name), &w);
     return rc;
 }
 
@@ -325,8 +595,8 @@ kl_symreg_readd_state(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, vo
         rc = KL_ENOMEM;
     } else {
         if (state) { /* the worker creating the slot takes it */
-            r->ext[e->id].state = state;
-            r->ext[e->id].len = len;
+            r->ext[e - r->v].state = state;
+            r->ext[e - r->v].len = len;
             state = NULL;
         }
         *out = *e;
@@ -345,7 +615,7 @@ kl_symreg_readd_cancel(kl_symreg_t *r, const char *name)
     pthread_mutex_lock(&r->mu);
     kl_syminfo_t *e = latest(r, name);
     if (e)
-        r->ext[e->id].resuming = 0;
+        r->ext[e - r->v].resuming = 0;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -354,10 +624,11 @@ kl_symreg_take_state(kl_symreg_t *r, uint32_t id, void **state, uint32_t *len)
 {
     int rc = 0;
     pthread_mutex_lock(&r->mu);
-    if (id < r->n && r->ext[id].state) {
-        *state = r->ext[id].state;
-        *len = r->ext[id].len;
-        r->ext[id].state = NULL;
+    int64_t at = slot_of(r, id);
+    if (at >= 0 && r->ext[at].state) {
+        *state = r->ext[at].state;
+        *len = r->ext[at].len;
+        r->ext[at].state = NULL;
         rc = 1;
     }
     pthread_mutex_unlock(&r->mu);

@@ -4,7 +4,9 @@
  * because none of those is per trade; the hot paths keep their own caches and watch `epoch`.
  *
  * Ids are never reused: a symbol removed and added again gets a new id, so a stale cache entry
- * can only route trades to a worker that drops them (counted), never to another symbol.
+ * can only route trades to a worker that drops them (counted), never to another symbol. The old
+ * id's entry is reclaimed then (its slot reused, the id not), so the table holds one entry per
+ * name ever registered, not one per add.
  *
  * Re-adding resumes (docs/architecture.md "Symbols at runtime"). A removed name remembers where
  * its series went: `parked` = the worker that keeps it in memory (the removal parks it there),
@@ -49,15 +51,67 @@ enum kl_symreg_add {
                            in force until an explicit add) */
     KL_SYMREG_ADD = 2,  /* add, also a removed name (admin add, config reload); a removed name
                            goes to the worker that holds its parked series */
+    /* Bits or'ed to AUTO or ADD: the bounds of kl_symreg_set_limits() that the add obeys. A
+     * name refused by one of them is counted (kl_symreg_stats), logged rate-limited, and the
+     * lookup returns KL_ESYMLIMIT. Without them an add is bounded by nothing (the configured
+     * symbols at start, recovery, a Kafka partition's stored states: what the service already
+     * served). */
+    KL_SYMREG_CAPPED = 4, /* at most max_live live symbols */
+    KL_SYMREG_PACED = 8,  /* at most `rate` new symbols per second, `burst` at once */
 };
+#define KL_SYMREG_MODE 3 /* the FIND/AUTO/ADD part of `add` */
+/* What a source's router uses for a name it meets in a trade: an unknown name is added within
+ * every bound. */
+#define KL_SYMREG_AUTO_BOUNDED (KL_SYMREG_AUTO | KL_SYMREG_CAPPED | KL_SYMREG_PACED)
+
+/* The bounds on symbol creation (docs/config.md max-symbols, symbol-create-rate/-burst). Set
+ * once the configured and recovered symbols are in: those are never refused. */
+typedef struct kl_symreg_limits {
+    uint32_t max_live; /* live symbols; 0: unbounded */
+    uint32_t rate;     /* new symbols per second (token bucket); 0: unpaced */
+    uint32_t burst;    /* tokens the bucket holds (new symbols at once); >= 1 */
+} kl_symreg_limits_t;
+
+/* Why a name was refused, for the counters of kl_symreg_stats(). */
+enum kl_symreg_refusal {
+    KL_SYMREG_REFUSED_CAP,  /* max_live symbols were live */
+    KL_SYMREG_REFUSED_RATE, /* created faster than rate/burst */
+    KL_SYMREG_REFUSED_NAME, /* not A-Z0-9, or not 1..31 bytes */
+    KL_SYMREG_N_REFUSALS
+};
+
+typedef struct kl_symreg_stats {
+    uint64_t live;    /* live symbols */
+    uint64_t entries; /* entries held, live and removed */
+    uint64_t refused[KL_SYMREG_N_REFUSALS];
+} kl_symreg_stats_t;
+
+/* 1 when s (len bytes) is a symbol name: 1..KL_SYM_MAX-1 bytes of A-Z 0-9 (the rule of the
+ * `symbols` key). Checked before anything is allocated for a name. */
+int kl_sym_valid(const char *s, size_t len);
+
+/* Any thread. Sets the bounds for CAPPED/PACED adds and kl_symreg_readd(); the bucket starts
+ * full. */
+void kl_symreg_set_limits(kl_symreg_t *r, const kl_symreg_limits_t *l);
+
+/* Tests: the monotonic clock the bucket refills by (default kl_mono_ms). */
+void kl_symreg_set_clock(kl_symreg_t *r, int64_t (*now_ms)(void));
+
+/* Any thread: counts a source's trade whose symbol is not a valid name (s, len bytes, any
+ * content: logged escaped, rate-limited). */
+void kl_symreg_refuse_name(kl_symreg_t *r, const char *s, size_t len);
+
+void kl_symreg_stats(kl_symreg_t *r, kl_symreg_stats_t *out);
 
 /* kl_symreg_readd(): the name's series is only in the store; read it, then readd_state. */
 #define KL_SYMREG_NEED_STATE 2
 
 /* Any thread. Finds name; when absent, adds it per `add` on the least-loaded worker with
  * the given unit. unit_per_ms 0 ("not known yet", for symbols configured before any trade) is
- * replaced by the unit of the first lookup that gives one. Returns 1 if it was added by this call, 0 if it existed (live), KL_EARG when
- * absent and not added (or the name is invalid), KL_ENOMEM. Writes *out on 0/1. */
+ * replaced by the unit of the first lookup that gives one. Returns 1 if it was added by this
+ * call, 0 if it existed (live), KL_EARG when absent and not added (or the name is invalid: with
+ * CAPPED or PACED counted as a refusal), KL_ESYMLIMIT when a bound of `add` refused it,
+ * KL_ESHARD, KL_ENOMEM. Writes *out on 0/1. */
 int kl_symreg_lookup(kl_symreg_t *r, const char *name, int add, uint32_t unit_per_ms,
                      kl_syminfo_t *out);
 
@@ -69,7 +123,9 @@ void kl_symreg_set_shard(kl_symreg_t *r, uint32_t index, uint32_t count);
  * that all the symbols of one partition share a worker (0: least loaded, the default). */
 void kl_symreg_set_placement(kl_symreg_t *r, uint32_t n_parts);
 
-/* Any thread. Info for id (live or removed). Returns 0, or KL_EARG if unknown. */
+/* Any thread. Info for id (live, or the latest entry of a removed name). Returns 0, or KL_EARG
+ * if unknown, or superseded: the entry of an id whose name was added again since is reclaimed
+ * (callers treat that as "not live"). */
 int kl_symreg_get(kl_symreg_t *r, uint32_t id, kl_syminfo_t *out);
 
 /* Any thread. Marks name removed and bumps the epoch; returns 0 and its info, or KL_EARG. The
@@ -85,7 +141,8 @@ int kl_symreg_remove(kl_symreg_t *r, const char *name, kl_syminfo_t *out);
  *   KL_SYMREG_NEED_STATE   its series is only in the store: nothing is added, the name is marked
  *       as being resumed (further re-adds get KL_EARG) until the caller reads the stored state
  *       and calls kl_symreg_readd_state(), or kl_symreg_readd_cancel();
- *   KL_EARG (invalid name, or being resumed), KL_ESHARD, KL_ENOMEM. */
+ *   KL_EARG (invalid name, or being resumed), KL_ESHARD, KL_ESYMLIMIT (max_live are live: an
+ *   explicit add obeys the cap, not the rate), KL_ENOMEM. */
 int kl_symreg_readd(kl_symreg_t *r, const char *name, uint32_t unit_per_ms, kl_syminfo_t *out);
 
 /* Any thread. Completes a KL_SYMREG_NEED_STATE re-add: adds name (on the least-loaded worker)

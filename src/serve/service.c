@@ -84,13 +84,16 @@ kl_service_log_stats(kl_service_t *svc)
     kl_source_stats_t src = {0};
     if (svc->source)
         kl_source_stats(svc->source, &src);
+    kl_symreg_stats_t sr;
+    kl_symreg_stats(svc->reg, &sr);
     kl_log(KL_LOG_INFO, "stats", "stats",
            "source_messages=%llu source_trades=%llu source_rejected=%llu too_far_ahead=%llu "
            "worker_trades=%llu "
            "applied=%llu late=%llu duplicates=%llu too_late=%llu stale=%llu unknown_symbol=%llu "
            "symbols=%llu queue_depth=%llu queue_waits=%llu dirty=%llu pending_rows=%llu "
            "snapshots=%llu snapshot_rows=%llu snapshot_us=%llu commits=%llu commit_failures=%llu "
-           "commit_us=%llu commit_max_us=%llu",
+           "commit_us=%llu commit_max_us=%llu symbols_refused_cap=%llu "
+           "symbols_refused_rate=%llu symbols_refused_name=%llu",
            (unsigned long long)src.messages, (unsigned long long)src.trades,
            (unsigned long long)src.rejected, (unsigned long long)src.too_far_ahead,
            (unsigned long long)sum.trades,
@@ -102,7 +105,10 @@ kl_service_log_stats(kl_service_t *svc)
            (unsigned long long)sum.pending_rows, (unsigned long long)sum.snapshots,
            (unsigned long long)sum.snapshot_rows, (unsigned long long)sum.last_snapshot_us,
            (unsigned long long)p.commits, (unsigned long long)p.failures,
-           (unsigned long long)p.last_commit_us, (unsigned long long)p.max_commit_us);
+           (unsigned long long)p.last_commit_us, (unsigned long long)p.max_commit_us,
+           (unsigned long long)sr.refused[KL_SYMREG_REFUSED_CAP],
+           (unsigned long long)sr.refused[KL_SYMREG_REFUSED_RATE],
+           (unsigned long long)sr.refused[KL_SYMREG_REFUSED_NAME]);
 }
 
 static void
@@ -343,9 +349,19 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     /* Kafka is the log: no WAL, and the states come with each assigned partition. */
     if (rc == 0 && !kafka)
         rc = recover_and_open_wals(svc, err, cap);
+    if (rc == 0) { /* from here on, within the bounds: the configured and recovered are in */
+        kl_symreg_limits_t lim = {cfg->max_symbols, cfg->symbol_create_rate,
+                                  cfg->symbol_create_burst};
+        kl_symreg_set_limits(svc->reg, &lim);
+    }
     if (rc == 0)
         rc = make_source(svc, err, cap);
-    int auto_add = cfg->n_symbols == 0 || kafka;
+    /* auto-add-symbols = auto: a trade's unknown symbol is added for lines: and replay: without
+     * a `symbols` list, and for Kafka (its partitions decide); never for binance, whose symbols
+     * are `symbols` or the exchangeInfo list of quote-assets (docs/config.md). */
+    int auto_add = cfg->auto_add == KL_CFG_AUTO_ADD_YES ||
+                   (cfg->auto_add == KL_CFG_AUTO_ADD_AUTO && cfg->source != KL_CFG_SRC_BINANCE &&
+                    (cfg->n_symbols == 0 || kafka));
     if (rc == 0)
         rc = kl_router_init(&svc->src_router, svc->workers, svc->n_workers, PRODUCER_SOURCE,
                             svc->reg, auto_add, &svc->source_stop);

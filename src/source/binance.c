@@ -748,8 +748,8 @@ emit_trade(void *ctx, const kl_trade_t *t, int from_rest)
     int rc = y->refused ? KL_EARG : kl_router_trade(b->rt, y->name, y->len, 1, &st);
     if (rc == KL_ESHUTDOWN)
         return rc;
-    if (rc == KL_EARG) {
-        /* Removed by an admin while we still receive it. Nothing more goes to its worker, so
+    if (rc == KL_EARG || rc == KL_ESYMLIMIT) {
+        /* Removed by an admin while we still receive it (or never added: max-symbols). Nothing more goes to its worker, so
          * that a re-add can backfill from routed_id with every id in order. */
         y->refused = 1;
         atomic_fetch_add_explicit(&b->base.skipped_events, 1, memory_order_relaxed);
@@ -1912,7 +1912,9 @@ info_complete(rest_req_t *r)
     size_t fresh = 0;
     for (size_t i = 0; b->rt && i < b->n_qset; i++) {
         kl_syminfo_t info;
-        fresh += kl_symreg_lookup(b->rt->reg, b->qset[i], KL_SYMREG_AUTO, 1, &info) == 1;
+        /* The exchange's list: within max-symbols, not paced (refusals counted, logged) */
+        fresh += kl_symreg_lookup(b->rt->reg, b->qset[i], KL_SYMREG_AUTO | KL_SYMREG_CAPPED, 1,
+                                  &info) == 1;
     }
     kl_log(KL_LOG_INFO, "binance", "exchange_info", "quote_assets=%s trading=%ld new=%zu",
            b->quotes, n, fresh);

@@ -430,9 +430,10 @@ on_message(kafka_src_t *k, const rd_kafka_message_t *msg, uint32_t rx_us, int64_
         return; /* counted and logged as too far ahead */
     m.t.rx_us = rx_us;
     rc = kl_router_trade(k->rt, m.symbol, len, 1, &m.t);
-    if (rc == KL_EARG) { /* let go earlier and assigned back: ours again */
+    if (rc == KL_EARG && k->rt->auto_add) { /* let go earlier and assigned back: ours again */
         kl_syminfo_t info;
-        if (kl_symreg_lookup(k->rt->reg, m.symbol, KL_SYMREG_ADD, 1, &info) >= 0)
+        if (kl_symreg_lookup(k->rt->reg, m.symbol, KL_SYMREG_ADD | KL_SYMREG_CAPPED, 1, &info) >=
+            0)
             rc = kl_router_trade(k->rt, m.symbol, len, 1, &m.t);
     }
     if (rc != 0) {

@@ -87,8 +87,8 @@ handle_line(lines_src_t *l, conn_t *c, kl_router_t *rt, const char *line, size_t
         rc = kl_router_trade(rt, m.symbol, sl, 1, &m.t);
         if (rc == KL_ESHUTDOWN)
             return;
-        if (rc == KL_EARG) {
-            reject(l, c, KL_EARG, m.symbol, sl); /* unknown symbol */
+        if (rc == KL_EARG || rc == KL_ESYMLIMIT) {
+            reject(l, c, rc, m.symbol, sl); /* unknown symbol, or refused (symreg.h) */
             return;
         }
     }

@@ -206,6 +206,10 @@ test_defaults(void **state)
                            "queue-capacity = 65536\n"
                            "max-pending-rows = 1000000\n"
                            "parked-symbols = 64\n"
+                           "max-symbols = 10000\n"
+                           "symbol-create-rate = 100\n"
+                           "symbol-create-burst = 4000\n"
+                           "auto-add-symbols = auto\n"
                            "shard = 0/1\n"
                            "exit-on-eof = false\n"
                            "stats-s = 10\n"
@@ -1057,6 +1061,33 @@ test_usage(void **state)
     free(buf);
 }
 
+/* Issue 12, C2: the symbol creation bounds, and `symbols` may not list more than max-symbols. */
+static void
+test_symbol_bounds(void **state)
+{
+    (void)state;
+    kl_config_t c;
+    parse_ok(&c, "--max-symbols", "3", "--symbol-create-rate", "0", "--symbol-create-burst", "1",
+             "--auto-add-symbols", "yes", "--symbols", "AUSDT,BUSDT,CUSDT", NULL);
+    assert_int_equal(c.max_symbols, 3);
+    assert_int_equal(c.symbol_create_rate, 0);
+    assert_int_equal(c.symbol_create_burst, 1);
+    assert_int_equal(c.auto_add, KL_CFG_AUTO_ADD_YES);
+    kl_config_free(&c);
+    parse_ok(&c, "--auto-add-symbols", "no", NULL);
+    assert_int_equal(c.auto_add, KL_CFG_AUTO_ADD_NO);
+    assert_int_equal(c.max_symbols, 10000);
+    kl_config_free(&c);
+    parse_bad("config: max-symbols = \"2\": symbols lists 3 names, more than it allows (raise "
+              "max-symbols)",
+              "--max-symbols", "2", "--symbols", "AUSDT,BUSDT,CUSDT", NULL);
+    parse_bad(NULL, "--max-symbols", "0", NULL);
+    parse_bad(NULL, "--max-symbols", "1000001", NULL);
+    parse_bad(NULL, "--symbol-create-rate", "-1", NULL);
+    parse_bad(NULL, "--symbol-create-burst", "0", NULL);
+    parse_bad(NULL, "--auto-add-symbols", "maybe", NULL);
+}
+
 int
 main(void)
 {
@@ -1083,6 +1114,7 @@ main(void)
         cmocka_unit_test_setup(test_failure_is_atomic, setup),
         cmocka_unit_test_setup(test_alloc_failures, setup),
         cmocka_unit_test_setup(test_usage, setup),
+        cmocka_unit_test_setup(test_symbol_bounds, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

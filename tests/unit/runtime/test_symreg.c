@@ -90,18 +90,46 @@ ids_never_reused(void **state)
         assert_int_equal(kl_symreg_remove(r, "AAA", &x), 0);
         assert_int_equal(x.id, last);
     }
-    /* Every old id is still AAA, removed; the re-added one is live and found by name. */
-    for (uint32_t id = 0; id < 50; id++) {
-        assert_int_equal(kl_symreg_get(r, id, &x), 0);
-        assert_string_equal(x.name, "AAA");
-        assert_int_equal(x.live, 0);
-    }
+    /* The old ids of a name added again are reclaimed (issue 12: the table holds one entry per
+     * name, not one per add): unknown, which their callers treat as "not live". The latest,
+     * removed, stays AAA, so that a trade does not bring it back. */
+    for (uint32_t id = 0; id < 49; id++)
+        assert_int_equal(kl_symreg_get(r, id, &x), KL_EARG);
+    assert_int_equal(kl_symreg_get(r, 49, &x), 0);
+    assert_string_equal(x.name, "AAA");
+    assert_int_equal(x.live, 0);
+    kl_symreg_stats_t st;
+    kl_symreg_stats(r, &st);
+    assert_int_equal(st.entries, 1);
     assert_int_equal(kl_symreg_lookup(r, "AAA", KL_SYMREG_AUTO, 1, &x), KL_EARG);
     assert_int_equal(kl_symreg_lookup(r, "AAA", KL_SYMREG_ADD, 1, &x), 1);
     assert_int_equal(x.id, 50);
     assert_int_equal(kl_symreg_lookup(r, "AAA", 0, 1, &x), 0);
     assert_int_equal(x.id, 50);
     assert_int_equal(n_live(r), 1);
+    /* Many names removed and added again: slots are reused, ids still grow, and every latest
+     * entry is found by id and by name (the id index survives its deletions). */
+    char name[16];
+    for (int round = 0; round < 20; round++)
+        for (int i = 0; i < 300; i++) {
+            snprintf(name, sizeof name, "N%d", i);
+            if (round > 0)
+                assert_int_equal(kl_symreg_remove(r, name, &x), 0);
+            assert_int_equal(kl_symreg_lookup(r, name, KL_SYMREG_ADD, 1, &x), 1);
+            assert_int_equal(x.id, 51 + (uint32_t)(round * 300 + i));
+        }
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof name, "N%d", i);
+        kl_syminfo_t y;
+        assert_int_equal(kl_symreg_lookup(r, name, KL_SYMREG_FIND, 1, &x), 0);
+        assert_int_equal(kl_symreg_get(r, x.id, &y), 0);
+        assert_string_equal(y.name, name);
+        assert_int_equal(y.live, 1);
+        assert_int_equal(kl_symreg_get(r, x.id - 300, &y), KL_EARG);
+    }
+    kl_symreg_stats(r, &st);
+    assert_int_equal(st.entries, 301);
+    assert_int_equal(st.live, 301);
     kl_symreg_destroy(r);
 }
 
@@ -576,6 +604,148 @@ readd_races_the_freeing_worker(void **state)
     assert_int_equal(via_worker + via_store, 300);
 }
 
+/* The clock the creation bucket refills by, moved by the tests. */
+static int64_t fake_ms = 1000;
+
+static int64_t
+fake_now(void)
+{
+    return fake_ms;
+}
+
+/* Issue 12, C2: a source's unknown names are added within max-symbols; beyond it they are
+ * refused (KL_ESYMLIMIT), counted, and nothing is allocated for them; a removal makes room;
+ * known names are found as before; the uncapped adds (configured, recovery) are not refused. */
+static void
+cap_refuses_new_symbols(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(2);
+    assert_non_null(r);
+    kl_syminfo_t x;
+    assert_int_equal(kl_symreg_lookup(r, "CONF1", KL_SYMREG_ADD, 0, &x), 1); /* configured */
+    kl_symreg_limits_t lim = {.max_live = 3, .rate = 0, .burst = 1};
+    kl_symreg_set_limits(r, &lim);
+    assert_int_equal(kl_symreg_lookup(r, "A1", KL_SYMREG_AUTO_BOUNDED, 1, &x), 1);
+    assert_int_equal(kl_symreg_lookup(r, "A2", KL_SYMREG_AUTO_BOUNDED, 1, &x), 1);
+    char name[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "FLOOD%d", i);
+        assert_int_equal(kl_symreg_lookup(r, name, KL_SYMREG_AUTO_BOUNDED, 1, &x), KL_ESYMLIMIT);
+    }
+    kl_symreg_stats_t st;
+    kl_symreg_stats(r, &st);
+    assert_int_equal(st.live, 3);
+    assert_int_equal(st.entries, 3); /* refused names allocate no entry */
+    assert_int_equal(st.refused[KL_SYMREG_REFUSED_CAP], 1000);
+    assert_int_equal(st.refused[KL_SYMREG_REFUSED_RATE], 0);
+    assert_int_equal(n_live(r), 3);
+    /* Known names are still found, with or without add. */
+    assert_int_equal(kl_symreg_lookup(r, "A1", KL_SYMREG_AUTO_BOUNDED, 1, &x), 0);
+    assert_int_equal(kl_symreg_lookup(r, "CONF1", KL_SYMREG_FIND, 1, &x), 0);
+    /* An explicit add (admin, reload) obeys the cap too; a plain ADD does not. */
+    assert_int_equal(kl_symreg_readd(r, "ADMIN1", 1, &x), KL_ESYMLIMIT);
+    assert_int_equal(kl_symreg_lookup(r, "ADD1", KL_SYMREG_ADD | KL_SYMREG_CAPPED, 1, &x),
+                     KL_ESYMLIMIT);
+    /* A removal makes room for one. */
+    assert_int_equal(kl_symreg_remove(r, "A2", &x), 0);
+    assert_int_equal(kl_symreg_lookup(r, "NEW1", KL_SYMREG_AUTO_BOUNDED, 1, &x), 1);
+    assert_int_equal(kl_symreg_lookup(r, "NEW2", KL_SYMREG_AUTO_BOUNDED, 1, &x), KL_ESYMLIMIT);
+    assert_int_equal(kl_symreg_remove(r, "NEW1", &x), 0);
+    assert_int_equal(kl_symreg_readd(r, "ADMIN1", 1, &x), 1);
+    assert_int_equal(kl_symreg_lookup(r, "REC1", KL_SYMREG_ADD, 1, &x), 1); /* uncapped */
+    kl_symreg_stats(r, &st);
+    assert_int_equal(st.live, 4);
+    assert_int_equal(st.refused[KL_SYMREG_REFUSED_CAP], 1003);
+    kl_symreg_destroy(r);
+}
+
+/* New symbols are paced by a token bucket: `burst` at once, then `rate` per second; a refusal
+ * for the rate is counted apart, and takes nothing. Known names are never paced. */
+static void
+rate_paces_new_symbols(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(1);
+    assert_non_null(r);
+    fake_ms = 1000;
+    kl_symreg_set_clock(r, fake_now);
+    kl_symreg_limits_t lim = {.max_live = 100000, .rate = 10, .burst = 5};
+    kl_symreg_set_limits(r, &lim);
+    kl_syminfo_t x;
+    char name[16];
+    int added = 0, n = 0;
+    for (int i = 0; i < 50; i++, n++) {
+        snprintf(name, sizeof name, "S%d", n);
+        added += kl_symreg_lookup(r, name, KL_SYMREG_AUTO_BOUNDED, 1, &x) == 1;
+    }
+    assert_int_equal(added, 5); /* the burst */
+    assert_int_equal(kl_symreg_lookup(r, "S0", KL_SYMREG_AUTO_BOUNDED, 1, &x), 0); /* known */
+    /* 250 ms at 10/s: 2.5 tokens -> 2 more. */
+    fake_ms += 250;
+    added = 0;
+    for (int i = 0; i < 50; i++, n++) {
+        snprintf(name, sizeof name, "S%d", n);
+        added += kl_symreg_lookup(r, name, KL_SYMREG_AUTO_BOUNDED, 1, &x) == 1;
+    }
+    assert_int_equal(added, 2);
+    /* The half token left plus 50 ms = one more. */
+    fake_ms += 50;
+    snprintf(name, sizeof name, "S%d", n++);
+    assert_int_equal(kl_symreg_lookup(r, name, KL_SYMREG_AUTO_BOUNDED, 1, &x), 1);
+    snprintf(name, sizeof name, "S%d", n++);
+    assert_int_equal(kl_symreg_lookup(r, name, KL_SYMREG_AUTO_BOUNDED, 1, &x), KL_ESYMLIMIT);
+    /* A long pause refills up to the burst only. */
+    fake_ms += 3600 * 1000;
+    added = 0;
+    for (int i = 0; i < 50; i++, n++) {
+        snprintf(name, sizeof name, "S%d", n);
+        added += kl_symreg_lookup(r, name, KL_SYMREG_AUTO_BOUNDED, 1, &x) == 1;
+    }
+    assert_int_equal(added, 5);
+    /* Not paced: the exchange's list (CAPPED only), and an admin add. */
+    assert_int_equal(kl_symreg_lookup(r, "BINANCE1", KL_SYMREG_AUTO | KL_SYMREG_CAPPED, 1, &x),
+                     1);
+    assert_int_equal(kl_symreg_readd(r, "ADMIN1", 1, &x), 1);
+    kl_symreg_stats_t st;
+    kl_symreg_stats(r, &st);
+    assert_int_equal(st.live, 5 + 2 + 1 + 5 + 2);
+    assert_int_equal(st.entries, st.live);
+    assert_int_equal(st.refused[KL_SYMREG_REFUSED_RATE], (uint64_t)n - (5 + 2 + 1 + 5));
+    assert_int_equal(st.refused[KL_SYMREG_REFUSED_CAP], 0);
+    kl_symreg_destroy(r);
+}
+
+/* Names are checked before anything is allocated: A-Z 0-9, 1..31 bytes, as `symbols`. A
+ * source's invalid name is counted (the API's lookups of a bad name are not). */
+static void
+bounded_invalid_names_counted(void **state)
+{
+    (void)state;
+    kl_symreg_t *r = kl_symreg_create(1);
+    assert_non_null(r);
+    kl_symreg_limits_t lim = {.max_live = 10, .rate = 100, .burst = 100};
+    kl_symreg_set_limits(r, &lim);
+    kl_syminfo_t x;
+    static const char *const bad[] = {"", "btcusdt", "BTC-USDT", "BTC USDT", "BTC\"X",
+                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", "\x01\x7f\xff"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(kl_symreg_lookup(r, bad[i], KL_SYMREG_AUTO_BOUNDED, 1, &x), KL_EARG);
+    assert_int_equal(kl_symreg_lookup(r, "btcusdt", KL_SYMREG_FIND, 1, &x), KL_EARG);
+    kl_symreg_refuse_name(r, "x\ny", 3);
+    /* 31 bytes is the longest name. */
+    assert_int_equal(kl_symreg_lookup(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234", KL_SYMREG_AUTO_BOUNDED,
+                                      1, &x), 1);
+    assert_true(kl_sym_valid("BTCUSDT", 7));
+    assert_false(kl_sym_valid("BTCUSDT", 0));
+    assert_false(kl_sym_valid("BTCUSDt", 7));
+    kl_symreg_stats_t st;
+    kl_symreg_stats(r, &st);
+    assert_int_equal(st.refused[KL_SYMREG_REFUSED_NAME], sizeof bad / sizeof bad[0] + 1);
+    assert_int_equal(st.entries, 1);
+    kl_symreg_destroy(r);
+}
+
 int
 main(void)
 {
@@ -593,6 +763,9 @@ main(void)
         cmocka_unit_test(readd_goes_where_the_series_is),
         cmocka_unit_test(stored_states_of_removed_symbols),
         cmocka_unit_test(readd_races_the_freeing_worker),
+        cmocka_unit_test(cap_refuses_new_symbols),
+        cmocka_unit_test(rate_paces_new_symbols),
+        cmocka_unit_test(bounded_invalid_names_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
