@@ -769,7 +769,8 @@ check_handoff(kl_worker_t *w)
         parked_trim(w); /* parked series whose checkpoint this was may go now */
         if (w->handoff_taken) /* release: pairs with the waiting source's acquire */
             atomic_store_explicit(&w->handoff_done, w->handoff_taken, memory_order_release);
-        if (w->cfg.wal && kl_wal_release(w->cfg.wal, w->batch_seq) < 0)
+        if (w->cfg.wal && !atomic_load_explicit(&w->failed, memory_order_relaxed) &&
+            kl_wal_release(w->cfg.wal, w->batch_seq) < 0)
             kl_log(KL_LOG_WARN, "worker", "wal_release_failed",
                    "worker=%d upto=%llu action=\"segments kept, retried at the next checkpoint\"",
                    w->cfg.index, (unsigned long long)w->batch_seq);
@@ -825,8 +826,10 @@ static int
 has_work(void *ctx)
 {
     kl_worker_t *w = ctx;
-    /* While backlogged the rings are not read: their content is no reason to stay awake. */
-    return (!w->backlogged && rings_nonempty(w)) || (w->out && kl_ring_depth(&w->api_in)) ||
+    /* While backlogged, or after a WAL failure, the rings are not read: their content is no
+     * reason to stay awake (a failed worker spun on them at shutdown). */
+    return (!w->backlogged && !atomic_load_explicit(&w->failed, memory_order_relaxed) &&
+            rings_nonempty(w)) || (w->out && kl_ring_depth(&w->api_in)) ||
            atomic_load_explicit(&w->snap_req, memory_order_relaxed) ||
            (w->cfg.wall_clock &&
             atomic_load_explicit(&w->tick_ms, memory_order_relaxed) != w->last_tick_ms) ||
@@ -892,8 +895,10 @@ static void
 wal_fatal(kl_worker_t *w, int rc)
 {
     atomic_store_explicit(&w->failed, 1, memory_order_relaxed);
-    kl_log(KL_LOG_ERROR, "worker", "wal_failed",
-           "worker=%d error=\"%s\" action=\"stopped taking work; the service shuts down\"",
+    /* The WAL logged the failure itself (file, errno, the fail-stop); this says what the
+     * worker does about it. */
+    kl_log(KL_LOG_WARN, "worker", "wal_failed",
+           "worker=%d error=\"%s\" action=\"stopped taking work; the service exits\"",
            w->cfg.index, kl_strerror(rc));
 }
 
@@ -939,10 +944,13 @@ stop_step(kl_worker_t *w, int idle_handoff)
 {
     /* Drain first; but a backlogged worker cannot drain until the store takes its rows, so
      * then it keeps committing. */
-    if (!idle_handoff || (rings_nonempty(w) && !w->backlogged))
+    /* A failed worker never reads its rings again: it only tries its last checkpoint (what it
+     * applied is all in the WAL's written part), and reports the failure. */
+    int failed = atomic_load_explicit(&w->failed, memory_order_relaxed);
+    if (!idle_handoff || (rings_nonempty(w) && !w->backlogged && !failed))
         return 0;
     if (kl_snap_dirty_count(w->snap) == 0 && kl_snap_pending_rows(w->snap) == 0)
-        return rings_nonempty(w) ? 0 : 1;
+        return failed ? -1 : rings_nonempty(w) ? 0 : 1;
     if (w->consecutive_failures >= STOP_COMMIT_TRIES) {
         kl_log(KL_LOG_ERROR, "worker", "final_snapshot_lost",
                "worker=%d dirty_symbols=%zu pending_rows=%zu failures=%d "

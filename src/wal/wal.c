@@ -70,8 +70,8 @@
  * must cut, new records included, so both are refused; a jump forward is marked GAP.
  *
  * Failure. A failed write(2) or fsync is sticky (Redis AOF, LMDB MDB_PANIC): it is logged once
- * at ERROR with the errno text and "action=stopping", and every later call on that writer
- * returns the same error. Nothing is retried: after a failed fsync the kernel may have dropped
+ * at ERROR with the file, the errno and the fail-stop action (the service exits non-zero within
+ * seconds, serve/watchdog.h), and every later call on that writer returns the same error. Nothing is retried: after a failed fsync the kernel may have dropped
  * the dirty pages, so a retry that succeeds proves nothing. A partial group left on disk by a
  * failed write is a torn tail that the next scan cuts.
  *
@@ -483,9 +483,9 @@ wal_fail(kl_wal_t *w, const char *event, int err)
     if (w->err == 0) {
         w->err = err;
         kl_log(KL_LOG_ERROR, "wal", event,
-               "worker=%d file=%s/%s error=\"%s\" action=stopping (the WAL refuses all further "
-               "work; restart to recover from the log)",
-               w->worker, w->path, w->seg_name, kl_strerror(err));
+               "worker=%d file=%s/%s errno=%d error=\"%s\" action=\"exiting so a supervisor "
+               "restarts; the WAL up to the last fsync is intact\"",
+               w->worker, w->path, w->seg_name, -err, kl_strerror(err));
     }
     return w->err;
 }
