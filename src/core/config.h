@@ -28,6 +28,8 @@ enum kl_cfg_store { KL_CFG_STORE_SQLITE, KL_CFG_STORE_POSTGRES };
 enum kl_cfg_log { KL_CFG_LOG_DEBUG, KL_CFG_LOG_INFO, KL_CFG_LOG_WARN, KL_CFG_LOG_ERROR };
 enum kl_cfg_clock { KL_CFG_CLOCK_AUTO, KL_CFG_CLOCK_WALL, KL_CFG_CLOCK_EVENT };
 enum kl_cfg_fsync { KL_CFG_FSYNC_ALWAYS, KL_CFG_FSYNC_EVERYSEC, KL_CFG_FSYNC_NO };
+/* What a start may cut from a damaged WAL (docs/config.md `wal-repair`). */
+enum kl_cfg_wal_repair { KL_CFG_WAL_REPAIR_TAIL, KL_CFG_WAL_REPAIR_CUT };
 enum kl_cfg_token_from {
     KL_CFG_TOKEN_NONE, /* no token anywhere: admin endpoints must refuse every request */
     KL_CFG_TOKEN_ENV,  /* KLINED_ADMIN_TOKEN */
@@ -82,6 +84,7 @@ typedef struct kl_config {
     const char *store_path; /* SQLITE: PATH; NULL for POSTGRES (pass store_url to libpq) */
     const char *wal_dir;
     enum kl_cfg_fsync fsync;
+    enum kl_cfg_wal_repair wal_repair;
     int persist_ms; /* snapshot/commit period, 50..60000 */
 
     /* API */

@@ -311,8 +311,8 @@ check_owner(const char *wal_dir, kl_store_t *store, int has_logs, char *err, siz
 }
 
 int
-kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t **workers,
-           int n_workers, kl_recover_result_t *res, char *err, size_t cap)
+kl_recover(const char *wal_dir, int repair_cut, kl_store_t *store, kl_symreg_t *reg,
+           kl_worker_t **workers, int n_workers, kl_recover_result_t *res, char *err, size_t cap)
 {
     memset(res, 0, sizeof *res);
     for (int i = 0; i < KL_RECOVER_MAX_LOGS; i++)
@@ -340,7 +340,27 @@ kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t
         }
         kl_wal_scan_stats_t st;
         c.n_seen = 0;
-        rc = kl_wal_scan(wal_dir, logs[i], (uint64_t)after, 1, on_record, &c, &st);
+        rc = kl_wal_scan(wal_dir, logs[i], (uint64_t)after,
+                         repair_cut ? KL_WAL_REPAIR_CUT : KL_WAL_REPAIR_TAIL, on_record, &c, &st);
+        if (rc == 0 && !c.error && st.refused) {
+            if (st.gap)
+                snprintf(err, cap, "recovery: %s/w%d starts at seq %llu but the checkpoint "
+                         "(%s) is at %lld: records %llu..%llu are missing (a checkpoint lost to "
+                         "a power cut, or a segment deleted by hand); nothing was changed. To "
+                         "accept the loss, start with --wal-repair cut", wal_dir, logs[i],
+                         (unsigned long long)st.gap_to + 1, key, (long long)after,
+                         (unsigned long long)st.gap_from, (unsigned long long)st.gap_to);
+            else
+                snprintf(err, cap, "recovery: %s/w%d is damaged at %s offset %llu (seq %llu), "
+                         "after the checkpoint (seq %lld), and valid records follow the damage: "
+                         "refusing to cut them; nothing was changed. Copy the wal-dir for a "
+                         "post-mortem, then start with --wal-repair cut to cut the log there "
+                         "(what is cut is kept in *.damaged files next to the log)",
+                         wal_dir, logs[i], st.damage_file, (unsigned long long)st.damage_offset,
+                         (unsigned long long)st.last_seq + 1, (long long)after);
+            kl_free(c.seen);
+            return KL_EIO;
+        }
         if (rc != 0 || c.error) {
             snprintf(err, cap, "recovery: replaying %s/w%d failed: %s", wal_dir, logs[i],
                      kl_strerror(c.error ? c.error : rc));

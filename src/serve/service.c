@@ -240,8 +240,8 @@ recover_and_open_wals(kl_service_t *svc, char *err, size_t cap)
     kl_recover_result_t *res = kl_calloc(1, sizeof *res);
     if (!res)
         return KL_ENOMEM;
-    int rc = kl_recover(cfg->wal_dir, svc->store, svc->reg, svc->workers, svc->n_workers, res,
-                        err, cap);
+    int rc = kl_recover(cfg->wal_dir, cfg->wal_repair == KL_CFG_WAL_REPAIR_CUT, svc->store,
+                        svc->reg, svc->workers, svc->n_workers, res, err, cap);
     if (rc == 0)
         kl_log(KL_LOG_INFO, "recover", "done",
                "states=%llu removed=%llu records=%llu trades=%llu ticks=%llu damaged_logs=%llu "
