@@ -301,12 +301,16 @@ slot_take_state(kl_worker_t *w, uint32_t slot, uint32_t sym)
         return;
     kl_series_t *s = series_of(w, slot);
     slotmeta_t *m = meta_of(w, slot);
-    if (kl_series_import(s, s->sched, m, st, len) != 0) {
+    int irc = kl_series_import(s, s->sched, m, st, len);
+    if (irc != 0) {
         kl_series_init(s, s->sched, m);
-        kl_log(KL_LOG_WARN, "worker", "state_unusable",
+        kl_log(irc == KL_EIO ? KL_LOG_ERROR : KL_LOG_WARN, "worker",
+               irc == KL_EIO ? "state_corrupt" : "state_unusable",
                "worker=%d symbol=%s bytes=%u action=\"series restarts at its next trade "
-               "(intervals, unit or lateness changed since it was stored?)\"",
-               w->cfg.index, m->name, len);
+               "(%s)\"",
+               w->cfg.index, m->name, len,
+               irc == KL_EIO ? "its stored state fails its checksum: the store is damaged"
+                             : "intervals, unit or lateness changed since it was stored?");
     } else {
         kl_snap_mark(w->snap, slot); /* stored again, without the parked mark */
         kl_log(KL_LOG_INFO, "worker", "symbol_resumed", "worker=%d symbol=%s from=store",
@@ -598,10 +602,12 @@ slot_adopt(kl_worker_t *w, const kl_msg_t *m)
     int64_t slot = slot_find(w, m->sym);
     if (slot >= 0) {
         kl_series_t *s = series_of(w, (uint32_t)slot);
-        if (kl_series_import(s, s->sched, meta_of(w, (uint32_t)slot), m->u.adopt.blob,
-                             m->u.adopt.len) != 0) {
+        int irc = kl_series_import(s, s->sched, meta_of(w, (uint32_t)slot), m->u.adopt.blob,
+                                   m->u.adopt.len);
+        if (irc != 0) {
             kl_series_init(s, s->sched, meta_of(w, (uint32_t)slot));
-            kl_log(KL_LOG_WARN, "worker", "state_unusable",
+            kl_log(irc == KL_EIO ? KL_LOG_ERROR : KL_LOG_WARN, "worker",
+                   irc == KL_EIO ? "state_corrupt" : "state_unusable",
                    "worker=%d symbol=%s action=\"series restarts at its next trade\"",
                    w->cfg.index, meta_of(w, (uint32_t)slot)->name);
         }
@@ -1280,7 +1286,8 @@ kl_worker_adopt(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_pe
     int rc = kl_series_import(s, s->sched, meta_of(w, (uint32_t)slot), blob, len);
     if (rc != 0) {
         kl_series_init(s, s->sched, meta_of(w, (uint32_t)slot));
-        return KL_EARG; /* incompatible state: the caller restarts the series */
+        /* KL_EIO: corrupt, the caller stops; else incompatible: it restarts the series */
+        return rc == KL_EIO ? KL_EIO : KL_EARG;
     }
     if (dirty)
         kl_snap_mark(w->snap, (uint32_t)slot);

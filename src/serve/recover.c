@@ -42,6 +42,7 @@ typedef struct rec_ctx {
     size_t n_seen, cap_seen;
     kl_recover_result_t *res;
     int error;
+    char corrupt[64]; /* the symbol whose stored state is corrupt (M4), or "" */
 } rec_ctx_t;
 
 static int64_t
@@ -80,6 +81,11 @@ on_state(void *ctx, const char *symbol, const void *blob, size_t len)
     int rc = kl_worker_adopt(c->workers[info.worker], info.id, symbol, info.unit_per_ms, blob,
                              len, parked);
     if (rc == KL_ENOMEM) {
+        c->error = rc;
+        return 1;
+    }
+    if (rc == KL_EIO) { /* M4: restarting it would overwrite its open klines in the store */
+        snprintf(c->corrupt, sizeof c->corrupt, "%s", symbol);
         c->error = rc;
         return 1;
     }
@@ -320,6 +326,14 @@ kl_recover(const char *wal_dir, int repair_cut, kl_store_t *store, kl_symreg_t *
     rec_ctx_t c = {
         .store = store, .reg = reg, .workers = workers, .n_workers = n_workers, .res = res};
     int rc = kl_store_states(store, on_state, &c);
+    if (c.corrupt[0]) {
+        snprintf(err, cap, "recovery: the stored engine state of %s is corrupt (checksum "
+                 "mismatch or impossible contents): refusing to start, because its series would "
+                 "restart and overwrite its open klines. Restore the store from a backup, or "
+                 "delete that symbol's row from series_state to restart its series knowingly",
+                 c.corrupt);
+        return KL_EIO;
+    }
     if (rc != 0 || c.error) {
         snprintf(err, cap, "recovery: reading the checkpointed states failed: %s",
                  kl_strerror(c.error ? c.error : rc));
