@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,54 @@ drop_log(const char *wal_dir, int index)
     rmdir(dir);
 }
 
+/* Writes dir/STORE_ID atomically and durably (M8): a temporary file, fsynced, renamed over,
+ * then the directory fsynced, so a crash leaves either no file or the whole id, never an empty
+ * file. Returns 0 or -errno. */
+static int
+write_store_id(const char *dir, int64_t id)
+{
+    char tmp[4200], path[4200], text[32];
+    snprintf(tmp, sizeof tmp, "%s/STORE_ID.tmp", dir);
+    snprintf(path, sizeof path, "%s/STORE_ID", dir);
+    int n = snprintf(text, sizeof text, "%lld\n", (long long)id);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = write(fd, text, (size_t)n) == n && fsync(fd) == 0 ? 0 : (errno ? -errno : -EIO);
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != 0) {
+        unlink(tmp);
+        return rc;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    rc = fsync(dfd) == 0 ? 0 : -errno;
+    close(dfd);
+    return rc;
+}
+
+/* Parses STORE_ID's text: decimal digits and one optional newline. Returns 1 and *id, or 0. */
+static int
+parse_store_id(const char *text, size_t n, int64_t *id)
+{
+    if (n > 0 && text[n - 1] == '\n')
+        n--;
+    if (n == 0 || n > 19)
+        return 0;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return 0;
+        v = v * 10 + (text[i] - '0');
+    }
+    *id = v;
+    return 1;
+}
+
 /* A WAL directory belongs to one store: replaying another store's log would merge foreign
  * trades into it. The store gets a random id on its first start (meta "store.id") and the
  * directory a file naming it; a mismatch stops the start. */
@@ -288,18 +337,30 @@ check_owner(const char *wal_dir, kl_store_t *store, int has_logs, char *err, siz
     snprintf(path, sizeof path, "%s/STORE_ID", wal_dir);
     FILE *f = fopen(path, "r");
     if (f) {
-        if (!fgets(text, sizeof text, f))
-            text[0] = '\0';
+        size_t n = fread(text, 1, sizeof text - 1, f);
         fclose(f);
-        if (strtoll(text, NULL, 10) != id) {
+        int64_t got;
+        if (!parse_store_id(text, n, &got)) {
+            if (has_logs) {
+                snprintf(err, cap, "wal-dir %s: its STORE_ID file is %s (a crash while it was "
+                         "first written?), so the logs there cannot be matched to a store. If "
+                         "they belong to this store, write its id %lld into %s and start again; "
+                         "otherwise give this store its own wal-dir",
+                         wal_dir, n == 0 ? "empty" : "not a store id", (long long)id, path);
+                return KL_ECONFIG;
+            }
+            kl_log(KL_LOG_WARN, "recover", "store_id_rewritten",
+                   "wal_dir=%s reason=\"STORE_ID %s and no log in the directory\" id=%lld",
+                   wal_dir, n == 0 ? "empty" : "unreadable", (long long)id);
+        } else if (got != id) {
             snprintf(err, cap, "wal-dir %s belongs to another store (its STORE_ID %lld, this "
                      "store's id %lld): give each store its own wal-dir",
-                     wal_dir, (long long)strtoll(text, NULL, 10), (long long)id);
+                     wal_dir, (long long)got, (long long)id);
             return KL_ECONFIG;
+        } else {
+            return 0;
         }
-        return 0;
-    }
-    if (has_logs) {
+    } else if (has_logs) {
         snprintf(err, cap, "wal-dir %s holds logs but no STORE_ID: cannot tell which store they "
                  "belong to; move them away or give this store its own wal-dir", wal_dir);
         return KL_ECONFIG;
@@ -308,10 +369,9 @@ check_owner(const char *wal_dir, kl_store_t *store, int has_logs, char *err, siz
         snprintf(err, cap, "wal-dir %s: %s", wal_dir, strerror(errno));
         return -errno;
     }
-    f = fopen(path, "w");
-    if (!f || fprintf(f, "%lld\n", (long long)id) < 0 || fclose(f) != 0) {
-        snprintf(err, cap, "wal-dir %s: cannot write STORE_ID: %s", wal_dir, strerror(errno));
-        return KL_EIO;
+    if ((rc = write_store_id(wal_dir, id)) != 0) {
+        snprintf(err, cap, "wal-dir %s: cannot write STORE_ID: %s", wal_dir, kl_strerror(rc));
+        return rc;
     }
     return 0;
 }
