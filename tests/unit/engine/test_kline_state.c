@@ -224,11 +224,13 @@ corrupt_blob_detected(void **state)
     assert_non_null(a);
     assert_non_null(b);
     kl_series_init(a, &sch, NULL);
+    log_t lg = {0};
     for (int i = 0; i < 50; i++) {
         kl_trade_t t = {1704067200000LL + i * 7000, 1 + i, 1 + i, 1 + i, 100000000 + i,
                         100000000, 0};
-        kl_series_apply(a, &t, collect, &(log_t){0});
+        kl_series_apply(a, &t, collect, &lg);
     }
+    free(lg.r);
     static uint8_t blob[KL_SERIES_STATE_MAX], again[KL_SERIES_STATE_MAX];
     size_t len = kl_series_export(a, blob, sizeof blob);
     assert_true(len > 4);
