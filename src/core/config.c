@@ -1014,6 +1014,7 @@ set_auto_add_symbols(struct cfg_run *r, const char *v)
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
 static const char *const clock_names[] = {"auto", "wall", "event"};
 static const char *const fsync_names[] = {"always", "everysec", "no"};
+static const char *const wal_repair_names[] = {"tail", "cut"};
 
 static int
 cfg_enum(const char *v, const char *const *names, int n, int *dst)
@@ -1056,6 +1057,16 @@ set_fsync(struct cfg_run *r, const char *v)
     return 0;
 }
 
+static int
+set_wal_repair(struct cfg_run *r, const char *v)
+{
+    int x;
+    if (cfg_enum(v, wal_repair_names, 2, &x) != 0)
+        return KL_ECONFIG;
+    r->t->wal_repair = (enum kl_cfg_wal_repair)x;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The key table: one row per flag / config key, in the order describe prints them. */
 
@@ -1088,6 +1099,7 @@ static const struct cfg_key cfg_keys[] = {
     {"store", set_store, 0, "must be sqlite:PATH, postgres://... or postgresql://..."},
     {"wal-dir", set_wal_dir, 0, "must be a directory path"},
     {"fsync", set_fsync, 0, "must be always, everysec or no"},
+    {"wal-repair", set_wal_repair, 0, "must be tail or cut"},
     {"persist-ms", set_persist_ms, 0, "must be an integer 50..60000"},
     {"listen", set_listen, 0,
      "must be HOST:PORT with PORT 0..65535 (0: any free port; IPv6 as [ADDR]:PORT), e.g. "
@@ -1755,6 +1767,7 @@ kl_config_describe(const kl_config_t *c, FILE *f)
     fputc('\n', f);
     cfg_print_kv(f, "wal-dir", c->wal_dir);
     fprintf(f, "fsync = %s\npersist-ms = %d\n", fsync_names[c->fsync], c->persist_ms);
+    fprintf(f, "wal-repair = %s\n", wal_repair_names[c->wal_repair]);
     int v6 = strchr(c->listen_host, ':') != NULL;
     fprintf(f, "listen = %s%s%s:%u\n", v6 ? "[" : "", c->listen_host, v6 ? "]" : "",
             c->listen_port);

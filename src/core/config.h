@@ -31,6 +31,8 @@ enum kl_cfg_fsync { KL_CFG_FSYNC_ALWAYS, KL_CFG_FSYNC_EVERYSEC, KL_CFG_FSYNC_NO 
 /* auto-add-symbols: AUTO = yes for lines:, replay: and kafka:// when `symbols` is empty (Kafka:
  * always), no for binance (its symbols are `symbols` or quote-assets' exchangeInfo list). */
 enum kl_cfg_auto_add { KL_CFG_AUTO_ADD_AUTO, KL_CFG_AUTO_ADD_YES, KL_CFG_AUTO_ADD_NO };
+/* What a start may cut from a damaged WAL (docs/config.md `wal-repair`). */
+enum kl_cfg_wal_repair { KL_CFG_WAL_REPAIR_TAIL, KL_CFG_WAL_REPAIR_CUT };
 enum kl_cfg_token_from {
     KL_CFG_TOKEN_NONE, /* no token anywhere: admin endpoints must refuse every request */
     KL_CFG_TOKEN_ENV,  /* KLINED_ADMIN_TOKEN */
@@ -85,6 +87,7 @@ typedef struct kl_config {
     const char *store_path; /* SQLITE: PATH; NULL for POSTGRES (pass store_url to libpq) */
     const char *wal_dir;
     enum kl_cfg_fsync fsync;
+    enum kl_cfg_wal_repair wal_repair;
     int persist_ms; /* snapshot/commit period, 50..60000 */
 
     /* API */

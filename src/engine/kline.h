@@ -161,7 +161,9 @@ size_t kl_series_export(const kl_series_t *s, void *buf, size_t cap);
 
 /* Rebuilds a series from a blob into storage of kl_series_size(sched) bytes. The blob must come
  * from a series with the same intervals, unit and lateness (a changed configuration cannot
- * continue a series). Returns 0, or KL_EARG (malformed, truncated or incompatible). */
+ * continue a series). Returns 0; KL_EIO when the blob is corrupt (bad magic or version, CRC
+ * mismatch, truncated, contents no series can have): the caller must not drop it silently; or
+ * KL_EARG when it is a valid state of another configuration. */
 int kl_series_import(kl_series_t *s, const kl_sched_t *sched, void *user, const void *buf,
                      size_t len);
 

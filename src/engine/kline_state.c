@@ -1,10 +1,10 @@
 /* Series state blobs: what a checkpoint stores so that recovery continues a series exactly.
  *
- * FORMAT (version 1), little-endian, no padding; i64 = int64, i128 = two's-complement 16 bytes:
+ * FORMAT (version 2), little-endian, no padding; i64 = int64, i128 = two's-complement 16 bytes:
  *
  *   off  size  field
  *     0     4  magic "KLS1"
- *     4     2  version = 1
+ *     4     2  version = 2 (1: the same without the trailing CRC, still read)
  *     6     2  n = number of intervals
  *     8     2  unit_per_ms (1 or 1000)
  *    10     2  flags: bit 0 = previous klines follow (lateness > 0);
@@ -20,6 +20,12 @@
  *              open_time, close_time (i64), open, high, low, close (i64), volume, quote,
  *              taker_base, taker_quote (i128), trades, first_id, last_id (i64),
  *              open_ts, open_id, close_ts, close_id (i64)                       = 168 bytes
+ *   end     4  (version 2) CRC-32C of every byte before it
+ *
+ * The CRC (issue 12, M4): a blob damaged in the store must stop a start, not be taken for an
+ * incompatible state and dropped (the series would restart and overwrite its open klines).
+ * Import tells the two apart: KL_EIO = corrupt (bad magic, unknown version, CRC mismatch, or
+ * contents that cannot be a state), KL_EARG = a valid state of another configuration.
  *
  * "cur" is canonical: the segment and the coarse accumulator are merged into each interval's
  * current kline, and the restored series starts with both empty. Merging is associative and
@@ -30,11 +36,29 @@
 
 #include "engine/kline_int.h"
 #include "kl/err.h"
+#include "wal/wal.h" /* kl_crc32c */
 
 #define HDR 584
 #define AGG 168
+#define CRC 4
 #define FLAG_PARKED 2 /* flags bit 1, byte 10 */
-_Static_assert(HDR + 2 * KL_IV_COUNT * AGG <= KL_SERIES_STATE_MAX, "state fits its bound");
+_Static_assert(HDR + 2 * KL_IV_COUNT * AGG + CRC <= KL_SERIES_STATE_MAX, "state fits its bound");
+
+static void
+put_crc(uint8_t *p, size_t len)
+{
+    uint32_t c = kl_crc32c(0, p, len - CRC);
+    for (int i = 0; i < 4; i++)
+        p[len - CRC + (size_t)i] = (uint8_t)(c >> (8 * i));
+}
+
+static int
+crc_ok(const uint8_t *p, size_t len)
+{
+    uint32_t c = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 | (uint32_t)p[len - 2] << 16 |
+                 (uint32_t)p[len - 1] << 24;
+    return kl_crc32c(0, p, len - CRC) == c;
+}
 
 static uint8_t *
 put64(uint8_t *p, int64_t v)
@@ -134,12 +158,12 @@ kl_series_export(const kl_series_t *s, void *buf, size_t cap)
 {
     const kl_sched_t *sch = s->sched;
     int prev = sch->lateness > 0;
-    size_t len = HDR + (size_t)sch->n * AGG * (prev ? 2u : 1u);
+    size_t len = HDR + (size_t)sch->n * AGG * (prev ? 2u : 1u) + CRC;
     if (!s->started || cap < len)
         return 0;
     uint8_t *p = buf;
     memcpy(p, "KLS1", 4);
-    p[4] = 1, p[5] = 0;
+    p[4] = 2, p[5] = 0;
     p[6] = (uint8_t)sch->n, p[7] = 0;
     p[8] = (uint8_t)(sch->unit_per_ms & 0xff), p[9] = (uint8_t)(sch->unit_per_ms >> 8);
     p[10] = (uint8_t)prev, p[11] = 0;
@@ -166,7 +190,8 @@ kl_series_export(const kl_series_t *s, void *buf, size_t cap)
     }
     for (int i = 0; prev && i < sch->n; i++)
         p = put_agg(p, PREV(s, i));
-    return (size_t)(p - (uint8_t *)buf);
+    put_crc(buf, len);
+    return len;
 }
 
 int
@@ -175,8 +200,16 @@ kl_series_import(kl_series_t *s, const kl_sched_t *sch, void *user, const void *
     const uint8_t *p = buf;
     int prev = sch->lateness > 0;
     size_t want = HDR + (size_t)sch->n * AGG * (prev ? 2u : 1u);
-    if (len != want || memcmp(p, "KLS1", 4) != 0 || p[4] != 1 || p[5] != 0 || p[6] != sch->n ||
-        (p[8] | (p[9] << 8)) != sch->unit_per_ms || (p[10] & ~FLAG_PARKED) != prev)
+    /* Corrupt first (KL_EIO), then foreign (KL_EARG). */
+    if (len < HDR || memcmp(p, "KLS1", 4) != 0 || p[5] != 0 || (p[4] != 1 && p[4] != 2))
+        return KL_EIO;
+    if (p[4] == 2) {
+        if (len < HDR + CRC || !crc_ok(p, len))
+            return KL_EIO;
+        len -= CRC;
+    }
+    if (len != want || p[6] != sch->n || (p[8] | (p[9] << 8)) != sch->unit_per_ms ||
+        (p[10] & ~FLAG_PARKED) != prev)
         return KL_EARG;
     uint32_t mask = (uint32_t)p[12] | (uint32_t)p[13] << 8 | (uint32_t)p[14] << 16 |
                     (uint32_t)p[15] << 24;
@@ -204,7 +237,7 @@ kl_series_import(kl_series_t *s, const kl_sched_t *sch, void *user, const void *
     for (int i = 0; i < sch->n; i++) {
         const kl_kline_t *k = &CUR(s, i)->k;
         if (k->open_time > s->seg_start || k->close_time + 1 < s->seg_end || k->trades < 0)
-            return KL_EARG;
+            return KL_EIO;
     }
     return 0;
 }
@@ -223,4 +256,6 @@ kl_series_state_set_parked(void *buf, size_t len, int parked)
     if (len < HDR || memcmp(p, "KLS1", 4) != 0)
         return;
     p[10] = (uint8_t)(parked ? p[10] | FLAG_PARKED : p[10] & ~FLAG_PARKED);
+    if (p[4] == 2 && len >= HDR + CRC)
+        put_crc(p, len);
 }

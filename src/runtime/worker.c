@@ -301,12 +301,16 @@ slot_take_state(kl_worker_t *w, uint32_t slot, uint32_t sym)
         return;
     kl_series_t *s = series_of(w, slot);
     slotmeta_t *m = meta_of(w, slot);
-    if (kl_series_import(s, s->sched, m, st, len) != 0) {
+    int irc = kl_series_import(s, s->sched, m, st, len);
+    if (irc != 0) {
         kl_series_init(s, s->sched, m);
-        kl_log(KL_LOG_WARN, "worker", "state_unusable",
+        kl_log(irc == KL_EIO ? KL_LOG_ERROR : KL_LOG_WARN, "worker",
+               irc == KL_EIO ? "state_corrupt" : "state_unusable",
                "worker=%d symbol=%s bytes=%u action=\"series restarts at its next trade "
-               "(intervals, unit or lateness changed since it was stored?)\"",
-               w->cfg.index, m->name, len);
+               "(%s)\"",
+               w->cfg.index, m->name, len,
+               irc == KL_EIO ? "its stored state fails its checksum: the store is damaged"
+                             : "intervals, unit or lateness changed since it was stored?");
     } else {
         kl_snap_mark(w->snap, slot); /* stored again, without the parked mark */
         kl_log(KL_LOG_INFO, "worker", "symbol_resumed", "worker=%d symbol=%s from=store",
@@ -598,10 +602,12 @@ slot_adopt(kl_worker_t *w, const kl_msg_t *m)
     int64_t slot = slot_find(w, m->sym);
     if (slot >= 0) {
         kl_series_t *s = series_of(w, (uint32_t)slot);
-        if (kl_series_import(s, s->sched, meta_of(w, (uint32_t)slot), m->u.adopt.blob,
-                             m->u.adopt.len) != 0) {
+        int irc = kl_series_import(s, s->sched, meta_of(w, (uint32_t)slot), m->u.adopt.blob,
+                                   m->u.adopt.len);
+        if (irc != 0) {
             kl_series_init(s, s->sched, meta_of(w, (uint32_t)slot));
-            kl_log(KL_LOG_WARN, "worker", "state_unusable",
+            kl_log(irc == KL_EIO ? KL_LOG_ERROR : KL_LOG_WARN, "worker",
+                   irc == KL_EIO ? "state_corrupt" : "state_unusable",
                    "worker=%d symbol=%s action=\"series restarts at its next trade\"",
                    w->cfg.index, meta_of(w, (uint32_t)slot)->name);
         }
@@ -769,7 +775,8 @@ check_handoff(kl_worker_t *w)
         parked_trim(w); /* parked series whose checkpoint this was may go now */
         if (w->handoff_taken) /* release: pairs with the waiting source's acquire */
             atomic_store_explicit(&w->handoff_done, w->handoff_taken, memory_order_release);
-        if (w->cfg.wal && kl_wal_release(w->cfg.wal, w->batch_seq) < 0)
+        if (w->cfg.wal && !atomic_load_explicit(&w->failed, memory_order_relaxed) &&
+            kl_wal_release(w->cfg.wal, w->batch_seq) < 0)
             kl_log(KL_LOG_WARN, "worker", "wal_release_failed",
                    "worker=%d upto=%llu action=\"segments kept, retried at the next checkpoint\"",
                    w->cfg.index, (unsigned long long)w->batch_seq);
@@ -825,8 +832,10 @@ static int
 has_work(void *ctx)
 {
     kl_worker_t *w = ctx;
-    /* While backlogged the rings are not read: their content is no reason to stay awake. */
-    return (!w->backlogged && rings_nonempty(w)) || (w->out && kl_ring_depth(&w->api_in)) ||
+    /* While backlogged, or after a WAL failure, the rings are not read: their content is no
+     * reason to stay awake (a failed worker spun on them at shutdown). */
+    return (!w->backlogged && !atomic_load_explicit(&w->failed, memory_order_relaxed) &&
+            rings_nonempty(w)) || (w->out && kl_ring_depth(&w->api_in)) ||
            atomic_load_explicit(&w->snap_req, memory_order_relaxed) ||
            (w->cfg.wall_clock &&
             atomic_load_explicit(&w->tick_ms, memory_order_relaxed) != w->last_tick_ms) ||
@@ -892,8 +901,10 @@ static void
 wal_fatal(kl_worker_t *w, int rc)
 {
     atomic_store_explicit(&w->failed, 1, memory_order_relaxed);
-    kl_log(KL_LOG_ERROR, "worker", "wal_failed",
-           "worker=%d error=\"%s\" action=\"stopped taking work; the service shuts down\"",
+    /* The WAL logged the failure itself (file, errno, the fail-stop); this says what the
+     * worker does about it. */
+    kl_log(KL_LOG_WARN, "worker", "wal_failed",
+           "worker=%d error=\"%s\" action=\"stopped taking work; the service exits\"",
            w->cfg.index, kl_strerror(rc));
 }
 
@@ -939,10 +950,13 @@ stop_step(kl_worker_t *w, int idle_handoff)
 {
     /* Drain first; but a backlogged worker cannot drain until the store takes its rows, so
      * then it keeps committing. */
-    if (!idle_handoff || (rings_nonempty(w) && !w->backlogged))
+    /* A failed worker never reads its rings again: it only tries its last checkpoint (what it
+     * applied is all in the WAL's written part), and reports the failure. */
+    int failed = atomic_load_explicit(&w->failed, memory_order_relaxed);
+    if (!idle_handoff || (rings_nonempty(w) && !w->backlogged && !failed))
         return 0;
     if (kl_snap_dirty_count(w->snap) == 0 && kl_snap_pending_rows(w->snap) == 0)
-        return rings_nonempty(w) ? 0 : 1;
+        return failed ? -1 : rings_nonempty(w) ? 0 : 1;
     if (w->consecutive_failures >= STOP_COMMIT_TRIES) {
         kl_log(KL_LOG_ERROR, "worker", "final_snapshot_lost",
                "worker=%d dirty_symbols=%zu pending_rows=%zu failures=%d "
@@ -1272,7 +1286,8 @@ kl_worker_adopt(kl_worker_t *w, uint32_t sym, const char *name, uint32_t unit_pe
     int rc = kl_series_import(s, s->sched, meta_of(w, (uint32_t)slot), blob, len);
     if (rc != 0) {
         kl_series_init(s, s->sched, meta_of(w, (uint32_t)slot));
-        return KL_EARG; /* incompatible state: the caller restarts the series */
+        /* KL_EIO: corrupt, the caller stops; else incompatible: it restarts the series */
+        return rc == KL_EIO ? KL_EIO : KL_EARG;
     }
     if (dirty)
         kl_snap_mark(w->snap, (uint32_t)slot);

@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ typedef struct rec_ctx {
     size_t n_seen, cap_seen;
     kl_recover_result_t *res;
     int error;
+    char corrupt[64]; /* the symbol whose stored state is corrupt (M4), or "" */
 } rec_ctx_t;
 
 static int64_t
@@ -80,6 +82,11 @@ on_state(void *ctx, const char *symbol, const void *blob, size_t len)
     int rc = kl_worker_adopt(c->workers[info.worker], info.id, symbol, info.unit_per_ms, blob,
                              len, parked);
     if (rc == KL_ENOMEM) {
+        c->error = rc;
+        return 1;
+    }
+    if (rc == KL_EIO) { /* M4: restarting it would overwrite its open klines in the store */
+        snprintf(c->corrupt, sizeof c->corrupt, "%s", symbol);
         c->error = rc;
         return 1;
     }
@@ -254,6 +261,54 @@ drop_log(const char *wal_dir, int index)
     rmdir(dir);
 }
 
+/* Writes dir/STORE_ID atomically and durably (M8): a temporary file, fsynced, renamed over,
+ * then the directory fsynced, so a crash leaves either no file or the whole id, never an empty
+ * file. Returns 0 or -errno. */
+static int
+write_store_id(const char *dir, int64_t id)
+{
+    char tmp[4200], path[4200], text[32];
+    snprintf(tmp, sizeof tmp, "%s/STORE_ID.tmp", dir);
+    snprintf(path, sizeof path, "%s/STORE_ID", dir);
+    int n = snprintf(text, sizeof text, "%lld\n", (long long)id);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = write(fd, text, (size_t)n) == n && fsync(fd) == 0 ? 0 : (errno ? -errno : -EIO);
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != 0) {
+        unlink(tmp);
+        return rc;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    rc = fsync(dfd) == 0 ? 0 : -errno;
+    close(dfd);
+    return rc;
+}
+
+/* Parses STORE_ID's text: decimal digits and one optional newline. Returns 1 and *id, or 0. */
+static int
+parse_store_id(const char *text, size_t n, int64_t *id)
+{
+    if (n > 0 && text[n - 1] == '\n')
+        n--;
+    if (n == 0 || n > 19)
+        return 0;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return 0;
+        v = v * 10 + (text[i] - '0');
+    }
+    *id = v;
+    return 1;
+}
+
 /* A WAL directory belongs to one store: replaying another store's log would merge foreign
  * trades into it. The store gets a random id on its first start (meta "store.id") and the
  * directory a file naming it; a mismatch stops the start. */
@@ -282,18 +337,30 @@ check_owner(const char *wal_dir, kl_store_t *store, int has_logs, char *err, siz
     snprintf(path, sizeof path, "%s/STORE_ID", wal_dir);
     FILE *f = fopen(path, "r");
     if (f) {
-        if (!fgets(text, sizeof text, f))
-            text[0] = '\0';
+        size_t n = fread(text, 1, sizeof text - 1, f);
         fclose(f);
-        if (strtoll(text, NULL, 10) != id) {
+        int64_t got;
+        if (!parse_store_id(text, n, &got)) {
+            if (has_logs) {
+                snprintf(err, cap, "wal-dir %s: its STORE_ID file is %s (a crash while it was "
+                         "first written?), so the logs there cannot be matched to a store. If "
+                         "they belong to this store, write its id %lld into %s and start again; "
+                         "otherwise give this store its own wal-dir",
+                         wal_dir, n == 0 ? "empty" : "not a store id", (long long)id, path);
+                return KL_ECONFIG;
+            }
+            kl_log(KL_LOG_WARN, "recover", "store_id_rewritten",
+                   "wal_dir=%s reason=\"STORE_ID %s and no log in the directory\" id=%lld",
+                   wal_dir, n == 0 ? "empty" : "unreadable", (long long)id);
+        } else if (got != id) {
             snprintf(err, cap, "wal-dir %s belongs to another store (its STORE_ID %lld, this "
                      "store's id %lld): give each store its own wal-dir",
-                     wal_dir, (long long)strtoll(text, NULL, 10), (long long)id);
+                     wal_dir, (long long)got, (long long)id);
             return KL_ECONFIG;
+        } else {
+            return 0;
         }
-        return 0;
-    }
-    if (has_logs) {
+    } else if (has_logs) {
         snprintf(err, cap, "wal-dir %s holds logs but no STORE_ID: cannot tell which store they "
                  "belong to; move them away or give this store its own wal-dir", wal_dir);
         return KL_ECONFIG;
@@ -302,17 +369,16 @@ check_owner(const char *wal_dir, kl_store_t *store, int has_logs, char *err, siz
         snprintf(err, cap, "wal-dir %s: %s", wal_dir, strerror(errno));
         return -errno;
     }
-    f = fopen(path, "w");
-    if (!f || fprintf(f, "%lld\n", (long long)id) < 0 || fclose(f) != 0) {
-        snprintf(err, cap, "wal-dir %s: cannot write STORE_ID: %s", wal_dir, strerror(errno));
-        return KL_EIO;
+    if ((rc = write_store_id(wal_dir, id)) != 0) {
+        snprintf(err, cap, "wal-dir %s: cannot write STORE_ID: %s", wal_dir, kl_strerror(rc));
+        return rc;
     }
     return 0;
 }
 
 int
-kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t **workers,
-           int n_workers, kl_recover_result_t *res, char *err, size_t cap)
+kl_recover(const char *wal_dir, int repair_cut, kl_store_t *store, kl_symreg_t *reg,
+           kl_worker_t **workers, int n_workers, kl_recover_result_t *res, char *err, size_t cap)
 {
     memset(res, 0, sizeof *res);
     for (int i = 0; i < KL_RECOVER_MAX_LOGS; i++)
@@ -320,6 +386,14 @@ kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t
     rec_ctx_t c = {
         .store = store, .reg = reg, .workers = workers, .n_workers = n_workers, .res = res};
     int rc = kl_store_states(store, on_state, &c);
+    if (c.corrupt[0]) {
+        snprintf(err, cap, "recovery: the stored engine state of %s is corrupt (checksum "
+                 "mismatch or impossible contents): refusing to start, because its series would "
+                 "restart and overwrite its open klines. Restore the store from a backup, or "
+                 "delete that symbol's row from series_state to restart its series knowingly",
+                 c.corrupt);
+        return KL_EIO;
+    }
     if (rc != 0 || c.error) {
         snprintf(err, cap, "recovery: reading the checkpointed states failed: %s",
                  kl_strerror(c.error ? c.error : rc));
@@ -340,7 +414,27 @@ kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t
         }
         kl_wal_scan_stats_t st;
         c.n_seen = 0;
-        rc = kl_wal_scan(wal_dir, logs[i], (uint64_t)after, 1, on_record, &c, &st);
+        rc = kl_wal_scan(wal_dir, logs[i], (uint64_t)after,
+                         repair_cut ? KL_WAL_REPAIR_CUT : KL_WAL_REPAIR_TAIL, on_record, &c, &st);
+        if (rc == 0 && !c.error && st.refused) {
+            if (st.gap)
+                snprintf(err, cap, "recovery: %s/w%d starts at seq %llu but the checkpoint "
+                         "(%s) is at %lld: records %llu..%llu are missing (a checkpoint lost to "
+                         "a power cut, or a segment deleted by hand); nothing was changed. To "
+                         "accept the loss, start with --wal-repair cut", wal_dir, logs[i],
+                         (unsigned long long)st.gap_to + 1, key, (long long)after,
+                         (unsigned long long)st.gap_from, (unsigned long long)st.gap_to);
+            else
+                snprintf(err, cap, "recovery: %s/w%d is damaged at %s offset %llu (seq %llu), "
+                         "after the checkpoint (seq %lld), and valid records follow the damage: "
+                         "refusing to cut them; nothing was changed. Copy the wal-dir for a "
+                         "post-mortem, then start with --wal-repair cut to cut the log there "
+                         "(what is cut is kept in *.damaged files next to the log)",
+                         wal_dir, logs[i], st.damage_file, (unsigned long long)st.damage_offset,
+                         (unsigned long long)st.last_seq + 1, (long long)after);
+            kl_free(c.seen);
+            return KL_EIO;
+        }
         if (rc != 0 || c.error) {
             snprintf(err, cap, "recovery: replaying %s/w%d failed: %s", wal_dir, logs[i],
                      kl_strerror(c.error ? c.error : rc));

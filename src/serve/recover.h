@@ -23,8 +23,13 @@ typedef struct kl_recover_result {
 } kl_recover_result_t;
 
 /* Runs recovery into the (not yet started) workers. wal_dir may not exist (a first start).
+ * repair_cut = 0 (wal-repair = tail): damage the checkpoint covers is skipped, a torn tail is
+ * cut (kept aside), and damage that valid records follow, or records missing between the
+ * checkpoint and the log, stop the start; 1 (cut): the log is cut at that damage (kept aside)
+ * and a gap is accepted, each logged at ERROR.
  * Returns 0 and fills *res, or an error with err set (the service must not start). */
-int kl_recover(const char *wal_dir, kl_store_t *store, kl_symreg_t *reg, kl_worker_t **workers,
-               int n_workers, kl_recover_result_t *res, char *err, size_t cap);
+int kl_recover(const char *wal_dir, int repair_cut, kl_store_t *store, kl_symreg_t *reg,
+               kl_worker_t **workers, int n_workers, kl_recover_result_t *res, char *err,
+               size_t cap);
 
 #endif

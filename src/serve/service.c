@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "core/alloc.h"
@@ -21,6 +22,7 @@
 #include "runtime/worker.h"
 #include "serve/readd.h"
 #include "serve/recover.h"
+#include "serve/watchdog.h"
 #include "source/source.h"
 #include "sink/ksink.h"
 #include "store/persister.h"
@@ -244,8 +246,8 @@ recover_and_open_wals(kl_service_t *svc, char *err, size_t cap)
     kl_recover_result_t *res = kl_calloc(1, sizeof *res);
     if (!res)
         return KL_ENOMEM;
-    int rc = kl_recover(cfg->wal_dir, svc->store, svc->reg, svc->workers, svc->n_workers, res,
-                        err, cap);
+    int rc = kl_recover(cfg->wal_dir, cfg->wal_repair == KL_CFG_WAL_REPAIR_CUT, svc->store,
+                        svc->reg, svc->workers, svc->n_workers, res, err, cap);
     if (rc == 0)
         kl_log(KL_LOG_INFO, "recover", "done",
                "states=%llu removed=%llu records=%llu trades=%llu ticks=%llu damaged_logs=%llu "
@@ -666,18 +668,23 @@ kl_serve_main(int argc, char **argv)
                        "the running configuration\"", err);
             kl_config_free(&fresh);
         }
-        if (cfg.exit_on_eof && kl_service_source_done(svc)) {
-            why = "end of input";
+        if (kl_service_failed(svc)) {
+            why = "a WAL write failed (see its error): no durability, so no more work";
+            failed = 1;
+            /* Fail-stop: the graceful stop gets a few seconds; a thread blocked on a dead disk
+             * or store must not keep the process from exiting and being restarted. */
+            if (kl_watchdog_arm(KL_FAILSTOP_GRACE_MS, 1, why) != 0)
+                _exit(1);
             break;
         }
-        if (kl_service_failed(svc)) {
-            why = "a worker failed (see its error): no durability, so no more work";
-            failed = 1;
+        if (cfg.exit_on_eof && kl_service_source_done(svc)) {
+            why = "end of input";
             break;
         }
     }
     kl_log(KL_LOG_INFO, "serve", "stopping", "reason=\"%s\"", why);
     int status = kl_service_stop(svc) || failed;
+    kl_watchdog_disarm();
     kl_log(KL_LOG_INFO, "serve", "stopped", "status=%d", status);
     kl_config_free(&cfg);
     return status;

@@ -13,6 +13,9 @@ extern const kl_store_ops_t kl_store_pg_ops;
 /* The range queries' SQL text (ascending, descending), exported so the tests can EXPLAIN the
  * very statements the backends run and check that the primary key serves them. */
 extern const char kl_store_sqlite_range_sql[2][512];
+/* The per-connection PRAGMAs of the SQLite store (synchronous=FULL: a commit that returned is
+ * durable, which the deletion of WAL segments relies on); for the tests. */
+extern const char kl_store_sqlite_tuning_sql[];
 extern const char kl_store_pg_range_sql[2][512];
 /* The same for kl_store_last_before(). */
 extern const char kl_store_sqlite_last_before_sql[512];

@@ -4,10 +4,11 @@
  * DESIGN. One connection, used by one thread at a time (the persister, or a command such as
  * `klined export`), so it is opened SQLITE_OPEN_NOMUTEX. Every statement is prepared once at
  * open and reused. kl_store_commit() is one BEGIN IMMEDIATE ... COMMIT: all its rows and meta
- * values, or (ROLLBACK on any error) none of them. With journal_mode=WAL and synchronous=NORMAL
- * a commit appends to the -wal file without an fsync; a power loss may lose the last commits
- * but never corrupts the file or splits a transaction, and the service's own WAL replays what
- * the lost commits held. busy_timeout lets a reader in another process (export) wait instead
+ * values, or (ROLLBACK on any error) none of them. With journal_mode=WAL and synchronous=FULL
+ * a commit fsyncs the -wal file before it returns: a commit that returned survives a power
+ * loss. It must, because the worker deletes the WAL segments a checkpoint covers as soon as the
+ * commit returns (issue 12, H5: with NORMAL a power cut could take the checkpoint and the
+ * segments it covered both). The cost is one fsync per persist (persist-ms, 1 s by default). busy_timeout lets a reader in another process (export) wait instead
  * of failing the persister. The API thread reads through a second store of its own on the same
  * file: WAL lets it read the last committed state while the persister writes, each read
  * statement is one snapshot (a commit is seen whole or not at all), and opening a file whose
@@ -66,9 +67,9 @@ typedef struct sq_store {
  * takes the checkpoint out of most commits. The default 4 KiB page stays: 64 KiB pages made a
  * fresh-file persist 30% faster but a store with long history 4x slower, since each persisted
  * kline is the tail of its own series and dirties a whole page. */
-static const char SQL_TUNING[] = "PRAGMA synchronous=NORMAL;"
-                                 "PRAGMA cache_size=-65536;"
-                                 "PRAGMA wal_autocheckpoint=16384;";
+const char kl_store_sqlite_tuning_sql[] = "PRAGMA synchronous=FULL;"
+                                         "PRAGMA cache_size=-65536;"
+                                         "PRAGMA wal_autocheckpoint=16384;";
 
 static const char SQL_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS klines("
@@ -300,7 +301,7 @@ sq_open(const char *url, kl_store_t **out, char *err, size_t cap)
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
     if ((rc = sq_set_wal(st, err, cap)) < 0 ||
-        (rc = sq_exec(st, SQL_TUNING, "set pragmas", err, cap)) < 0 ||
+        (rc = sq_exec(st, kl_store_sqlite_tuning_sql, "set pragmas", err, cap)) < 0 ||
         (rc = sq_schema(st, err, cap)) < 0)
         goto fail;
     if ((rc = sq_prepare(st, SQL_UPSERT, &st->upsert, err, cap)) < 0 ||

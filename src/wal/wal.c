@@ -70,8 +70,8 @@
  * must cut, new records included, so both are refused; a jump forward is marked GAP.
  *
  * Failure. A failed write(2) or fsync is sticky (Redis AOF, LMDB MDB_PANIC): it is logged once
- * at ERROR with the errno text and "action=stopping", and every later call on that writer
- * returns the same error. Nothing is retried: after a failed fsync the kernel may have dropped
+ * at ERROR with the file, the errno and the fail-stop action (the service exits non-zero within
+ * seconds, serve/watchdog.h), and every later call on that writer returns the same error. Nothing is retried: after a failed fsync the kernel may have dropped
  * the dirty pages, so a retry that succeeds proves nothing. A partial group left on disk by a
  * failed write is a torn tail that the next scan cuts.
  *
@@ -483,9 +483,9 @@ wal_fail(kl_wal_t *w, const char *event, int err)
     if (w->err == 0) {
         w->err = err;
         kl_log(KL_LOG_ERROR, "wal", event,
-               "worker=%d file=%s/%s error=\"%s\" action=stopping (the WAL refuses all further "
-               "work; restart to recover from the log)",
-               w->worker, w->path, w->seg_name, kl_strerror(err));
+               "worker=%d file=%s/%s errno=%d error=\"%s\" action=\"exiting so a supervisor "
+               "restarts; the WAL up to the last fsync is intact\"",
+               w->worker, w->path, w->seg_name, -err, kl_strerror(err));
     }
     return w->err;
 }
@@ -875,34 +875,42 @@ wal_check_header(const uint8_t *h, int worker, uint64_t name_first, uint64_t exp
     return WAL_OK;
 }
 
-/* Scans one open segment from its start. Returns 0 (stopped at *damage, at file offset *at, or
- * clean to the end), fn's non-zero value, or -errno. *expect is the next seq (0 = any). */
+/* Scans one open segment from its start (from = 0), or from offset `from`, a record that
+ * resynchronisation found, whose seq is *expect. Returns 0 (stopped at *damage, at file offset
+ * *at, or clean to the end), fn's non-zero value, or -errno. *expect is the next seq (0 = any). */
 static int
 wal_scan_segment(struct wal_rd *r, uint64_t size, int worker, uint64_t name_first,
                  uint64_t after, kl_wal_record_fn fn, void *ctx, uint64_t *expect,
-                 kl_wal_scan_stats_t *s, enum wal_damage *damage, uint64_t *at)
+                 kl_wal_scan_stats_t *s, enum wal_damage *damage, uint64_t *at, uint64_t from)
 {
     *at = 0;
-    if (size < WAL_SEG_HDR) {
-        *damage = WAL_TORN_HEADER;
-        return 0;
+    int rc;
+    uint64_t seq, off;
+    if (from == 0) {
+        if (size < WAL_SEG_HDR) {
+            *damage = WAL_TORN_HEADER;
+            return 0;
+        }
+        rc = wal_rd_fill(r, 0, WAL_SEG_HDR);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            *damage = WAL_TORN_HEADER;
+            return 0;
+        }
+        *damage = wal_check_header(r->buf, worker, name_first, *expect);
+        if (*damage != WAL_OK)
+            return 0;
+        seq = name_first;
+        s->bytes += WAL_SEG_HDR;
+        off = WAL_SEG_HDR;
+    } else {
+        seq = *expect;
+        off = from;
     }
-    int rc = wal_rd_fill(r, 0, WAL_SEG_HDR);
-    if (rc < 0)
-        return rc;
-    if (rc > 0) {
-        *damage = WAL_TORN_HEADER;
-        return 0;
-    }
-    *damage = wal_check_header(r->buf, worker, name_first, *expect);
-    if (*damage != WAL_OK)
-        return 0;
-    uint64_t seq = name_first;
     /* Equal to the last record's seq, except before the first record and after a GAP: either
      * way the log's next seq is this segment's first. */
     s->last_seq = seq - 1;
-    s->bytes += WAL_SEG_HDR;
-    uint64_t off = WAL_SEG_HDR;
     while (off < size) {
         *at = off;
         if (size - off < WAL_REC_HDR) {
@@ -965,6 +973,49 @@ short_read:
     return 0;
 }
 
+/* Resynchronisation after damage inside a segment: the first 8-aligned offset >= from that
+ * holds a whole valid record (length, CRC, zero padding) with a seq in [min_seq, min_seq +
+ * 2^32). A CRC-32C over the header and payload makes a false match on garbage about 2^-32 per
+ * offset, and the seq window cuts it further. Returns 1 and *off, *seq; 0 when there is none;
+ * or -errno. */
+static int
+wal_resync(struct wal_rd *r, uint64_t size, uint64_t from, uint64_t min_seq, uint64_t *off,
+           uint64_t *seq)
+{
+    for (uint64_t o = (from + 7) & ~(uint64_t)7; o + WAL_REC_HDR <= size; o += 8) {
+        int rc = wal_rd_fill(r, o, WAL_REC_HDR);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            return 0;
+        const uint8_t *p = r->buf + (o - r->base);
+        uint32_t len = wal_ld16(p + 6);
+        uint64_t q = wal_ld64(p + 8);
+        if (len > KL_WAL_PAYLOAD_MAX || q < min_seq || q - min_seq >= (1ull << 32))
+            continue;
+        size_t rec = wal_rec_size(len);
+        if (size - o < rec)
+            continue;
+        rc = wal_rd_fill(r, o, rec);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            return 0;
+        p = r->buf + (o - r->base);
+        if (kl_crc32c(kl_crc32c(0, p + 4, WAL_REC_HDR - 4), p + WAL_REC_HDR, len) != wal_ld32(p))
+            continue;
+        size_t i = WAL_REC_HDR + len;
+        while (i < rec && p[i] == 0)
+            i++;
+        if (i < rec)
+            continue;
+        *off = o;
+        *seq = q;
+        return 1;
+    }
+    return 0;
+}
+
 /* The last seq of segment `first` (first - 1 when it holds no record), for kl_wal_open.
  * Returns 0; KL_EARG when the segment is damaged, because a writer must not append after a log
  * that its next repair would cut (and with it everything written after); or -errno. */
@@ -988,10 +1039,24 @@ wal_seg_last(int dfd, int worker, uint64_t first, uint64_t *last)
     if (r.buf != NULL) {
         kl_wal_scan_stats_t s;
         memset(&s, 0, sizeof s);
-        uint64_t expect = 0, at = 0;
+        uint64_t expect = 0, at = 0, from = 0;
         enum wal_damage dmg = WAL_OK;
-        rc = wal_scan_segment(&r, size, worker, first, UINT64_MAX, NULL, NULL, &expect, &s, &dmg,
-                              &at);
+        /* Damage that valid records follow was covered by the checkpoint (the start-up scan
+         * refuses any other): skip it, as that scan did. A damaged tail is still refused. */
+        for (;;) {
+            rc = wal_scan_segment(&r, size, worker, first, UINT64_MAX, NULL, NULL, &expect, &s,
+                                  &dmg, &at, from);
+            if (rc != 0 || dmg == WAL_OK || at < WAL_SEG_HDR)
+                break;
+            uint64_t o, q;
+            int k = wal_resync(&r, size, at + 8, s.last_seq + 1, &o, &q);
+            if (k < 0)
+                rc = k;
+            if (k <= 0)
+                break;
+            expect = q;
+            from = o;
+        }
         if (rc == 0 && dmg != WAL_OK) {
             kl_log(KL_LOG_ERROR, "wal", "open_on_damaged_log",
                    "worker=%d file=%s offset=%llu reason=\"%s\" action=\"scan with repair first\"",
@@ -1006,42 +1071,108 @@ wal_seg_last(int dfd, int worker, uint64_t first, uint64_t *last)
     return rc;
 }
 
-/* Cuts the log at segment segs[i], offset at: deletes segs[i+1..] newest first, then truncates
- * segs[i] (or deletes it if its header is the damage), then fsyncs the directory. Adds the
- * bytes removed to *cut. Returns 0 or -errno. */
+/* Copies bytes [at, size) of segment `name` to a new file `keep` in dfd, durably. */
+static int
+wal_keep_copy(int dfd, const char *name, const char *keep, uint64_t at, uint64_t size)
+{
+    int in = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    int out = openat(dfd, keep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        int rc = -errno;
+        close(in);
+        return rc;
+    }
+    uint8_t buf[16384];
+    int rc = 0;
+    for (uint64_t off = at; rc == 0 && off < size;) {
+        size_t want = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
+        ssize_t k = pread(in, buf, want, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = k < 0 ? -errno : 0;
+            break;
+        }
+        rc = wal_write_all(out, buf, (size_t)k);
+        off += (uint64_t)k;
+    }
+    if (rc == 0 && wal_sys_fsync(out, 0) != 0)
+        rc = -errno;
+    close(out);
+    close(in);
+    return rc;
+}
+
+/* Cuts the log at segment segs[i], offset at, keeping what it cuts aside (never deleting it):
+ * segs[i+1..] are renamed, newest first, to "<name>.cut-<ms>.damaged"; the tail of segs[i]
+ * from `at` is copied to a file of that form and then truncated (the whole segment is renamed
+ * when its header is the damage); then the directory is fsynced. Names not of the segment form
+ * are never read as log. Adds the bytes removed from the log to *cut; *kept names the first file
+ * kept aside. Returns 0 or -errno. */
 static int
 wal_repair(int dfd, const uint64_t *segs, size_t n, size_t i, uint64_t at, uint64_t size,
-           uint64_t *cut)
+           uint64_t *cut, char *kept, size_t kept_cap)
 {
-    char name[WAL_NAME_LEN + 1];
+    char name[WAL_NAME_LEN + 1], keep[WAL_NAME_LEN + 48];
+    long long ms = (long long)kl_now_ms();
     for (size_t j = n; j-- > i + 1;) {
         wal_seg_name(name, segs[j]);
         struct stat sb;
         if (fstatat(dfd, name, &sb, 0) != 0)
             return -errno;
-        if (unlinkat(dfd, name, 0) != 0)
+        snprintf(keep, sizeof keep, "%s.cut-%lld.damaged", name, ms);
+        if (renameat(dfd, name, dfd, keep) != 0)
             return -errno;
         *cut += (uint64_t)sb.st_size;
     }
     wal_seg_name(name, segs[i]);
+    snprintf(keep, sizeof keep, "%s.cut-%lld.damaged", name, ms);
     if (at < WAL_SEG_HDR) {
-        if (unlinkat(dfd, name, 0) != 0)
+        if (renameat(dfd, name, dfd, keep) != 0)
             return -errno;
-    } else {
+    } else if (at < size) {
+        int rc = wal_keep_copy(dfd, name, keep, at, size);
+        if (rc != 0)
+            return rc;
         int fd = openat(dfd, name, O_WRONLY | O_CLOEXEC);
         if (fd < 0)
             return -errno;
-        int rc = 0;
         if (ftruncate(fd, (off_t)at) != 0 || wal_sys_fsync(fd, 0) != 0)
             rc = -errno;
         close(fd);
         if (rc != 0)
             return rc;
+    } else {
+        wal_seg_name(keep, segs[i + 1 < n ? i + 1 : i]);
+        snprintf(keep + strlen(keep), sizeof keep - strlen(keep), ".cut-%lld.damaged", ms);
     }
     *cut += size - at;
     if (wal_sys_fsync(dfd, 0) != 0)
         return -errno;
+    snprintf(kept, kept_cap, "%s", keep);
     return 0;
+}
+
+/* 1 when nothing valid follows damage at (segs[i], at): no record further in that segment (by
+ * resynchronisation) and no later segment longer than a header. That is a torn tail (a crash
+ * in the middle of a write, or a power cut before the fsync), which a start cuts by itself. */
+static int
+wal_is_tail(int dfd, struct wal_rd *r, const uint64_t *segs, size_t n, size_t i, uint64_t at,
+            uint64_t size, uint64_t min_seq)
+{
+    for (size_t j = i + 1; j < n; j++) {
+        char name[WAL_NAME_LEN + 1];
+        struct stat sb;
+        wal_seg_name(name, segs[j]);
+        if (fstatat(dfd, name, &sb, 0) != 0 || (uint64_t)sb.st_size > WAL_SEG_HDR)
+            return 0;
+    }
+    if (at < WAL_SEG_HDR)
+        return 1;
+    uint64_t o, q;
+    return wal_resync(r, size, at + 8, min_seq, &o, &q) == 0;
 }
 
 int
@@ -1082,6 +1213,22 @@ kl_wal_scan(const char *dir, int worker, uint64_t after, int repair, kl_wal_reco
         rc = KL_ENOMEM;
         goto out;
     }
+    /* H5: the log must reach back to the checkpoint. A first segment past after + 1 means the
+     * records between are gone (a checkpoint lost to a power cut after the segments it covered
+     * were deleted, or a segment deleted by hand). */
+    if (repair != KL_WAL_REPAIR_NONE && n > 0 && segs[0] > after + 1) {
+        s.gap = 1;
+        s.gap_from = after + 1;
+        s.gap_to = segs[0] - 1;
+        if (repair == KL_WAL_REPAIR_TAIL) {
+            s.refused = 1;
+            goto out;
+        }
+        kl_log(KL_LOG_ERROR, "wal", "gap_accepted",
+               "worker=%d dir=%s lost_from=%llu lost_to=%llu action=\"replaying from the "
+               "first record present (wal-repair = cut)\"",
+               worker, path, (unsigned long long)s.gap_from, (unsigned long long)s.gap_to);
+    }
     uint64_t expect = 0;
     for (size_t i = 0; i < n; i++) {
         char name[WAL_NAME_LEN + 1];
@@ -1095,13 +1242,61 @@ kl_wal_scan(const char *dir, int worker, uint64_t after, int repair, kl_wal_reco
         r.base = 0;
         r.have = 0;
         s.segments++;
-        uint64_t size = (uint64_t)sb.st_size, at = 0;
+        uint64_t size = (uint64_t)sb.st_size, at = 0, from = 0;
         enum wal_damage dmg = WAL_OK;
-        rc = wal_scan_segment(&r, size, worker, segs[i], after, fn, ctx, &expect, &s, &dmg, &at);
+        for (;;) {
+            rc = wal_scan_segment(&r, size, worker, segs[i], after, fn, ctx, &expect, &s, &dmg,
+                                  &at, from);
+            if (rc != 0 || dmg == WAL_OK)
+                break;
+            /* The seq of the damaged record (for a header, of the segment's first). */
+            uint64_t dseq = at >= WAL_SEG_HDR ? s.last_seq + 1 : expect ? expect : segs[i];
+            uint64_t next_first = i + 1 < n ? segs[i + 1] : 0;
+            /* H4: damage the checkpoint covers is skipped, never cut: the records after it are
+             * still needed. Continue at the next valid record of this segment, or at the next
+             * segment, as long as no record above `after` is lost on the way. */
+            if (dmg == WAL_SEQ_GAP && at < WAL_SEG_HDR && segs[i] - 1 <= after) {
+                /* a valid header past a hole in the log, the hole below the checkpoint */
+                s.skipped++;
+                expect = segs[i];
+                continue;
+            }
+            if (dseq <= after) {
+                uint64_t o = 0, q = 0;
+                int k = at >= WAL_SEG_HDR ? wal_resync(&r, size, at + 8, dseq + 1, &o, &q) : 0;
+                if (k < 0) {
+                    rc = k;
+                    break;
+                }
+                if (k == 1 && q <= after + 1) {
+                    s.skipped++;
+                    s.skipped_bytes += o - at;
+                    expect = q;
+                    from = o;
+                    continue;
+                }
+                if (k == 0 && next_first != 0 && next_first <= after + 1) {
+                    s.skipped++;
+                    s.skipped_bytes += size - at;
+                    expect = next_first;
+                    dmg = WAL_OK;
+                    break;
+                }
+            }
+            break;
+        }
         close(r.fd);
         r.fd = -1;
         if (rc != 0)
             goto out;
+        if (s.skipped && !s.skip_logged) {
+            s.skip_logged = 1;
+            kl_log(KL_LOG_WARN, "wal", "covered_damage_skipped",
+                   "worker=%d dir=%s checkpoint=%llu skipped=%llu skipped_bytes=%llu "
+                   "action=\"ignored: the checkpoint holds these records; nothing cut\"",
+                   worker, path, (unsigned long long)after, (unsigned long long)s.skipped,
+                   (unsigned long long)s.skipped_bytes);
+        }
         if (dmg == WAL_OK)
             continue;
         s.damaged = 1;
@@ -1110,20 +1305,36 @@ kl_wal_scan(const char *dir, int worker, uint64_t after, int repair, kl_wal_reco
         if (snprintf(s.damage_file, sizeof s.damage_file, "%s/%s", path, name) >=
             (int)sizeof s.damage_file)
             snprintf(s.damage_file, sizeof s.damage_file, "%s", name);
+        uint64_t dseq = at >= WAL_SEG_HDR ? s.last_seq + 1 : expect ? expect : segs[i];
+        r.fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+        if (r.fd < 0) {
+            rc = -errno;
+            goto out;
+        }
+        r.base = 0;
+        r.have = 0;
+        int tail = wal_is_tail(dfd, &r, segs, n, i, at, size, dseq + 1);
+        close(r.fd);
+        r.fd = -1;
+        s.mid_damage = !tail;
         if (!repair)
             break;
-        rc = wal_repair(dfd, segs, n, i, at, size, &s.cut_bytes);
+        if (!tail && repair == KL_WAL_REPAIR_TAIL) {
+            s.refused = 1; /* the caller says so and stops: cutting would lose valid records */
+            break;
+        }
+        rc = wal_repair(dfd, segs, n, i, at, size, &s.cut_bytes, s.cut_file, sizeof s.cut_file);
         if (rc != 0) {
             kl_log(KL_LOG_ERROR, "wal", "repair_failed", "file=%s offset=%llu error=\"%s\"",
                    s.damage_file, (unsigned long long)at, kl_strerror(rc));
             goto out;
         }
-        kl_log(KL_LOG_WARN, "wal", "tail_cut",
+        kl_log(tail ? KL_LOG_WARN : KL_LOG_ERROR, "wal", tail ? "tail_cut" : "log_cut",
                "worker=%d file=%s offset=%llu reason=\"%s\" cut_bytes=%llu "
-               "segments_removed=%zu last_seq=%llu",
+               "segments_removed=%zu last_seq=%llu kept_in=%s/%s",
                worker, s.damage_file, (unsigned long long)at, wal_damage_names[dmg],
                (unsigned long long)s.cut_bytes, n - i - 1 + (at < WAL_SEG_HDR ? 1 : 0),
-               (unsigned long long)s.last_seq);
+               (unsigned long long)s.last_seq, path, s.cut_file);
         break;
     }
 out:

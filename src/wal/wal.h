@@ -79,14 +79,33 @@ typedef struct kl_wal_scan_stats {
     int damaged;            /* a torn or corrupt record was found */
     char damage_file[256];  /* where: segment file name and byte offset */
     uint64_t damage_offset;
-    uint64_t cut_bytes;     /* bytes removed by repair (0 when not repairing) */
+    uint64_t cut_bytes;     /* bytes removed from the log by repair (0 when not repairing) */
+    char cut_file[64];      /* the first file (in the log's directory) the cut bytes went to */
+    int mid_damage;         /* the damage is not a torn tail: valid records follow it */
+    int refused;            /* KL_WAL_REPAIR_TAIL met mid-log damage or a gap: nothing cut,
+                               the caller must not start (st says where) */
+    int gap;                /* the first segment starts past after + 1 (records lost) */
+    uint64_t gap_from, gap_to;      /* the seqs missing */
+    uint64_t skipped, skipped_bytes; /* damage below `after` skipped (the checkpoint has it) */
+    int skip_logged;
 } kl_wal_scan_stats_t;
+
+/* repair values of kl_wal_scan. */
+#define KL_WAL_REPAIR_NONE 0 /* verify, dump: change nothing */
+#define KL_WAL_REPAIR_CUT 1  /* cut at the first damage the checkpoint does not cover */
+#define KL_WAL_REPAIR_TAIL 2 /* cut only a torn tail; refuse mid-log damage and a gap */
 
 /* Reads worker `worker`'s log in dir in order and calls fn for records with seq > after. At the
  * first record that is torn (short) or corrupt (bad CRC, bad header, seq not increasing by 1),
- * it stops: everything before it is the valid prefix. With repair, it then truncates that
- * segment to the valid prefix and deletes every later segment (logging what it cut), so the
- * log is exactly the valid prefix; without repair (verify, dump) it changes nothing.
+ * it stops: everything before it is the valid prefix. Except when the checkpoint covers the
+ * damage (the damaged record's seq <= after): then it skips to the next valid record (or
+ * segment) as long as no record above `after` is missing, and cuts nothing (st->skipped).
+ * With KL_WAL_REPAIR_CUT, it then cuts the log at the damage, keeping every byte cut in
+ * "<segment>.cut-<ms>.damaged" files of the log's directory (never deleted); with
+ * KL_WAL_REPAIR_TAIL it cuts only a torn tail (nothing valid after it) and sets st->refused for
+ * damage that valid records follow, or for a first segment past after + 1 (st->gap: records
+ * between the checkpoint and the log are missing, checked before fn is called); without repair
+ * (verify, dump) it changes nothing.
  * A missing directory is an empty log. fn may be NULL (verify only); *st (may be NULL) is
  * filled in every case. A non-zero return of fn stops the scan before any repair. Returns 0
  * (damage is reported in *st, not as an error), fn's non-zero value, or -errno / KL_ENOMEM. */

@@ -179,6 +179,7 @@ test_defaults(void **state)
                            "wal-dir = ./var/wal\n"
                            "fsync = everysec\n"
                            "persist-ms = 1000\n"
+                           "wal-repair = tail\n"
                            "listen = 127.0.0.1:8080\n"
                            "# admin-token = (not set: admin endpoints refuse every request)\n"
                            "push-ms = 0\n"

@@ -1030,6 +1030,23 @@ test_second_handle_reads_while_other_commits(void **state)
     kl_store_close(w.st);
 }
 
+/* H5 (issue 12): the store's connection runs synchronous=FULL, so a commit that returned is
+ * durable before the worker deletes the WAL segments it covers. */
+static void
+test_commit_durable(void **state)
+{
+    (void)state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, kl_store_sqlite_tuning_sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 2); /* 2 = FULL */
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
 int
 main(void)
 {
@@ -1053,6 +1070,7 @@ main(void)
         cmocka_unit_test(test_second_handle_while_writer_holds_lock),
         cmocka_unit_test(test_second_handle_reads_while_other_commits),
         cmocka_unit_test(test_state_by_symbol),
+        cmocka_unit_test(test_commit_durable),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

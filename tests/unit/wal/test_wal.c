@@ -8,6 +8,7 @@
 #define KL_WAL_TEST_HOOKS 1
 #include "wal/wal.c"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1148,6 +1149,212 @@ test_damage_kinds(void **state)
     }
 }
 
+/* ---- damage the checkpoint covers, mid-log damage, gaps (issue 12: H4, H5) ---------------- */
+
+/* Bytes of dir/w0's segments (damaged = 0) or of the files repair kept aside (1). */
+static uint64_t
+w0_bytes(const char *dir, int damaged)
+{
+    char wdir[600], path[900];
+    snprintf(wdir, sizeof wdir, "%s/w0", dir);
+    DIR *d = opendir(wdir);
+    assert_non_null(d);
+    uint64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (e->d_name[0] == '.' || (l > 8 && strcmp(e->d_name + l - 8, ".damaged") == 0) != damaged)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", wdir, e->d_name);
+        struct stat sb;
+        assert_int_equal(stat(path, &sb), 0);
+        total += (uint64_t)sb.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+/* A log of 30 records of 100 bytes, 5 per segment (segments 1, 6, 11, 16, 21, 26), closed. */
+static void
+log30(char *dir, size_t cap)
+{
+    new_dir(dir, cap);
+    assert_int_equal(kl_wal_close(write_segments(dir, KL_WAL_FSYNC_NO, 30)), 0);
+}
+
+/* Flips a payload byte of record seq (a CRC mismatch). */
+static void
+flip_record(const char *dir, uint64_t seq)
+{
+    char path[700];
+    uint64_t first = (seq - 1) / 5 * 5 + 1;
+    snprintf(path, sizeof path, "%s/w0/%020llu.wal", dir, (unsigned long long)first);
+    size_t n;
+    uint8_t *b = read_file(path, &n);
+    b[32 + (seq - first) * wal_rec_size(100) + 16 + 10] ^= 0x10;
+    write_bytes(path, b, n);
+    free(b);
+}
+
+static void
+assert_seqs(const got_t *g, uint64_t from, uint64_t to)
+{
+    assert_int_equal(g->n, to - from + 1);
+    for (size_t i = 0; i < g->n; i++)
+        assert_int_equal(g->v[i].seq, from + i);
+}
+
+/* H4: one flipped byte in a record the checkpoint covers cuts nothing and loses nothing: the
+ * records after the checkpoint come back, in the same segment (resynchronised) or in the next
+ * ones, and a writer can go on after a last segment that holds such damage. */
+static void
+test_covered_damage_skipped(void **state)
+{
+    (void)state;
+    char dir[512];
+    for (int c = 0; c < 3; c++) {
+        log30(dir, sizeof dir);
+        uint64_t before = w0_bytes(dir, 0);
+        /* c0: damage at 8, checkpoint 9 (same segment); c1: damage at 8, checkpoint 12 (next
+         * segment); c2: damage at 27 in the last segment, checkpoint 28. */
+        uint64_t bad = c == 2 ? 27 : 8, after = c == 0 ? 9 : c == 1 ? 12 : 28;
+        flip_record(dir, bad);
+        for (int repair = 0; repair <= KL_WAL_REPAIR_TAIL; repair++) {
+            kl_wal_scan_stats_t st;
+            got_t g;
+            scan_all(dir, after, repair, &g, &st);
+            assert_seqs(&g, after + 1, 30);
+            assert_int_equal(st.damaged, 0);
+            assert_int_equal(st.refused, 0);
+            assert_int_equal(st.skipped, 1);
+            assert_int_equal(st.cut_bytes, 0);
+            assert_int_equal(st.last_seq, 30);
+            got_free(&g);
+            assert_int_equal(w0_bytes(dir, 0), before);
+            assert_int_equal(w0_bytes(dir, 1), 0);
+        }
+        kl_wal_cfg_t cfg = {.fsync = KL_WAL_FSYNC_NO, .segment_bytes = 1024};
+        kl_wal_t *w = NULL;
+        assert_int_equal(kl_wal_open(dir, 0, &cfg, 31, &w), 0);
+        assert_int_equal(kl_wal_append(w, 1, "x", 1, NULL), 0);
+        assert_int_equal(kl_wal_close(w), 0);
+        kl_wal_scan_stats_t st;
+        got_t g;
+        scan_all(dir, after, KL_WAL_REPAIR_TAIL, &g, &st);
+        assert_seqs(&g, after + 1, 31);
+        got_free(&g);
+    }
+}
+
+/* H4: damage after the checkpoint that valid records follow stops a default start (refused,
+ * nothing changed); an explicit repair cuts it and keeps every byte cut aside. */
+static void
+test_mid_damage_refused_or_kept(void **state)
+{
+    (void)state;
+    char dir[512];
+    log30(dir, sizeof dir);
+    uint64_t before = w0_bytes(dir, 0);
+    flip_record(dir, 8);
+    kl_wal_scan_stats_t st;
+    got_t g;
+    scan_all(dir, 3, KL_WAL_REPAIR_TAIL, &g, &st);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.mid_damage, 1);
+    assert_int_equal(st.damaged, 1);
+    assert_int_equal(st.last_seq, 7);
+    assert_int_equal(st.cut_bytes, 0);
+    assert_seqs(&g, 4, 7);
+    got_free(&g);
+    assert_int_equal(w0_bytes(dir, 0), before);
+    assert_int_equal(w0_bytes(dir, 1), 0);
+
+    scan_all(dir, 3, KL_WAL_REPAIR_CUT, &g, &st);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.damaged, 1);
+    assert_int_equal(st.last_seq, 7);
+    assert_seqs(&g, 4, 7);
+    got_free(&g);
+    uint64_t valid = (32 + 5 * wal_rec_size(100)) + 32 + 2 * wal_rec_size(100); /* 1..7 */
+    assert_int_equal(st.cut_bytes, before - valid);
+    assert_int_equal(w0_bytes(dir, 0), valid);
+    assert_int_equal(w0_bytes(dir, 1), before - valid); /* kept aside, byte for byte */
+    assert_true(strstr(st.cut_file, ".damaged") != NULL);
+    scan_all(dir, 3, KL_WAL_REPAIR_TAIL, &g, &st);
+    assert_int_equal(st.damaged, 0);
+    assert_seqs(&g, 4, 7);
+    got_free(&g);
+}
+
+/* A torn tail (a crash mid-write) is still cut by a default start, and kept aside. */
+static void
+test_torn_tail_cut_and_kept(void **state)
+{
+    (void)state;
+    char dir[512], path[700];
+    log30(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/w0/%020llu.wal", dir, 26ull);
+    assert_int_equal(truncate(path, 32 + 2 * wal_rec_size(100) + 50), 0);
+    kl_wal_scan_stats_t st;
+    got_t g;
+    scan_all(dir, 0, KL_WAL_REPAIR_TAIL, &g, &st);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.mid_damage, 0);
+    assert_int_equal(st.damaged, 1);
+    assert_int_equal(st.cut_bytes, 50);
+    assert_int_equal(w0_bytes(dir, 1), 50);
+    assert_seqs(&g, 1, 27);
+    got_free(&g);
+}
+
+/* H5: records missing between the checkpoint and the log (a first segment past after + 1, or
+ * a segment missing in the middle above the checkpoint) stop a default start before any record
+ * is replayed; a hole the checkpoint covers does not. */
+static void
+test_gap_refused(void **state)
+{
+    (void)state;
+    char dir[512], path[700];
+    log30(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/w0/%020llu.wal", dir, 1ull);
+    assert_int_equal(remove(path), 0);
+    kl_wal_scan_stats_t st;
+    got_t g;
+    scan_all(dir, 0, KL_WAL_REPAIR_TAIL, &g, &st);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.gap, 1);
+    assert_int_equal(st.gap_from, 1);
+    assert_int_equal(st.gap_to, 5);
+    assert_int_equal(g.n, 0);
+    got_free(&g);
+    scan_all(dir, 5, KL_WAL_REPAIR_TAIL, &g, &st); /* the checkpoint covers 1..5 */
+    assert_int_equal(st.refused, 0);
+    assert_seqs(&g, 6, 30);
+    got_free(&g);
+    scan_all(dir, 2, KL_WAL_REPAIR_CUT, &g, &st); /* the loss accepted explicitly */
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.gap, 1);
+    assert_seqs(&g, 6, 30);
+    got_free(&g);
+
+    /* a segment missing in the middle */
+    uint64_t before = w0_bytes(dir, 0);
+    snprintf(path, sizeof path, "%s/w0/%020llu.wal", dir, 16ull);
+    assert_int_equal(remove(path), 0);
+    before = w0_bytes(dir, 0);
+    scan_all(dir, 12, KL_WAL_REPAIR_TAIL, &g, &st);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.mid_damage, 1);
+    assert_seqs(&g, 13, 15);
+    got_free(&g);
+    assert_int_equal(w0_bytes(dir, 0), before);
+    scan_all(dir, 20, KL_WAL_REPAIR_TAIL, &g, &st); /* the checkpoint covers the hole */
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.damaged, 0);
+    assert_seqs(&g, 21, 30);
+    got_free(&g);
+}
+
 int
 main(void)
 {
@@ -1171,6 +1378,10 @@ main(void)
         cmocka_unit_test(test_sticky_fsync_error),
         cmocka_unit_test(test_torn_header_removed),
         cmocka_unit_test(test_damage_kinds),
+        cmocka_unit_test(test_covered_damage_skipped),
+        cmocka_unit_test(test_mid_damage_refused_or_kept),
+        cmocka_unit_test(test_torn_tail_cut_and_kept),
+        cmocka_unit_test(test_gap_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

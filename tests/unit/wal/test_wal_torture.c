@@ -273,9 +273,10 @@ assert_prefix(const model_t *m, const got_t *g, size_t k)
     }
 }
 
-/* Total bytes of the segment files now in dir/w0. */
+/* Total bytes of the segment files now in dir/w0 (kept = 0), or of the files repair kept
+ * aside there, "*.damaged" (kept = 1). */
 static uint64_t
-log_size(const char *dir)
+files_size(const char *dir, int kept)
 {
     char wdir[512], path[700];
     snprintf(wdir, sizeof wdir, "%s/w0", dir);
@@ -284,7 +285,8 @@ log_size(const char *dir)
     uint64_t total = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
+        size_t l = strlen(e->d_name);
+        if (e->d_name[0] == '.' || (l > 8 && strcmp(e->d_name + l - 8, ".damaged") == 0) != kept)
             continue;
         snprintf(path, sizeof path, "%s/%s", wdir, e->d_name);
         struct stat sb;
@@ -318,7 +320,9 @@ recover_and_check(const model_t *m, const char *dir, uint64_t bad, uint64_t size
     assert_int_equal(st.last_seq, k);
     assert_int_equal(st.damaged, damaged);
     assert_int_equal(st.cut_bytes, size - valid);
-    assert_int_equal(log_size(dir), valid);
+    assert_int_equal(files_size(dir, 0), valid);
+    /* What was cut is kept aside, byte for byte (H4: never deleted). */
+    assert_int_equal(files_size(dir, 1), size - valid);
 
     /* Nothing left to repair, and the same records. */
     g.n = 0;
@@ -328,7 +332,7 @@ recover_and_check(const model_t *m, const char *dir, uint64_t bad, uint64_t size
     assert_int_equal(st2.cut_bytes, 0);
     assert_int_equal(g.n, k);
     assert_prefix(m, &g, k);
-    assert_int_equal(log_size(dir), valid);
+    assert_int_equal(files_size(dir, 0), valid);
 
     /* The log goes on where it stopped. */
     kl_wal_cfg_t cfg = {.fsync = KL_WAL_FSYNC_NO, .segment_bytes = 1024};
