@@ -84,13 +84,22 @@ kl_service_log_stats(kl_service_t *svc)
     kl_source_stats_t src = {0};
     if (svc->source)
         kl_source_stats(svc->source, &src);
+    char sink[160] = "";
+    if (svc->sink) {
+        kl_ksink_stats_t ks;
+        kl_ksink_stats(svc->sink, &ks);
+        snprintf(sink, sizeof sink, " sink_produced=%llu sink_delivered=%llu sink_errors=%llu "
+                 "sink_dropped=%llu", (unsigned long long)ks.produced,
+                 (unsigned long long)ks.delivered, (unsigned long long)ks.errors,
+                 (unsigned long long)ks.dropped);
+    }
     kl_log(KL_LOG_INFO, "stats", "stats",
            "source_messages=%llu source_trades=%llu source_rejected=%llu too_far_ahead=%llu "
            "worker_trades=%llu "
            "applied=%llu late=%llu duplicates=%llu too_late=%llu stale=%llu unknown_symbol=%llu "
            "symbols=%llu queue_depth=%llu queue_waits=%llu dirty=%llu pending_rows=%llu "
            "snapshots=%llu snapshot_rows=%llu snapshot_us=%llu commits=%llu commit_failures=%llu "
-           "commit_us=%llu commit_max_us=%llu",
+           "commit_us=%llu commit_max_us=%llu%s",
            (unsigned long long)src.messages, (unsigned long long)src.trades,
            (unsigned long long)src.rejected, (unsigned long long)src.too_far_ahead,
            (unsigned long long)sum.trades,
@@ -102,7 +111,7 @@ kl_service_log_stats(kl_service_t *svc)
            (unsigned long long)sum.pending_rows, (unsigned long long)sum.snapshots,
            (unsigned long long)sum.snapshot_rows, (unsigned long long)sum.last_snapshot_us,
            (unsigned long long)p.commits, (unsigned long long)p.failures,
-           (unsigned long long)p.last_commit_us, (unsigned long long)p.max_commit_us);
+           (unsigned long long)p.last_commit_us, (unsigned long long)p.max_commit_us, sink);
 }
 
 static void
@@ -304,8 +313,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     if (rc == 0 && !(svc->persister = kl_persister_create(svc->store)))
         rc = KL_ENOMEM;
     if (rc == 0 && cfg->sink_topic) {
-        rc = kl_ksink_open(cfg->sink_brokers, cfg->sink_topic, cfg->sink_live, &svc->sink, err,
-                           cap);
+        rc = kl_ksink_open(cfg->sink_brokers, cfg->sink_topic, cfg->sink_live,
+                           cfg->sink_queue_bytes, &svc->sink, err, cap);
         if (rc == 0)
             kl_persister_on_commit(svc->persister, kl_ksink_publish, svc->sink);
     }
@@ -466,7 +475,7 @@ kl_service_stop(kl_service_t *svc)
     /* 4. The persister has answered everything; close the store. */
     if (svc->persister)
         kl_persister_stop(svc->persister);
-    kl_ksink_close(svc->sink); /* after the last commit: its klines go out too */
+    kl_ksink_close(svc->sink, 5000); /* after the last commit: its klines go out too */
     kl_api_destroy(svc->api);
     if (svc->source)
         svc->source->ops->destroy(svc->source);

@@ -202,6 +202,9 @@ test_defaults(void **state)
                            "parked-symbols = 64\n"
                            "shard = 0/1\n"
                            "exit-on-eof = false\n"
+                           "shutdown-timeout-ms = 10000\n"
+                           "kline-sink-queue-bytes = 67108864\n"
+                           "lines-ack = false\n"
                            "stats-s = 10\n"
                            "log-level = info\n");
     free(d);
