@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "core/alloc.h"
@@ -53,6 +54,7 @@ struct kl_service {
 };
 
 static int readd_send(void *ctx, const kl_syminfo_t *info);
+static void stop_stage(kl_service_t *svc, const char *stage);
 
 /* ---- stats ------------------------------------------------------------------------------ */
 
@@ -450,6 +452,7 @@ int
 kl_service_stop(kl_service_t *svc)
 {
     int status = 0;
+    stop_stage(svc, "stopping the API and the source");
     /* 0. No more clients: the API stops first, so no admin command races the shutdown (its
      * context lives on until the workers, which may still wake it, have stopped); then the
      * re-adder, the other producer of admin commands. */
@@ -467,15 +470,22 @@ kl_service_stop(kl_service_t *svc)
     /* 2. No more ticks or snapshot requests. */
     kl_clock_stop(svc->clock);
     /* 3. Workers drain, take their final snapshot and wait for its commit. */
+    stop_stage(svc, "workers drain and wait for their final commit");
     for (int i = 0; i < svc->n_workers; i++)
         if (kl_worker_stop(svc->workers[i]) != 0)
             status = 1;
     if (svc->persister && svc->n_workers)
         kl_service_log_stats(svc);
     /* 4. The persister has answered everything; close the store. */
+    stop_stage(svc, "the persister's last commit");
     if (svc->persister)
         kl_persister_stop(svc->persister);
-    kl_ksink_close(svc->sink, 5000); /* after the last commit: its klines go out too */
+    stop_stage(svc, "flushing the kline sink");
+    /* After the last commit: its klines go out too; a down broker holds the exit at most
+     * half the shutdown bound. */
+    kl_ksink_close(svc->sink, svc->cfg->shutdown_timeout_ms > 0
+                                  ? (svc->cfg->shutdown_timeout_ms + 1) / 2 : 5000);
+    stop_stage(svc, NULL); /* from here on, threads are gone and the service is freed */
     kl_api_destroy(svc->api);
     if (svc->source)
         svc->source->ops->destroy(svc->source);
@@ -608,6 +618,107 @@ kl_service_reload(kl_service_t *svc, const kl_config_t *fresh)
            fresh->n_symbols, added, removed);
 }
 
+/* ---- shutdown bound (shutdown-timeout-ms) ------------------------------------------------ */
+
+/* A graceful stop waits for the store (the final commits), which may be frozen: a watchdog
+ * thread bounds it. Past shutdown-timeout-ms it logs what was left and ends the process with
+ * _exit(KL_SERVE_EXIT_TIMEOUT), which is no worse than a crash: every trade taken is in the WAL
+ * (or, for Kafka, after the checkpointed offsets), and the next start recovers it. Its state is
+ * static: there is one `klined serve` per process. */
+#define KL_SERVE_EXIT_TIMEOUT 3
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    kl_service_t *svc; /* the service being stopped; NULL once done */
+    const char *stage; /* what the stop waits for; NULL: past the threads (stats unreadable) */
+    int done;
+} g_stop = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0};
+
+static void
+stop_stage(kl_service_t *svc, const char *stage)
+{
+    pthread_mutex_lock(&g_stop.mu);
+    if (g_stop.svc == svc)
+        g_stop.stage = stage;
+    pthread_mutex_unlock(&g_stop.mu);
+}
+
+static void *
+stop_watchdog(void *arg)
+{
+    int ms = *(const int *)arg;
+    pthread_setname_np(pthread_self(), "kl-stopwatch");
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += ms / 1000;
+    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L)
+        dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&g_stop.mu);
+    while (!g_stop.done)
+        if (pthread_cond_timedwait(&g_stop.cv, &g_stop.mu, &dl) == ETIMEDOUT)
+            break;
+    if (g_stop.done) {
+        pthread_mutex_unlock(&g_stop.mu);
+        return NULL;
+    }
+    /* Under the lock: the stopping thread cannot free the workers meanwhile (it passes
+     * stop_stage(NULL) first). */
+    unsigned long long dirty = 0, pending = 0, queued = 0;
+    kl_service_t *svc = g_stop.svc;
+    if (svc && g_stop.stage)
+        for (int i = 0; i < svc->n_workers; i++) {
+            kl_worker_stats_t w;
+            kl_worker_stats(svc->workers[i], &w);
+            dirty += w.dirty;
+            pending += w.pending_rows;
+            queued += w.queue_depth;
+        }
+    kl_log(KL_LOG_ERROR, "serve", "shutdown_timeout",
+           "timeout_ms=%d waiting_for=\"%s\" dirty_symbols=%llu pending_rows=%llu "
+           "queued_messages=%llu action=\"exiting with status %d without the last "
+           "checkpoint; the WAL keeps every trade taken and the next start recovers it\"",
+           ms, g_stop.stage ? g_stop.stage : "closing the store", dirty, pending, queued,
+           KL_SERVE_EXIT_TIMEOUT);
+    _exit(KL_SERVE_EXIT_TIMEOUT);
+}
+
+/* kl_service_stop() bounded by ms: returns its status, or never returns (see above). */
+static int
+stop_bounded(kl_service_t *svc, int ms)
+{
+    static int bound;
+    bound = ms;
+    /* The bound is on the monotonic clock: a wall-clock step must not shorten or stretch it. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_destroy(&g_stop.cv);
+    pthread_cond_init(&g_stop.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_lock(&g_stop.mu);
+    g_stop.svc = svc;
+    g_stop.stage = "stopping";
+    g_stop.done = 0;
+    pthread_mutex_unlock(&g_stop.mu);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, stop_watchdog, &bound);
+    if (rc != 0)
+        kl_log(KL_LOG_ERROR, "serve", "shutdown_unbounded",
+               "error=\"%s\" action=\"stopping without the shutdown-timeout-ms bound\"",
+               strerror(rc));
+    int status = kl_service_stop(svc);
+    pthread_mutex_lock(&g_stop.mu);
+    g_stop.done = 1;
+    g_stop.svc = NULL;
+    pthread_cond_signal(&g_stop.cv);
+    pthread_mutex_unlock(&g_stop.mu);
+    if (rc == 0)
+        pthread_join(t, NULL);
+    return status;
+}
+
 /* ---- klined serve ----------------------------------------------------------------------- */
 
 int
@@ -670,7 +781,7 @@ kl_serve_main(int argc, char **argv)
         }
     }
     kl_log(KL_LOG_INFO, "serve", "stopping", "reason=\"%s\"", why);
-    int status = kl_service_stop(svc) || failed;
+    int status = stop_bounded(svc, cfg.shutdown_timeout_ms) || failed;
     kl_log(KL_LOG_INFO, "serve", "stopped", "status=%d", status);
     kl_config_free(&cfg);
     return status;
