@@ -152,7 +152,8 @@ make_source(kl_service_t *svc, char *err, size_t cap)
     case KL_CFG_SRC_LINES_STDIN:
         return kl_source_lines_stdin_create(&svc->source, err, cap);
     case KL_CFG_SRC_LINES_TCP:
-        return kl_source_lines_tcp_create(c->lines_host, c->lines_port, &svc->source, err, cap);
+        return kl_source_lines_tcp_create(c->lines_host, c->lines_port, c->lines_ack,
+                                          &svc->source, err, cap);
     case KL_CFG_SRC_BINANCE:
         return kl_source_binance_create(c, resume_id, svc->reg, &svc->source, err, cap);
     case KL_CFG_SRC_KAFKA: {
