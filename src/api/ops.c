@@ -163,6 +163,9 @@ api_metrics(kl_api_t *a, sess_t *s)
             "Klines the kline sink dropped, its queue full (broker down or slow) or purged at "
             "exit; they are in the store.", ks.dropped);
     }
+    u64(b, "klined_log_dropped_total", "counter",
+        "Log lines dropped because stderr was blocked and the log ring was full.",
+        kl_log_dropped());
     u64(b, "klined_ws_clients", "gauge", "WebSocket clients connected.", (uint64_t)a->n_sessions);
     u64(b, "klined_ws_connections_total", "counter", "WebSocket clients accepted.",
         a->ws_connects);

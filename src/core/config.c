@@ -857,6 +857,16 @@ set_lines_ack(struct cfg_run *r, const char *v)
 }
 
 static int
+set_log_buffer_bytes(struct cfg_run *r, const char *v)
+{
+    uint64_t x;
+    if (cfg_uint(v, 4096, 1u << 30, &x) != 0)
+        return KL_ECONFIG;
+    r->t->log_buffer_bytes = (uint32_t)x;
+    return 0;
+}
+
+static int
 set_shutdown_timeout_ms(struct cfg_run *r, const char *v)
 {
     return set_int(v, 100, 3600000, &r->t->shutdown_timeout_ms);
@@ -1069,6 +1079,7 @@ static const struct cfg_key cfg_keys[] = {
     {"shutdown-timeout-ms", set_shutdown_timeout_ms, 0, "must be an integer 100..3600000"},
     {"stats-s", set_stats_s, 0, "must be an integer 0..3600 (0 = off)"},
     {"log-level", set_log_level, 0, "must be debug, info, warn or error"},
+    {"log-buffer-bytes", set_log_buffer_bytes, 0, "must be an integer 4096..1073741824"},
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -1462,6 +1473,7 @@ kl_config_defaults(kl_config_t *c)
     c->shard_count = 1;
     c->exit_on_eof = false;
     c->shutdown_timeout_ms = 10000;
+    c->log_buffer_bytes = 256u << 10;
     c->sink_queue_bytes = 64u << 20;
     c->lines_ack = false;
     c->stats_s = 10;
@@ -1718,7 +1730,8 @@ kl_config_describe(const kl_config_t *c, FILE *f)
     fprintf(f, "shutdown-timeout-ms = %d\nkline-sink-queue-bytes = %llu\nlines-ack = %s\n",
             c->shutdown_timeout_ms, (unsigned long long)c->sink_queue_bytes,
             c->lines_ack ? "true" : "false");
-    fprintf(f, "stats-s = %d\nlog-level = %s\n", c->stats_s, log_names[c->log_level]);
+    fprintf(f, "stats-s = %d\nlog-level = %s\nlog-buffer-bytes = %u\n", c->stats_s,
+            log_names[c->log_level], c->log_buffer_bytes);
 }
 
 void

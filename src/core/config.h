@@ -126,6 +126,7 @@ typedef struct kl_config {
     uint32_t shard_index; /* shard_index < shard_count <= 1024 */
     uint32_t shard_count;
     bool exit_on_eof;
+    uint32_t log_buffer_bytes; /* log-buffer-bytes: log lines waiting for a slow stderr */
     int shutdown_timeout_ms; /* shutdown-timeout-ms: graceful stop bound; the rest stays in the
                                 WAL for the next start */
     int stats_s;          /* 0 = no periodic stats line, else 1..3600 */

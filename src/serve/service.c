@@ -682,6 +682,7 @@ stop_watchdog(void *arg)
            "checkpoint; the WAL keeps every trade taken and the next start recovers it\"",
            ms, g_stop.stage ? g_stop.stage : "closing the store", dirty, pending, queued,
            KL_SERVE_EXIT_TIMEOUT);
+    kl_log_async_stop(1000);
     _exit(KL_SERVE_EXIT_TIMEOUT);
 }
 
@@ -746,8 +747,12 @@ kl_serve_main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A blocked stderr must block no thread but the logger's (after the mask: it inherits it). */
+    if (kl_log_async_start(cfg.log_buffer_bytes) != 0)
+        fprintf(stderr, "klined serve: no logger thread; log lines are written directly\n");
     kl_service_t *svc;
     if (kl_service_start(&cfg, &svc, err, sizeof err) != 0) {
+        kl_log_async_stop(2000);
         fprintf(stderr, "klined serve: %s\n", err);
         kl_config_free(&cfg);
         return 1;
@@ -784,6 +789,7 @@ kl_serve_main(int argc, char **argv)
     kl_log(KL_LOG_INFO, "serve", "stopping", "reason=\"%s\"", why);
     int status = stop_bounded(svc, cfg.shutdown_timeout_ms) || failed;
     kl_log(KL_LOG_INFO, "serve", "stopped", "status=%d", status);
+    kl_log_async_stop(2000); /* bounded: a stderr still blocked keeps the rest */
     kl_config_free(&cfg);
     return status;
 }

@@ -206,7 +206,8 @@ test_defaults(void **state)
                            "kline-sink-queue-bytes = 67108864\n"
                            "lines-ack = false\n"
                            "stats-s = 10\n"
-                           "log-level = info\n");
+                           "log-level = info\n"
+                           "log-buffer-bytes = 262144\n");
     free(d);
     kl_config_free(&c);
 }
