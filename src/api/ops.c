@@ -176,7 +176,13 @@ api_metrics(kl_api_t *a, sess_t *s)
             "Klines the Kafka brokers acknowledged.", ks.delivered);
         u64(b, "klined_kline_sink_errors_total", "counter",
             "Klines the kline sink could not publish (they are in the store).", ks.errors);
+        u64(b, "klined_kline_sink_dropped_total", "counter",
+            "Klines the kline sink dropped, its queue full (broker down or slow) or purged at "
+            "exit; they are in the store.", ks.dropped);
     }
+    u64(b, "klined_log_dropped_total", "counter",
+        "Log lines dropped because stderr was blocked and the log ring was full.",
+        kl_log_dropped());
     u64(b, "klined_ws_clients", "gauge", "WebSocket clients connected.", (uint64_t)a->n_sessions);
     u64(b, "klined_ws_connections_total", "counter", "WebSocket clients accepted.",
         a->ws_connects);

@@ -841,6 +841,38 @@ set_max_skew_ms(struct cfg_run *r, const char *v)
 }
 
 static int
+set_kline_sink_queue_bytes(struct cfg_run *r, const char *v)
+{
+    uint64_t x;
+    if (cfg_uint(v, 65536, UINT64_C(1) << 31, &x) != 0)
+        return KL_ECONFIG;
+    r->t->sink_queue_bytes = x;
+    return 0;
+}
+
+static int
+set_lines_ack(struct cfg_run *r, const char *v)
+{
+    return cfg_bool(v, &r->t->lines_ack);
+}
+
+static int
+set_log_buffer_bytes(struct cfg_run *r, const char *v)
+{
+    uint64_t x;
+    if (cfg_uint(v, 4096, 1u << 30, &x) != 0)
+        return KL_ECONFIG;
+    r->t->log_buffer_bytes = (uint32_t)x;
+    return 0;
+}
+
+static int
+set_shutdown_timeout_ms(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 100, 3600000, &r->t->shutdown_timeout_ms);
+}
+
+static int
 set_persist_ms(struct cfg_run *r, const char *v)
 {
     return set_int(v, 50, 60000, &r->t->persist_ms);
@@ -1160,8 +1192,13 @@ static const struct cfg_key cfg_keys[] = {
      "must be kafka://BROKERS/TOPIC (final klines are published there after each commit)"},
     {"kline-sink-live", set_kline_sink_live, KEY_NOVALUE,
      "must be true, false, 1, 0, yes or no"},
+    {"kline-sink-queue-bytes", set_kline_sink_queue_bytes, 0,
+     "must be an integer 65536..2147483648 (bytes of klines waiting for the broker)"},
+    {"lines-ack", set_lines_ack, KEY_NOVALUE, "must be true, false, 1, 0, yes or no"},
+    {"shutdown-timeout-ms", set_shutdown_timeout_ms, 0, "must be an integer 100..3600000"},
     {"stats-s", set_stats_s, 0, "must be an integer 0..3600 (0 = off)"},
     {"log-level", set_log_level, 0, "must be debug, info, warn or error"},
+    {"log-buffer-bytes", set_log_buffer_bytes, 0, "must be an integer 4096..1073741824"},
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -1569,6 +1606,10 @@ kl_config_defaults(kl_config_t *c)
     c->shard_index = 0;
     c->shard_count = 1;
     c->exit_on_eof = false;
+    c->shutdown_timeout_ms = 10000;
+    c->log_buffer_bytes = 256u << 10;
+    c->sink_queue_bytes = 64u << 20;
+    c->lines_ack = false;
     c->stats_s = 10;
     c->log_level = KL_CFG_LOG_INFO;
 }
@@ -1830,7 +1871,11 @@ kl_config_describe(const kl_config_t *c, FILE *f)
             auto_add_names[c->auto_add]);
     fprintf(f, "shard = %u/%u\nexit-on-eof = %s\n", c->shard_index, c->shard_count,
             c->exit_on_eof ? "true" : "false");
-    fprintf(f, "stats-s = %d\nlog-level = %s\n", c->stats_s, log_names[c->log_level]);
+    fprintf(f, "shutdown-timeout-ms = %d\nkline-sink-queue-bytes = %llu\nlines-ack = %s\n",
+            c->shutdown_timeout_ms, (unsigned long long)c->sink_queue_bytes,
+            c->lines_ack ? "true" : "false");
+    fprintf(f, "stats-s = %d\nlog-level = %s\nlog-buffer-bytes = %u\n", c->stats_s,
+            log_names[c->log_level], c->log_buffer_bytes);
 }
 
 void

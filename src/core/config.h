@@ -80,6 +80,9 @@ typedef struct kl_config {
     const char *sink_brokers;        /* kline-sink = kafka://BROKERS/TOPIC; NULL: no sink */
     const char *sink_topic;
     bool sink_live;                  /* kline-sink-live: the open klines of each commit too */
+    uint64_t sink_queue_bytes;       /* kline-sink-queue-bytes: klines waiting for the broker;
+                                        beyond, new ones are dropped and counted */
+    bool lines_ack;                  /* lines-ack: lines:tcp clients get "ack N" lines back */
 
     /* storage */
     enum kl_cfg_store store;
@@ -141,6 +144,9 @@ typedef struct kl_config {
     uint32_t shard_index; /* shard_index < shard_count <= 1024 */
     uint32_t shard_count;
     bool exit_on_eof;
+    uint32_t log_buffer_bytes; /* log-buffer-bytes: log lines waiting for a slow stderr */
+    int shutdown_timeout_ms; /* shutdown-timeout-ms: graceful stop bound; the rest stays in the
+                                WAL for the next start */
     int stats_s;          /* 0 = no periodic stats line, else 1..3600 */
     enum kl_cfg_log log_level;
 

@@ -5,6 +5,7 @@
 #ifndef KL_CORE_LOG_H
 #define KL_CORE_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum kl_log_level { KL_LOG_DEBUG, KL_LOG_INFO, KL_LOG_WARN, KL_LOG_ERROR };
@@ -18,6 +19,17 @@ int kl_log_level_parse(const char *s);
 /* comp and event are short identifiers; fmt adds key=value pairs. */
 void kl_log(int level, const char *comp, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Asynchronous output (klined serve): from kl_log_async_start() on, lines go into a ring of
+ * ring_bytes (at least 4096; config log-buffer-bytes) drained to stderr by a logger thread, so a blocked stderr blocks no other
+ * thread; a line that finds the ring full is dropped and counted (kl_log_dropped), and a
+ * `comp=log event=dropped lines=N` line says so once stderr moves again. Start it before other
+ * threads log. kl_log_async_stop() drains for at most timeout_ms (a stderr still blocked then
+ * keeps what is left) and returns 0, or -1 when it gave up; logging is synchronous again after
+ * a 0. */
+int kl_log_async_start(size_t ring_bytes);
+int kl_log_async_stop(int timeout_ms);
+uint64_t kl_log_dropped(void);
 
 /* Rate limiter for repeated lines: returns 1 at most once per interval_ms per limiter, and
  * counts the suppressed calls in *suppressed (reset when it returns 1). Owner thread only. */

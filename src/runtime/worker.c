@@ -44,6 +44,7 @@ struct kl_worker {
     pthread_t thread;
     int started;
     kl_ring_t *rings;
+    _Atomic uint64_t *logged; /* per ring: messages popped and committed to the WAL */
     kl_wake_t wake;
     _Atomic int stop;
     _Atomic int64_t tick_ms;
@@ -1009,6 +1010,14 @@ worker_main(void *arg)
         /* Write-ahead: the whole pass is logged with one write before any of it is applied. */
         if ((n || tick) && log_pass(w, buf, n, tick ? t : 0) != 0)
             n = 0, tick = 0;
+        /* Written to the WAL (fsynced per its policy): a source may acknowledge it now. Release:
+         * pairs with kl_worker_logged(). */
+        if (n)
+            for (int p = 0; p < w->cfg.n_inputs; p++)
+                atomic_store_explicit(&w->logged[p],
+                                      atomic_load_explicit(&w->rings[p].tail,
+                                                           memory_order_relaxed),
+                                      memory_order_release);
         for (size_t i = 0; i < n; i++)
             handle(w, &buf[i]);
         work += (int)n;
@@ -1071,9 +1080,10 @@ kl_worker_create(const kl_worker_cfg_t *cfg, kl_worker_t **out)
     size_t sz_ms = kl_series_size(cfg->sched_ms), sz_us = kl_series_size(cfg->sched_us);
     w->stride = ((sz_ms > sz_us ? sz_ms : sz_us) + a - 1) / a * a;
     w->rings = kl_calloc((size_t)cfg->n_inputs, sizeof *w->rings);
+    w->logged = kl_calloc((size_t)cfg->n_inputs, sizeof *w->logged);
     w->snap = kl_snap_create(0);
     w->pass = kl_alloc((size_t)cfg->n_inputs * BATCH * sizeof *w->pass);
-    int rc = (!w->rings || !w->snap || !w->pass) ? KL_ENOMEM : 0;
+    int rc = (!w->rings || !w->logged || !w->snap || !w->pass) ? KL_ENOMEM : 0;
     for (int p = 0; rc == 0 && p < cfg->n_inputs; p++)
         rc = kl_ring_init(&w->rings[p], cfg->ring_capacity);
     if (rc != 0) {
@@ -1092,6 +1102,7 @@ kl_worker_destroy(kl_worker_t *w)
     for (int p = 0; w->rings && p < w->cfg.n_inputs; p++)
         kl_ring_fini(&w->rings[p]);
     kl_free(w->rings);
+    kl_free(w->logged);
     for (size_t i = 0; i < w->n_chunks; i++) {
         kl_free(w->chunks[i]->series);
         kl_free(w->chunks[i]);
@@ -1112,6 +1123,12 @@ kl_worker_destroy(kl_worker_t *w)
         kl_free(w->api_pass);
     }
     kl_free(w);
+}
+
+uint64_t
+kl_worker_logged(const kl_worker_t *w, int p)
+{
+    return atomic_load_explicit(&w->logged[p], memory_order_acquire);
 }
 
 kl_ring_t *

@@ -84,6 +84,11 @@ void kl_worker_destroy(kl_worker_t *w);
 
 /* The ring producer p (0 <= p < n_inputs) pushes into; only that producer may push. */
 kl_ring_t *kl_worker_ring(kl_worker_t *w, int p);
+/* How many messages of ring p the worker has written to its WAL (committed, fsynced per the
+ * fsync policy): every message before that ring position survives a crash of the process. With
+ * the ring's head read by its producer, this tells the producer what it may acknowledge (the
+ * lines source's lines-ack). Any thread. */
+uint64_t kl_worker_logged(const kl_worker_t *w, int p);
 /* The worker's wakeup: producers call kl_wake_notify() on it after pushing. */
 kl_wake_t *kl_worker_wake(kl_worker_t *w);
 

@@ -350,9 +350,16 @@ kl_bridge_main(int argc, char **argv)
            cfg.bridge_brokers, cfg.bridge_topic, b.n_parts, cfg.n_symbols);
     run_ctx_t r = {src, &rt, &stop, 0, 0};
     pthread_t th;
-    pthread_create(&th, NULL, run_main, &r);
+    int prc = pthread_create(&th, NULL, run_main, &r);
     const char *why = "source ended";
-    while (!atomic_load(&r.done)) {
+    if (prc != 0) { /* no source thread: nothing to wait for, and the exit status says so */
+        kl_log(KL_LOG_ERROR, "bridge", "start_failed",
+               "error=\"cannot start the source thread: %s\" action=\"exiting with status 1\"",
+               strerror(prc));
+        why = "the source thread did not start";
+        r.status = -prc;
+    }
+    while (prc == 0 && !atomic_load(&r.done)) {
         struct timespec ts = {0, 200000000};
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM) {
@@ -361,7 +368,8 @@ kl_bridge_main(int argc, char **argv)
         }
     }
     atomic_store(&stop, 1);
-    pthread_join(th, NULL);
+    if (prc == 0)
+        pthread_join(th, NULL);
     /* Everything produced reaches the brokers before we go (or is reported lost). */
     rd_kafka_resp_err_t ferr = rd_kafka_flush(b.rk, 30000);
     kl_log(ferr ? KL_LOG_ERROR : KL_LOG_INFO, "bridge", "stopped",

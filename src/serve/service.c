@@ -55,6 +55,7 @@ struct kl_service {
 };
 
 static int readd_send(void *ctx, const kl_syminfo_t *info);
+static void stop_stage(kl_service_t *svc, const char *stage);
 
 /* ---- stats ------------------------------------------------------------------------------ */
 
@@ -88,6 +89,15 @@ kl_service_log_stats(kl_service_t *svc)
         kl_source_stats(svc->source, &src);
     kl_symreg_stats_t sr;
     kl_symreg_stats(svc->reg, &sr);
+    char sink[160] = "";
+    if (svc->sink) {
+        kl_ksink_stats_t ks;
+        kl_ksink_stats(svc->sink, &ks);
+        snprintf(sink, sizeof sink, " sink_produced=%llu sink_delivered=%llu sink_errors=%llu "
+                 "sink_dropped=%llu", (unsigned long long)ks.produced,
+                 (unsigned long long)ks.delivered, (unsigned long long)ks.errors,
+                 (unsigned long long)ks.dropped);
+    }
     kl_log(KL_LOG_INFO, "stats", "stats",
            "source_messages=%llu source_trades=%llu source_rejected=%llu too_far_ahead=%llu "
            "worker_trades=%llu "
@@ -95,7 +105,7 @@ kl_service_log_stats(kl_service_t *svc)
            "symbols=%llu queue_depth=%llu queue_waits=%llu dirty=%llu pending_rows=%llu "
            "snapshots=%llu snapshot_rows=%llu snapshot_us=%llu commits=%llu commit_failures=%llu "
            "commit_us=%llu commit_max_us=%llu symbols_refused_cap=%llu "
-           "symbols_refused_rate=%llu symbols_refused_name=%llu",
+           "symbols_refused_rate=%llu symbols_refused_name=%llu%s",
            (unsigned long long)src.messages, (unsigned long long)src.trades,
            (unsigned long long)src.rejected, (unsigned long long)src.too_far_ahead,
            (unsigned long long)sum.trades,
@@ -110,7 +120,7 @@ kl_service_log_stats(kl_service_t *svc)
            (unsigned long long)p.last_commit_us, (unsigned long long)p.max_commit_us,
            (unsigned long long)sr.refused[KL_SYMREG_REFUSED_CAP],
            (unsigned long long)sr.refused[KL_SYMREG_REFUSED_RATE],
-           (unsigned long long)sr.refused[KL_SYMREG_REFUSED_NAME]);
+           (unsigned long long)sr.refused[KL_SYMREG_REFUSED_NAME], sink);
 }
 
 static void
@@ -149,7 +159,8 @@ make_source(kl_service_t *svc, char *err, size_t cap)
     case KL_CFG_SRC_LINES_STDIN:
         return kl_source_lines_stdin_create(&svc->source, err, cap);
     case KL_CFG_SRC_LINES_TCP:
-        return kl_source_lines_tcp_create(c->lines_host, c->lines_port, &svc->source, err, cap);
+        return kl_source_lines_tcp_create(c->lines_host, c->lines_port, c->lines_ack,
+                                          &svc->source, err, cap);
     case KL_CFG_SRC_BINANCE:
         return kl_source_binance_create(c, resume_id, svc->reg, &svc->source, err, cap);
     case KL_CFG_SRC_KAFKA: {
@@ -312,8 +323,8 @@ kl_service_start(const kl_config_t *cfg, kl_service_t **out, char *err, size_t c
     if (rc == 0 && !(svc->persister = kl_persister_create(svc->store)))
         rc = KL_ENOMEM;
     if (rc == 0 && cfg->sink_topic) {
-        rc = kl_ksink_open(cfg->sink_brokers, cfg->sink_topic, cfg->sink_live, &svc->sink, err,
-                           cap);
+        rc = kl_ksink_open(cfg->sink_brokers, cfg->sink_topic, cfg->sink_live,
+                           cfg->sink_queue_bytes, &svc->sink, err, cap);
         if (rc == 0)
             kl_persister_on_commit(svc->persister, kl_ksink_publish, svc->sink);
     }
@@ -459,6 +470,7 @@ int
 kl_service_stop(kl_service_t *svc)
 {
     int status = 0;
+    stop_stage(svc, "stopping the API and the source");
     /* 0. No more clients: the API stops first, so no admin command races the shutdown (its
      * context lives on until the workers, which may still wake it, have stopped); then the
      * re-adder, the other producer of admin commands. */
@@ -476,15 +488,22 @@ kl_service_stop(kl_service_t *svc)
     /* 2. No more ticks or snapshot requests. */
     kl_clock_stop(svc->clock);
     /* 3. Workers drain, take their final snapshot and wait for its commit. */
+    stop_stage(svc, "workers drain and wait for their final commit");
     for (int i = 0; i < svc->n_workers; i++)
         if (kl_worker_stop(svc->workers[i]) != 0)
             status = 1;
     if (svc->persister && svc->n_workers)
         kl_service_log_stats(svc);
     /* 4. The persister has answered everything; close the store. */
+    stop_stage(svc, "the persister's last commit");
     if (svc->persister)
         kl_persister_stop(svc->persister);
-    kl_ksink_close(svc->sink); /* after the last commit: its klines go out too */
+    stop_stage(svc, "flushing the kline sink");
+    /* After the last commit: its klines go out too; a down broker holds the exit at most
+     * half the shutdown bound. */
+    kl_ksink_close(svc->sink, svc->cfg->shutdown_timeout_ms > 0
+                                  ? (svc->cfg->shutdown_timeout_ms + 1) / 2 : 5000);
+    stop_stage(svc, NULL); /* from here on, threads are gone and the service is freed */
     kl_api_destroy(svc->api);
     if (svc->source)
         svc->source->ops->destroy(svc->source);
@@ -617,6 +636,68 @@ kl_service_reload(kl_service_t *svc, const kl_config_t *fresh)
            fresh->n_symbols, added, removed);
 }
 
+/* ---- shutdown bound (shutdown-timeout-ms) ------------------------------------------------ */
+
+/* A graceful stop waits for the store (the final commits), which may be frozen: the watchdog
+ * (watchdog.h) bounds it. Past shutdown-timeout-ms it logs what was left and ends the process
+ * with _exit(KL_SERVE_EXIT_TIMEOUT), which is no worse than a crash: every trade taken is in the
+ * WAL (or, for Kafka, after the checkpointed offsets), and the next start recovers it. What the
+ * stop waits for is tracked here; the state is static: there is one `klined serve` per
+ * process. */
+#define KL_SERVE_EXIT_TIMEOUT 3
+
+static struct {
+    pthread_mutex_t mu;
+    kl_service_t *svc; /* the service being stopped; NULL once done */
+    const char *stage; /* what the stop waits for; NULL: past the threads (stats unreadable) */
+    int ms;            /* the bound */
+} g_stop = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0};
+
+static void
+stop_stage(kl_service_t *svc, const char *stage)
+{
+    pthread_mutex_lock(&g_stop.mu);
+    if (g_stop.svc == svc)
+        g_stop.stage = stage;
+    pthread_mutex_unlock(&g_stop.mu);
+}
+
+static void
+stop_track(kl_service_t *svc, int ms)
+{
+    pthread_mutex_lock(&g_stop.mu);
+    g_stop.svc = svc;
+    g_stop.stage = svc ? "stopping" : NULL;
+    g_stop.ms = ms;
+    pthread_mutex_unlock(&g_stop.mu);
+}
+
+/* The watchdog's report, on its thread just before it exits: what the stop was waiting for. */
+static void
+stop_report(void *ctx)
+{
+    (void)ctx;
+    /* Under the lock: the stopping thread cannot free the workers meanwhile (it passes
+     * stop_stage(NULL) first). */
+    pthread_mutex_lock(&g_stop.mu);
+    unsigned long long dirty = 0, pending = 0, queued = 0;
+    kl_service_t *svc = g_stop.svc;
+    if (svc && g_stop.stage)
+        for (int i = 0; i < svc->n_workers; i++) {
+            kl_worker_stats_t w;
+            kl_worker_stats(svc->workers[i], &w);
+            dirty += w.dirty;
+            pending += w.pending_rows;
+            queued += w.queue_depth;
+        }
+    kl_log(KL_LOG_ERROR, "serve", "shutdown_timeout",
+           "timeout_ms=%d waiting_for=\"%s\" dirty_symbols=%llu pending_rows=%llu "
+           "queued_messages=%llu action=\"exiting without the last checkpoint; the WAL keeps "
+           "every trade taken and the next start recovers it\"",
+           g_stop.ms, g_stop.stage ? g_stop.stage : "closing the store", dirty, pending, queued);
+    pthread_mutex_unlock(&g_stop.mu);
+}
+
 /* ---- klined serve ----------------------------------------------------------------------- */
 
 int
@@ -643,8 +724,12 @@ kl_serve_main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A blocked stderr must block no thread but the logger's (after the mask: it inherits it). */
+    if (kl_log_async_start(cfg.log_buffer_bytes) != 0)
+        fprintf(stderr, "klined serve: no logger thread; log lines are written directly\n");
     kl_service_t *svc;
     if (kl_service_start(&cfg, &svc, err, sizeof err) != 0) {
+        kl_log_async_stop(2000);
         fprintf(stderr, "klined serve: %s\n", err);
         kl_config_free(&cfg);
         return 1;
@@ -671,10 +756,6 @@ kl_serve_main(int argc, char **argv)
         if (kl_service_failed(svc)) {
             why = "a WAL write failed (see its error): no durability, so no more work";
             failed = 1;
-            /* Fail-stop: the graceful stop gets a few seconds; a thread blocked on a dead disk
-             * or store must not keep the process from exiting and being restarted. */
-            if (kl_watchdog_arm(KL_FAILSTOP_GRACE_MS, 1, why) != 0)
-                _exit(1);
             break;
         }
         if (cfg.exit_on_eof && kl_service_source_done(svc)) {
@@ -683,9 +764,21 @@ kl_serve_main(int argc, char **argv)
         }
     }
     kl_log(KL_LOG_INFO, "serve", "stopping", "reason=\"%s\"", why);
+    /* Every stop is bounded. Fail-stop: a few seconds, and status 1; a thread blocked on a dead
+     * disk or store must not keep the process from exiting and being restarted. */
+    int bound = failed ? KL_FAILSTOP_GRACE_MS : cfg.shutdown_timeout_ms;
+    stop_track(svc, bound);
+    if (kl_watchdog_arm(bound, failed ? 1 : KL_SERVE_EXIT_TIMEOUT, why, stop_report, NULL) != 0) {
+        if (failed)
+            _exit(1);
+        kl_log(KL_LOG_ERROR, "serve", "shutdown_unbounded",
+               "action=\"stopping without the shutdown-timeout-ms bound (no watchdog thread)\"");
+    }
     int status = kl_service_stop(svc) || failed;
+    stop_track(NULL, 0);
     kl_watchdog_disarm();
     kl_log(KL_LOG_INFO, "serve", "stopped", "status=%d", status);
+    kl_log_async_stop(2000); /* bounded: a stderr still blocked keeps the rest */
     kl_config_free(&cfg);
     return status;
 }

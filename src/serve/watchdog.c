@@ -1,4 +1,4 @@
-/* The fail-stop watchdog (see watchdog.h): one detached thread sleeping on a condition
+/* The stop watchdog (see watchdog.h): one detached thread sleeping on a condition
  * variable with a deadline on CLOCK_MONOTONIC; _exit() skips atexit handlers and stdio
  * flushing, which a hung thread could otherwise block, and the log line is written before. */
 #include "serve/watchdog.h"
@@ -14,6 +14,8 @@ static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wd_cv;
 static int wd_armed, wd_disarmed, wd_code, wd_ms;
 static const char *wd_why;
+static kl_watchdog_report_fn wd_report;
+static void *wd_ctx;
 
 static void *
 wd_main(void *arg)
@@ -34,17 +36,20 @@ wd_main(void *arg)
     int fire = !wd_disarmed;
     pthread_mutex_unlock(&wd_mu);
     if (fire) {
+        if (wd_report)
+            wd_report(wd_ctx);
         kl_log(KL_LOG_ERROR, "serve", "exit_forced",
                "status=%d grace_ms=%d reason=\"%s\" action=\"the stop did not finish in time: "
                "exiting now; the WAL up to the last fsync is intact\"",
                wd_code, wd_ms, wd_why ? wd_why : "fatal error");
+        kl_log_async_stop(1000); /* the lines above are in the log ring until drained */
         _exit(wd_code);
     }
     return NULL;
 }
 
 int
-kl_watchdog_arm(int ms, int code, const char *why)
+kl_watchdog_arm(int ms, int code, const char *why, kl_watchdog_report_fn report, void *ctx)
 {
     pthread_mutex_lock(&wd_mu);
     if (wd_armed) {
@@ -59,6 +64,8 @@ kl_watchdog_arm(int ms, int code, const char *why)
     wd_ms = ms > 0 ? ms : 1;
     wd_code = code;
     wd_why = why;
+    wd_report = report;
+    wd_ctx = ctx;
     wd_disarmed = 0;
     pthread_attr_t at;
     pthread_attr_init(&at);

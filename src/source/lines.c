@@ -5,7 +5,15 @@
  * their newline, so one bad client cannot wedge the reader. With watermark finality (the wall
  * clock, rt->wmark), each client is one connection of wmark.h: its highest T minus disorder-ms,
  * or exchange time minus idle-ms once it was silent that long, closes the klines of the
- * symbols it carried. A symbol is expected on one client; two clients carrying it both move it. */
+ * symbols it carried. A symbol is expected on one client; two clients carrying it both move it.
+ *
+ * Delivery is at most once by default: a line read is acknowledged by nothing, so the lines in
+ * the rings and the WAL's group buffer at a crash are lost for the client. With lines-ack (TCP
+ * only), klined writes `ack N\n` back on the connection once the first N lines it read on that
+ * connection are in the WAL (every worker they went to logged its ring past them,
+ * kl_worker_logged): acks are cumulative, per connection, and may skip values. A client that
+ * keeps its lines until acked and resends the unacked ones after a reconnect gets at least
+ * once, which the engine's per-symbol trade-id dedupe turns into exactly once. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +35,13 @@
 
 #define MAX_CONNS 64
 #define BUFSZ (64 * 1024)
+#define ACK_WORKERS 64 /* kl_router_t: n_workers <= 64 */
+
+/* Lines 1..line of a connection, and each worker's ring position right after them. */
+typedef struct ack_mark {
+    uint64_t line;
+    uint64_t head[ACK_WORKERS];
+} ack_mark_t;
 
 typedef struct conn {
     int fd;
@@ -38,6 +53,14 @@ typedef struct conn {
     char *buf;
     kl_wmark_t wm;
     kl_symset_t syms; /* the symbols it delivered: the ones its watermark closes */
+    /* lines-ack: the mark waiting to be durable and the newest one behind it (NULL without
+     * lines-ack), the last line acked, and an ack line partly written (the socket is
+     * non-blocking: a client that does not read its acks never stalls the source). */
+    ack_mark_t *marks; /* [0] waiting, [1] newest */
+    int n_marks;
+    uint64_t acked;
+    char out[32];
+    size_t out_len, out_off;
 } conn_t;
 
 typedef struct lines_src {
@@ -46,7 +69,8 @@ typedef struct lines_src {
     char label[64];
     conn_t conns[MAX_CONNS];
     int n_conns;
-    kl_ratelimit_t rl, rl_future;
+    int ack; /* lines-ack */
+    kl_ratelimit_t rl, rl_future, rl_ack;
 } lines_src_t;
 
 static void
@@ -119,6 +143,70 @@ announce(conn_t *c, kl_router_t *rt)
             return;
 }
 
+/* ---- lines-ack ----------------------------------------------------------------------------- */
+
+static void
+mark_take(const kl_router_t *rt, const conn_t *c, ack_mark_t *m)
+{
+    m->line = c->line;
+    for (int i = 0; i < rt->n_workers && i < ACK_WORKERS; i++)
+        m->head[i] = atomic_load_explicit(&kl_worker_ring(rt->workers[i], rt->producer)->head,
+                                          memory_order_relaxed); /* our own index */
+}
+
+/* After a read: its lines are routed (kl_router_flush); they become the newest mark. */
+static void
+ack_note(const kl_router_t *rt, conn_t *c)
+{
+    if (!c->marks || c->line <= c->acked)
+        return;
+    if (c->n_marks > 0 && c->marks[c->n_marks - 1].line == c->line)
+        return;
+    if (c->n_marks == 2)
+        c->n_marks = 1; /* the newest replaces the newest */
+    mark_take(rt, c, &c->marks[c->n_marks++]);
+}
+
+/* Writes what is owed. Returns 0, or 1 when the client is gone. */
+static int
+ack_flush(conn_t *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0; /* the client reads its acks later; newer ones wait */
+        if (w <= 0)
+            return 1;
+        c->out_off += (size_t)w;
+    }
+    c->out_off = c->out_len = 0;
+    return 0;
+}
+
+/* Acknowledges the waiting mark once every worker has logged its ring past it. Returns 0, or 1
+ * when the client is gone. */
+static int
+ack_check(const kl_router_t *rt, conn_t *c)
+{
+    if (c->out_len && ack_flush(c))
+        return 1;
+    if (c->n_marks == 0 || c->out_len)
+        return 0;
+    const ack_mark_t *m = &c->marks[0];
+    for (int i = 0; i < rt->n_workers && i < ACK_WORKERS; i++)
+        if (kl_worker_logged(rt->workers[i], rt->producer) < m->head[i])
+            return 0;
+    c->acked = m->line;
+    int n = snprintf(c->out, sizeof c->out, "ack %llu\n", (unsigned long long)c->acked);
+    c->out_len = (size_t)n;
+    c->out_off = 0;
+    if (--c->n_marks)
+        c->marks[0] = c->marks[1];
+    return ack_flush(c);
+}
+
 /* Reads what fd has and handles its complete lines. Returns 0, or 1 at EOF / error. */
 static int
 pump(lines_src_t *l, conn_t *c, kl_router_t *rt)
@@ -157,6 +245,7 @@ pump(lines_src_t *l, conn_t *c, kl_router_t *rt)
     if (rt->wmark)
         announce(c, rt);
     kl_router_flush(rt);
+    ack_note(rt, c);
     return 0;
 }
 
@@ -166,6 +255,7 @@ conn_free(lines_src_t *l, int i)
     if (l->listen_fd >= 0 && l->conns[i].fd >= 0)
         close(l->conns[i].fd);
     kl_free(l->conns[i].buf);
+    kl_free(l->conns[i].marks);
     kl_symset_fini(&l->conns[i].syms);
     l->conns[i] = l->conns[--l->n_conns];
 }
@@ -186,6 +276,10 @@ conn_close(lines_src_t *l, int i, const kl_router_t *rt)
     kl_free(c->buf);
     c->buf = NULL;
     c->len = 0;
+    kl_free(c->marks); /* nobody left to acknowledge */
+    c->marks = NULL;
+    c->n_marks = 0;
+    c->out_len = c->out_off = 0;
 }
 
 static int
@@ -197,12 +291,18 @@ conn_add(lines_src_t *l, int fd, int64_t disorder_ms)
     if (l->n_conns == MAX_CONNS)
         return KL_EFULL;
     char *buf = kl_alloc(BUFSZ);
-    if (!buf)
+    ack_mark_t *marks = l->ack ? kl_alloc(2 * sizeof *marks) : NULL;
+    /* Non-blocking in ack mode: acks are written on this socket by the source thread. */
+    if (!buf || (l->ack && (!marks || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0))) {
+        kl_free(buf);
+        kl_free(marks);
         return KL_ENOMEM;
+    }
     conn_t *c = &l->conns[l->n_conns++];
     memset(c, 0, sizeof *c);
     c->fd = fd;
     c->buf = buf;
+    c->marks = marks;
     kl_wmark_init(&c->wm, disorder_ms);
     return 0;
 }
@@ -223,7 +323,10 @@ lines_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
             pfd[n++] = (struct pollfd){.fd = l->conns[i].fd, .events = POLLIN};
         if (l->listen_fd < 0 && l->n_conns == 0)
             break; /* stdin ended */
-        int r = poll(pfd, (nfds_t)n, 200);
+        int owed = 0; /* acks waiting for the WAL: look again soon */
+        for (int i = 0; l->ack && i < l->n_conns; i++)
+            owed |= l->conns[i].n_marks > 0 || l->conns[i].out_len > 0;
+        int r = poll(pfd, (nfds_t)n, owed ? 5 : 200);
         if (r < 0 && errno != EINTR) {
             kl_log(KL_LOG_ERROR, "lines", "poll_failed", "source=%s error=\"%s\"", l->label,
                    strerror(errno));
@@ -237,6 +340,20 @@ lines_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
             }
             kl_router_flush(rt);
         }
+        for (int i = l->n_conns - 1; l->ack && i >= 0; i--)
+            if (l->conns[i].fd >= 0 && ack_check(rt, &l->conns[i])) {
+                uint64_t supp;
+                if (kl_ratelimit_ok(&l->rl_ack, 1000, &supp))
+                    kl_log(KL_LOG_WARN, "lines", "ack_failed",
+                           "source=%s fd=%d acked=%llu error=\"%s\" action=\"acks stop; the "
+                           "client resends what it has not seen acked\" suppressed=%llu",
+                           l->label, l->conns[i].fd, (unsigned long long)l->conns[i].acked,
+                           strerror(errno), (unsigned long long)supp);
+                kl_free(l->conns[i].marks);
+                l->conns[i].marks = NULL;
+                l->conns[i].n_marks = 0;
+                l->conns[i].out_len = l->conns[i].out_off = 0;
+            }
         if (r <= 0)
             continue;
         for (int i = l->n_conns - 1; i >= 0; i--) {
@@ -291,8 +408,8 @@ kl_source_lines_stdin_create(kl_source_t **out, char *err, size_t cap)
 }
 
 int
-kl_source_lines_tcp_create(const char *host, uint16_t port, kl_source_t **out, char *err,
-                           size_t cap)
+kl_source_lines_tcp_create(const char *host, uint16_t port, int ack, kl_source_t **out,
+                           char *err, size_t cap)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     /* Loopback only: the lines source has no authentication. */
@@ -320,6 +437,7 @@ kl_source_lines_tcp_create(const char *host, uint16_t port, kl_source_t **out, c
     l->base.ops = &lines_ops;
     l->base.finite = 0;
     l->listen_fd = fd;
+    l->ack = ack;
     snprintf(l->label, sizeof l->label, "tcp://127.0.0.1:%u", port);
     *out = &l->base;
     return 0;

@@ -51,10 +51,11 @@ int kl_source_replay_create(const char *const *files, size_t n, double pace, kl_
                             void *resume_ctx, kl_source_t **out, char *err, size_t cap);
 
 /* One Binance trade/aggTrade event JSON per line, from stdin (fd 0) or from TCP clients of a
- * listener on host:port (127.0.0.1 only). */
+ * listener on host:port (127.0.0.1 only). ack (lines-ack): each TCP client gets `ack N` lines
+ * back once its first N lines are in the WAL (lines.c). */
 int kl_source_lines_stdin_create(kl_source_t **out, char *err, size_t cap);
-int kl_source_lines_tcp_create(const char *host, uint16_t port, kl_source_t **out, char *err,
-                               size_t cap);
+int kl_source_lines_tcp_create(const char *host, uint16_t port, int ack, kl_source_t **out,
+                               char *err, size_t cap);
 
 /* The live Binance spot feed (source/binance.h): aggTrade streams of cfg->symbols from
  * cfg->binance_ws, every gap backfilled by id from cfg->binance_rest, each symbol resuming after

@@ -213,8 +213,12 @@ test_defaults(void **state)
                            "auto-add-symbols = auto\n"
                            "shard = 0/1\n"
                            "exit-on-eof = false\n"
+                           "shutdown-timeout-ms = 10000\n"
+                           "kline-sink-queue-bytes = 67108864\n"
+                           "lines-ack = false\n"
                            "stats-s = 10\n"
-                           "log-level = info\n");
+                           "log-level = info\n"
+                           "log-buffer-bytes = 262144\n");
     free(d);
     kl_config_free(&c);
 }
