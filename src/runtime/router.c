@@ -94,7 +94,8 @@ lookup(kl_router_t *rt, const char *symbol, size_t len, uint32_t unit_per_ms, in
                               rt->auto_add && may_add ? KL_SYMREG_AUTO_BOUNDED : KL_SYMREG_FIND,
                               unit_per_ms, &info);
     if (lr < 0) {
-        *rc = lr == KL_ESYMLIMIT ? KL_ESYMLIMIT : KL_EARG;
+        /* Out of memory is not "unknown": a source must not drop the trade as if it were. */
+        *rc = lr == KL_ESYMLIMIT || lr == KL_ENOMEM ? lr : KL_EARG;
         return NULL;
     }
     /* Insert; a full probe run evicts its first entry (the registry stays authoritative). */

@@ -138,6 +138,13 @@ replay_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
         int rc = kl_router_trade(rt, s->symbol, s->symlen, (uint32_t)s->ds.unit_per_ms, &s->next);
         if (rc == KL_ESHUTDOWN)
             break;
+        if (rc == KL_ENOMEM) { /* a replay that skipped a trade would not be exact: stop */
+            kl_log(KL_LOG_ERROR, "replay", "trade_not_routed",
+                   "symbol=%.*s id=%lld error=\"out of memory\" action=\"the replay source "
+                   "stops with an error\"", (int)s->symlen, s->symbol, (long long)s->next.id);
+            status = rc;
+            break;
+        }
         atomic_fetch_add_explicit(&src->trades, rc == 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&src->messages, 1, memory_order_relaxed);
         rc = advance(r, s);
