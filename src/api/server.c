@@ -69,8 +69,12 @@ http_writeable(sess_t *s)
         uint8_t hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
         size_t n = s->body.len > LWS_PRE ? s->body.len - LWS_PRE : 0;
         if (lws_add_http_common_headers(s->wsi, (unsigned)s->status, s->ctype, n, &p, end) ||
-            lws_add_http_header_by_name(s->wsi, (const unsigned char *)"access-control-allow-origin:",
-                                        (const unsigned char *)"*", 1, &p, end) ||
+            (s->acao[0] &&
+             (lws_add_http_header_by_name(s->wsi, (const unsigned char *)"access-control-allow-origin:",
+                                          (const unsigned char *)s->acao, (int)strlen(s->acao),
+                                          &p, end) ||
+              lws_add_http_header_by_name(s->wsi, (const unsigned char *)"vary:",
+                                          (const unsigned char *)"Origin", 6, &p, end))) ||
             (s->extra[0] &&
              lws_add_http_header_by_name(s->wsi, (const unsigned char *)"www-authenticate:",
                                          (const unsigned char *)s->extra,
@@ -213,6 +217,9 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         s->kind = SESS_HTTP;
         s->wsi = wsi;
         s->extra[0] = '\0'; /* a keep-alive connection's previous answer */
+        /* A page from another origin gets its answer but no CORS header, so the browser keeps
+         * it from the page (the request itself cannot be stopped: it is a simple GET). */
+        api_origin_check(a, wsi, s->acao, sizeof s->acao);
         if (read_request(s, wsi) != 0) {
             kl_api_err_t e;
             kl_api_err_set(&e, 405, -1000, "Method not allowed.");
@@ -249,6 +256,28 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         if (s && s->kind == SESS_HTTP)
             sess_http_cleanup(a, s);
         return 0;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return a ? api_conn_filter(a, user) : 0;
+    case LWS_CALLBACK_WSI_CREATE:
+        if (a)
+            api_conn_created(a, wsi);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (a)
+            api_conn_destroyed(a, wsi);
+        return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        api_conn_requested(a, wsi);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        api_conn_requested(a, wsi);
+        char echo[8];
+        if (api_origin_check(a, wsi, echo, sizeof echo))
+            return 0;
+        /* A page of another origin must not read the streams (nor add load): 403, as for a
+         * refused request. */
+        return lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "Origin not allowed") ? -1 : 1;
+    }
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (a->n_sessions >= a->cfg->max_connections) {
             a->ws_refused++;
@@ -337,6 +366,8 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
     a->frame = kl_alloc(API_FRAME_CAP + LWS_PRE + 256);
     a->ctl = kl_alloc(sizeof *a->ctl);
     int rc = a->pub && a->frame && a->ctl ? api_hub_init(a) : KL_ENOMEM;
+    if (rc == 0)
+        rc = api_guard_init(a);
     if (rc != 0) {
         snprintf(err, cap, "api: out of memory");
         kl_api_destroy(a);
@@ -386,10 +417,14 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
     if (strchr(a->cfg->listen_host, ':')) /* an IPv6 literal was asked for */
         info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = 8192; /* request line + headers: the URL cap */
-    info.max_http_header_pool = 64;
-    info.fd_limit_per_thread = (unsigned)a->cfg->max_connections + 64;
+    info.max_http_header_pool = 256; /* 8 KB each: requests being read at once */
+    info.fd_limit_per_thread = (unsigned)a->conns_cap + 64; /* the caps are ours (guard.c) */
     info.retry_and_idle_policy = &keepalive;
-    info.timeout_secs = 10;
+    /* A socket gets header-timeout-s to send a complete request, from its accept and again
+     * while it holds a header buffer (slowloris), then lws closes it. */
+    info.timeout_secs = (unsigned)a->cfg->header_timeout_s;
+    info.timeout_secs_ah_idle = (unsigned)a->cfg->header_timeout_s;
+    info.keepalive_timeout = 5;
     a->ctx = lws_create_context(&info);
     if (!a->ctx) {
         snprintf(err, cap, "api: cannot listen on %s:%u (address in use or not local?)",
@@ -399,6 +434,11 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
     }
     struct lws_vhost *vh = lws_get_vhost_by_name(a->ctx, "default");
     a->port = vh ? lws_get_vhost_listen_port(vh) : a->cfg->listen_port;
+    if ((rc = api_guard_origins(a)) != 0) {
+        snprintf(err, cap, "api: out of memory");
+        kl_api_destroy(a);
+        return rc;
+    }
     for (int i = 0; i < d->n_workers; i++) {
         rc = kl_pubring_init(&a->pub[i], 16384, wake_api, a->ctx);
         if (rc != 0) {
@@ -458,6 +498,7 @@ kl_api_destroy(kl_api_t *a)
     if (a->ctx)
         lws_context_destroy(a->ctx); /* closes every session (their CLOSED callbacks free them) */
     api_hub_fini(a);
+    api_guard_fini(a); /* after the context: its WSI_DESTROY callbacks use the table */
     for (int i = 0; a->pub && i < a->d.n_workers; i++)
         kl_pubring_fini(&a->pub[i]);
     kl_free(a->pub);

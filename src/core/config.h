@@ -95,6 +95,11 @@ typedef struct kl_config {
     int max_connections;  /* WS + HTTP clients at once */
     int max_streams;      /* WS subscriptions per connection */
     int ws_queue;         /* frames queued per WS client before it is disconnected as slow */
+    int64_t ws_queue_bytes;       /* bytes queued per WS client before it is disconnected */
+    int64_t ws_total_queue_bytes; /* bytes queued for all WS clients together */
+    int max_conns_per_ip;         /* connections (HTTP + WS) from one address at once */
+    int header_timeout_s;         /* a connection without a complete request is closed after */
+    const char *allowed_origins;  /* comma list of origins, "*"; NULL: the service's own page */
 
     /* what to compute */
     const kl_cfg_symbol_t *symbols; /* n_symbols entries, distinct names; none = empty list */
