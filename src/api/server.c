@@ -167,19 +167,33 @@ read_request(sess_t *s, struct lws *wsi)
         }
         if (n == 1 && frag[0] == '/')
             continue; /* lws 4.1 turns a trailing '&' into a "/" argument */
-        if (s->qs_len + (size_t)n + 1 >= sizeof s->qs) {
-            s->qs_len = sizeof s->qs; /* too long: the parser refuses it */
-            break;
-        }
         if (s->qs_len)
             s->qs[s->qs_len++] = '&';
         /* lws has already decoded the arguments, '+' into ' ' as forms do; but clients send
-         * timeZone=+08:00 unencoded, and no parameter of ours can hold a blank. */
-        for (int i = 0; i < n; i++)
-            if (frag[i] == ' ')
-                frag[i] = '+';
-        memcpy(s->qs + s->qs_len, frag, (size_t)n);
-        s->qs_len += (size_t)n;
+         * timeZone=+08:00 unencoded, and no parameter of ours can hold a blank. The query
+         * parser decodes once more: what lws decoded into '%', '&' or a byte outside printable
+         * ASCII is encoded back, so that a query is decoded exactly once ("%2525" is "%25"). */
+        static const char hex[] = "0123456789ABCDEF";
+        for (int i = 0; i < n && s->qs_len < sizeof s->qs; i++) {
+            unsigned char c = (unsigned char)frag[i];
+            if (c == ' ')
+                c = '+';
+            if (c == '%' || c == '&' || c < 0x20 || c >= 0x7f) {
+                if (s->qs_len + 3 >= sizeof s->qs) {
+                    s->qs_len = sizeof s->qs;
+                    break;
+                }
+                s->qs[s->qs_len++] = '%';
+                s->qs[s->qs_len++] = hex[c >> 4];
+                s->qs[s->qs_len++] = hex[c & 15];
+            } else {
+                s->qs[s->qs_len++] = (char)c;
+            }
+        }
+        if (s->qs_len + 1 >= sizeof s->qs) {
+            s->qs_len = sizeof s->qs; /* too long: the parser refuses it */
+            break;
+        }
         s->qs[s->qs_len] = '\0';
     }
     kl_log(KL_LOG_DEBUG, "api", "request", "method=%c path=\"%s\" query=\"%.*s\"", s->method ? s->method : '?',
