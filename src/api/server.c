@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/lwslog.h"
 #include "kl/err.h"
 
 #define TICK_US 50000 /* sync timeouts, watch expiry, push cadence */
@@ -338,6 +339,7 @@ api_main(void *arg)
 {
     kl_api_t *a = arg;
     pthread_setname_np(pthread_self(), "kl-api");
+    kl_lwslog_bind("api", NULL);
     lws_sul_schedule(a->ctx, 0, &a->tick_sul, tick, TICK_US);
     while (!atomic_load_explicit(&a->stop, memory_order_relaxed))
         if (lws_service(a->ctx, 0) < 0)
@@ -355,16 +357,6 @@ static const lws_retry_bo_t keepalive = {
     .secs_since_valid_ping = 20,   /* ping a quiet client (Binance pings every 20 s) */
     .secs_since_valid_hangup = 60, /* and drop it a minute after its last pong */
 };
-
-static void
-lws_log_bridge(int level, const char *line)
-{
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        n--;
-    kl_log(level == LLL_ERR ? KL_LOG_WARN : KL_LOG_DEBUG, "api", "lws", "text=\"%.*s\"", (int)n,
-           line);
-}
 
 int
 kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
@@ -395,7 +387,7 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
         return rc;
     }
 
-    lws_set_log_level(LLL_ERR, lws_log_bridge);
+    kl_lwslog_init();
     struct lws_http_mount *mounts = a->mounts;
     static const char *const cb_paths[] = {"/api", "/admin", "/metrics", "/healthz", "/ws",
                                            "/stream"};
