@@ -310,5 +310,29 @@ else
     bad "3 klined --allowed-origins did not start"
 fi
 
+# ---- 4. admin: denied requests logged rate-limited, JSON bodies parsed strictly --------------
+echo "# 4. admin"
+TOKEN=guard-admin-token-0123456789
+if start E --admin-token "$TOKEN"; then
+    # 100 denials on one keep-alive connection; the contract is at most one line a second.
+    t0=$(date +%s)
+    urls=()
+    for ((i = 0; i < 100; i++)); do urls+=(-o /dev/null "http://127.0.0.1:$P_E/admin/symbols"); done
+    curl -s -H 'Authorization: Bearer wrong-token-0123456789' "${urls[@]}"
+    secs=$(($(date +%s) - t0 + 1))
+    is "4 klined_admin_denied_total = 100" 100 "$(metric "$P_E" klined_admin_denied_total)"
+    nl=$(grep -c 'event=admin_denied' "$T/E.err")
+    if [ "$nl" -ge 1 ] && [ "$nl" -le $((secs + 1)) ]; then ok "4 100 denials in ${secs}s, $nl log lines (rate-limited)"; else bad "4 $nl admin_denied lines for 100 denials in ${secs}s"; fi
+    st=$(curl -s -o "$T/adm.out" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' --data '{"x":"\"symbol\":\"ETHUSDT\""}' "http://127.0.0.1:$P_E/admin/symbols")
+    is "4 a \"symbol\" inside another member is not the symbol (400)" 400 "$st"
+    st=$(curl -s -o "$T/adm.out" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' --data '{"symbol":"ETH\/USDT"}' "http://127.0.0.1:$P_E/admin/symbols")
+    is "4 a JSON body adds its symbol" '200 {"added":"ETHUSDT"}' "$st $(cat "$T/adm.out")"
+    stop "$PID_E"
+else
+    bad "4 klined --admin-token did not start"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
