@@ -86,8 +86,13 @@ api_guard_origins(kl_api_t *a)
         a->origins[k++] = o;
     }
     for (size_t i = 0; i < k; i++)
-        if (!a->origins[i])
+        if (!a->origins[i]) {
+            for (size_t j = 0; j < k; j++)
+                kl_free(a->origins[j]);
+            kl_free(a->origins);
+            a->origins = NULL;
             return KL_ENOMEM;
+        }
     return 0;
 }
 
