@@ -4,9 +4,12 @@
  *
  * The queue holds at most one pending live frame per subscription: a newer state of the same
  * stream replaces it in place (the client wants the latest kline, not every step), while final
- * klines and control replies are always queued as they are. A client whose queue is full is
- * disconnected and counted: it never slows the API thread, let alone a worker. With push-ms N,
- * a client's queue is flushed at most every N ms. */
+ * klines and control replies are always queued as they are. The queue is bounded in frames
+ * (ws-queue) and in bytes (ws-queue-bytes; every queued buffer is counted, and freed once
+ * sent), and all queues together in bytes (ws-total-queue-bytes). A client over a bound is
+ * disconnected (close 1008) and counted: it never slows the API thread, let alone a worker, and
+ * a client that sends requests without reading their replies cannot grow memory. With push-ms
+ * N, a client's queue is flushed at most every N ms. */
 #include "api/api_int.h"
 
 #include <stdio.h>
