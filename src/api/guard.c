@@ -242,6 +242,10 @@ api_origin_check(kl_api_t *a, struct lws *wsi, char *echo, size_t cap)
         return 1; /* not a browser: curl, server-side clients */
     if (n >= (int)sizeof o || lws_hdr_copy(wsi, o, sizeof o, WSI_TOKEN_ORIGIN) < 0)
         goto refuse;
+    /* Browsers send scheme://host[:port] or "null"; a bare host is a non-browser client
+     * (lws clients put their host there), served as if it sent none. */
+    if (!strstr(o, "://") && strcmp(o, "null") != 0)
+        return 1;
     if (a->origins_any) {
         snprintf(echo, cap, "*");
         return 1;
