@@ -3,26 +3,34 @@
  * (admin-token or KLINED_ADMIN_TOKEN), compared in constant time: 401 without credentials, 403
  * with wrong ones or when no token is configured at all. */
 #include "api/api_int.h"
+#include "api/adminbody.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "kl/err.h"
 #include "serve/service.h"
 
-/* Constant time in the length of the given token: every byte is compared, and a length
- * mismatch is folded into the result rather than returned early. */
+/* Constant time: the same KL_CFG_TOKEN_MAX bytes are compared whatever the tokens hold and
+ * however long the given one is; a length mismatch is folded into the result, never returned
+ * early. */
 static int
 token_equal(const char *want, size_t wn, const char *got, size_t gn)
 {
-    unsigned char diff = (unsigned char)(wn != gn);
-    for (size_t i = 0; i < gn; i++)
-        diff |= (unsigned char)(got[i] ^ (wn ? want[i % wn] : 0));
-    return diff == 0 && wn != 0;
+    volatile unsigned char diff = (unsigned char)((wn != gn) | (wn == 0));
+    for (size_t i = 0; i < KL_CFG_TOKEN_MAX; i++) {
+        unsigned char w = i < wn ? (unsigned char)want[i] : 0;
+        unsigned char g = i < gn ? (unsigned char)got[i] : 0;
+        diff |= (unsigned char)(w ^ g);
+    }
+    return diff == 0;
 }
+
+static kl_ratelimit_t rl_denied; /* API thread only */
 
 /* Returns 1 when the request carries the admin token; otherwise answers it (401/403). */
 static int
@@ -41,8 +49,11 @@ authorized(kl_api_t *a, sess_t *s)
     const char *tok = a->cfg->admin_token;
     if (!tok || !token_equal(tok, strlen(tok), h + 7, (size_t)n - 7)) {
         a->admin_denied++;
-        kl_log(KL_LOG_WARN, "api", "admin_denied", "path=%s reason=\"%s\"", s->path,
-               tok ? "wrong token" : "no admin token configured");
+        uint64_t supp;
+        if (kl_ratelimit_ok(&rl_denied, 1000, &supp)) /* a token guesser must not flood it */
+            kl_log(KL_LOG_WARN, "api", "admin_denied", "path=\"%.100s\" reason=\"%s\" "
+                   "suppressed=%llu", s->path, tok ? "wrong token" : "no admin token configured",
+                   (unsigned long long)supp);
         kl_api_err_set(&e, 403, -2015, "Invalid API-key, IP, or permissions for action.");
         api_http_error(s, &e);
         return 0;
@@ -50,31 +61,23 @@ authorized(kl_api_t *a, sess_t *s)
     return 1;
 }
 
-/* The symbol of a POST: ?symbol=, a form body symbol=, or a JSON body {"symbol":"..."}. BASE/QUOTE
- * is accepted and served as BASEQUOTE. Returns 0, or -1 when none was given. */
+/* The symbol of a POST: ?symbol=, or a body: JSON {"symbol":"..."} (when it starts with '{',
+ * read by the strict parser of adminbody.h) or a form symbol=. BASE/QUOTE is accepted and
+ * served as BASEQUOTE. Returns 0, or -1 when none (or a malformed body) was given. */
 static int
 post_symbol(sess_t *s, char *out, size_t cap)
 {
     char v[64];
     int n = kl_api_query_param(s->qs, s->qs_len, "symbol", v, sizeof v);
-    if (n < 0 && s->req_body.len)
-        n = kl_api_query_param(s->req_body.p, s->req_body.len, "symbol", v, sizeof v);
-    if (n < 0 && s->req_body.len) { /* JSON: the string after "symbol": */
-        const char *b = s->req_body.p, *end = b + s->req_body.len;
-        const char *k = memmem(b, s->req_body.len, "\"symbol\"", 8);
-        if (k) {
-            const char *p = k + 8;
-            while (p < end && (*p == ' ' || *p == ':' || *p == '\t'))
-                p++;
-            if (p < end && *p == '"') {
-                const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
-                if (q && (size_t)(q - p - 1) < sizeof v) {
-                    n = (int)(q - p - 1);
-                    memcpy(v, p + 1, (size_t)n);
-                    v[n] = '\0';
-                }
-            }
-        }
+    if (n < 0 && s->req_body.len) {
+        const char *b = s->req_body.p;
+        size_t i = 0;
+        while (i < s->req_body.len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+            i++;
+        if (i < s->req_body.len && b[i] == '{')
+            n = kl_admin_body_symbol(b, s->req_body.len, v, sizeof v) == 1 ? (int)strlen(v) : -1;
+        else
+            n = kl_api_query_param(b, s->req_body.len, "symbol", v, sizeof v);
     }
     if (n <= 0)
         return -1;

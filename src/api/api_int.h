@@ -24,8 +24,21 @@
 #define API_FRAME_CAP 1024       /* a kline frame, with the combined-stream wrapper */
 #define API_BODY_MAX 4096        /* admin request bodies */
 #define API_EROWS (-20001)       /* a query would read more than max-query-rows klines */
+/* The largest WS frame the API queues: a LIST_SUBSCRIPTIONS reply for max-streams (1024)
+ * streams of at most 48 characters each fits with room to spare; ws-queue-bytes' minimum is
+ * twice this, so one reply can never by itself disconnect a client. */
+#define API_REPLY_MAX 65536
 
 typedef struct sub sub_t;
+
+/* One accepted socket (HTTP or WS), for max-connections and max-connections-per-ip. */
+typedef struct conn {
+    struct lws *wsi;          /* NULL between the accept filter and lws's WSI_CREATE */
+    unsigned char addr[16];   /* peer address (IPv4 mapped into IPv6) */
+    int64_t since_ms;         /* accepted (monotonic) */
+    int requested;            /* a complete request (or upgrade) was read */
+    int evicting;             /* closing to make room: no longer counted */
+} conn_t;
 typedef struct sess sess_t;
 typedef struct api_read api_read_t;   /* one store read handed to a reader thread (reader.h) */
 typedef struct api_readers api_readers_t;
@@ -104,6 +117,7 @@ struct sess {
     int status;
     const char *ctype;
     char extra[160]; /* extra response headers, "Name: value\r\n"... */
+    char acao[264];  /* Access-Control-Allow-Origin to send; "": none */
     kl_buf_t body;
     kl_buf_t req_body;
     int method; /* 'G','P','D' */
@@ -123,6 +137,8 @@ struct sess {
     qent_t *q;
     size_t q_cap, q_head, q_n;
     int closing;
+    size_t q_bytes;            /* bytes allocated for its queued frames (ws-queue-bytes) */
+    sess_t *ws_prev, *ws_next; /* every WS session (the victim of the total byte cap) */
     int64_t next_push_ms;
     lws_sorted_usec_list_t push_sul;
 };
@@ -148,12 +164,21 @@ struct kl_api {
     sess_t *waiters;
     lws_sorted_usec_list_t tick_sul;
     int n_sessions;
+    sess_t *ws_list;    /* WS sessions */
+    conn_t *conns;      /* accepted sockets, unordered; cap 2 * max-connections + 16 */
+    size_t n_conns, conns_cap;
+    int conn_pending;   /* index of the socket accepted but not yet created by lws; -1 */
+    char **origins;     /* allowed-origins, parsed; NULL entry ends; origins_any: "*" */
+    int origins_any;
+    uint64_t conn_refused, conn_evicted, origin_refused;
+    size_t ws_q_bytes;  /* sum of their q_bytes (ws-total-queue-bytes) */
     char *frame;     /* scratch for formatting one kline event */
     kl_ws_ctl_t *ctl; /* scratch for one parsed control message */
     /* metrics (API thread writes, /metrics reads on the same thread) */
     uint64_t http_requests, http_errors, ws_connects, ws_disconnects, ws_slow, ws_refused,
         ws_frames, ws_ctl, ws_ctl_errors, rest_klines, admin_denied, sync_timeouts,
-        cache_evictions, reads_rejected, rows_refused, seeds_deferred;
+        cache_evictions, reads_rejected, rows_refused, seeds_deferred,
+        ws_total_drops;
     kl_hist_t lat_queue; /* kline updated (worker) -> WS frame queued */
 };
 
@@ -213,6 +238,20 @@ int api_ws_writeable(kl_api_t *a, sess_t *s);
 void api_ws_push(kl_api_t *a, sub_t *u, const kl_kline_t *k, int final, uint64_t t_ns);
 /* API thread: the seed read r of subscription r->u completed. */
 void api_ws_seed_done(kl_api_t *a, api_read_t *r);
+
+/* guard.c: admission (connection caps, idle eviction) and the Origin check */
+int api_guard_init(kl_api_t *a);
+int api_guard_origins(kl_api_t *a); /* once a->port is known */
+void api_guard_fini(kl_api_t *a);
+/* 0: accept the socket; 1: refuse it (lws closes it at once). */
+int api_conn_filter(kl_api_t *a, const struct lws_filter_network_conn_args *f);
+void api_conn_created(kl_api_t *a, struct lws *wsi);
+void api_conn_destroyed(kl_api_t *a, struct lws *wsi);
+void api_conn_requested(kl_api_t *a, struct lws *wsi); /* no longer idle: never evicted */
+size_t api_conn_count(const kl_api_t *a);
+/* 1 when the request has no Origin or an allowed one (echo gets the value for
+ * Access-Control-Allow-Origin, "" for none); 0 when its Origin is not allowed (counted). */
+int api_origin_check(kl_api_t *a, struct lws *wsi, char *echo, size_t cap);
 
 /* admin.c */
 void api_admin(kl_api_t *a, sess_t *s);

@@ -183,6 +183,16 @@ api_metrics(kl_api_t *a, sess_t *s)
     u64(b, "klined_log_dropped_total", "counter",
         "Log lines dropped because stderr was blocked and the log ring was full.",
         kl_log_dropped());
+    u64(b, "klined_api_connections", "gauge",
+        "HTTP and WebSocket connections open (max-connections).", (uint64_t)api_conn_count(a));
+    u64(b, "klined_api_connections_refused_total", "counter",
+        "Connections refused at accept (max-connections, max-connections-per-ip).",
+        a->conn_refused);
+    u64(b, "klined_api_connections_evicted_total", "counter",
+        "Idle connections (no complete request yet) closed to make room for a new one.",
+        a->conn_evicted);
+    u64(b, "klined_api_origin_refused_total", "counter",
+        "Requests from a browser page whose Origin is not in allowed-origins.", a->origin_refused);
     u64(b, "klined_ws_clients", "gauge", "WebSocket clients connected.", (uint64_t)a->n_sessions);
     u64(b, "klined_ws_connections_total", "counter", "WebSocket clients accepted.",
         a->ws_connects);
@@ -190,6 +200,12 @@ api_metrics(kl_api_t *a, sess_t *s)
         a->ws_refused);
     u64(b, "klined_ws_slow_disconnects_total", "counter",
         "WebSocket clients disconnected because their queue was full.", a->ws_slow);
+    u64(b, "klined_ws_queue_bytes", "gauge",
+        "Bytes queued for WebSocket clients (bounded by ws-total-queue-bytes).",
+        (uint64_t)a->ws_q_bytes);
+    u64(b, "klined_ws_total_queue_drops_total", "counter",
+        "WebSocket clients disconnected because all queues together were full.",
+        a->ws_total_drops);
     u64(b, "klined_ws_frames_total", "counter", "WebSocket frames sent.", a->ws_frames);
     u64(b, "klined_ws_control_total", "counter", "WebSocket control messages received.",
         a->ws_ctl);

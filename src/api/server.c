@@ -12,6 +12,7 @@
 #include "api/reader.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/lwslog.h"
 #include "kl/err.h"
 
 #define TICK_US 50000 /* sync timeouts, watch expiry, push cadence */
@@ -70,8 +71,12 @@ http_writeable(sess_t *s)
         uint8_t hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
         size_t n = s->body.len > LWS_PRE ? s->body.len - LWS_PRE : 0;
         if (lws_add_http_common_headers(s->wsi, (unsigned)s->status, s->ctype, n, &p, end) ||
-            lws_add_http_header_by_name(s->wsi, (const unsigned char *)"access-control-allow-origin:",
-                                        (const unsigned char *)"*", 1, &p, end) ||
+            (s->acao[0] &&
+             (lws_add_http_header_by_name(s->wsi, (const unsigned char *)"access-control-allow-origin:",
+                                          (const unsigned char *)s->acao, (int)strlen(s->acao),
+                                          &p, end) ||
+              lws_add_http_header_by_name(s->wsi, (const unsigned char *)"vary:",
+                                          (const unsigned char *)"Origin", 6, &p, end))) ||
             (s->extra[0] &&
              lws_add_http_header_by_name(s->wsi, (const unsigned char *)"www-authenticate:",
                                          (const unsigned char *)s->extra,
@@ -164,19 +169,33 @@ read_request(sess_t *s, struct lws *wsi)
         }
         if (n == 1 && frag[0] == '/')
             continue; /* lws 4.1 turns a trailing '&' into a "/" argument */
-        if (s->qs_len + (size_t)n + 1 >= sizeof s->qs) {
-            s->qs_len = sizeof s->qs; /* too long: the parser refuses it */
-            break;
-        }
         if (s->qs_len)
             s->qs[s->qs_len++] = '&';
         /* lws has already decoded the arguments, '+' into ' ' as forms do; but clients send
-         * timeZone=+08:00 unencoded, and no parameter of ours can hold a blank. */
-        for (int i = 0; i < n; i++)
-            if (frag[i] == ' ')
-                frag[i] = '+';
-        memcpy(s->qs + s->qs_len, frag, (size_t)n);
-        s->qs_len += (size_t)n;
+         * timeZone=+08:00 unencoded, and no parameter of ours can hold a blank. The query
+         * parser decodes once more: what lws decoded into '%', '&' or a byte outside printable
+         * ASCII is encoded back, so that a query is decoded exactly once ("%2525" is "%25"). */
+        static const char hex[] = "0123456789ABCDEF";
+        for (int i = 0; i < n && s->qs_len < sizeof s->qs; i++) {
+            unsigned char c = (unsigned char)frag[i];
+            if (c == ' ')
+                c = '+';
+            if (c == '%' || c == '&' || c < 0x20 || c >= 0x7f) {
+                if (s->qs_len + 3 >= sizeof s->qs) {
+                    s->qs_len = sizeof s->qs;
+                    break;
+                }
+                s->qs[s->qs_len++] = '%';
+                s->qs[s->qs_len++] = hex[c >> 4];
+                s->qs[s->qs_len++] = hex[c & 15];
+            } else {
+                s->qs[s->qs_len++] = (char)c;
+            }
+        }
+        if (s->qs_len + 1 >= sizeof s->qs) {
+            s->qs_len = sizeof s->qs; /* too long: the parser refuses it */
+            break;
+        }
         s->qs[s->qs_len] = '\0';
     }
     kl_log(KL_LOG_DEBUG, "api", "request", "method=%c path=\"%s\" query=\"%.*s\"", s->method ? s->method : '?',
@@ -210,6 +229,9 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         s->kind = SESS_HTTP;
         s->wsi = wsi;
         s->extra[0] = '\0'; /* a keep-alive connection's previous answer */
+        /* A page from another origin gets its answer but no CORS header, so the browser keeps
+         * it from the page (the request itself cannot be stopped: it is a simple GET). */
+        api_origin_check(a, wsi, s->acao, sizeof s->acao);
         if (read_request(s, wsi) != 0) {
             kl_api_err_t e;
             kl_api_err_set(&e, 405, -1000, "Method not allowed.");
@@ -246,6 +268,28 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         if (s && s->kind == SESS_HTTP)
             sess_http_cleanup(a, s);
         return 0;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return a ? api_conn_filter(a, user) : 0;
+    case LWS_CALLBACK_WSI_CREATE:
+        if (a)
+            api_conn_created(a, wsi);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (a)
+            api_conn_destroyed(a, wsi);
+        return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        api_conn_requested(a, wsi);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        api_conn_requested(a, wsi);
+        char echo[8];
+        if (api_origin_check(a, wsi, echo, sizeof echo))
+            return 0;
+        /* A page of another origin must not read the streams (nor add load): 403, as for a
+         * refused request. */
+        return lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "Origin not allowed") ? -1 : 1;
+    }
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (a->n_sessions >= a->cfg->max_connections) {
             a->ws_refused++;
@@ -293,6 +337,7 @@ api_main(void *arg)
 {
     kl_api_t *a = arg;
     pthread_setname_np(pthread_self(), "kl-api");
+    kl_lwslog_bind("api", NULL);
     lws_sul_schedule(a->ctx, 0, &a->tick_sul, tick, TICK_US);
     while (!atomic_load_explicit(&a->stop, memory_order_relaxed))
         if (lws_service(a->ctx, 0) < 0)
@@ -311,16 +356,6 @@ static const lws_retry_bo_t keepalive = {
     .secs_since_valid_hangup = 60, /* and drop it a minute after its last pong */
 };
 
-static void
-lws_log_bridge(int level, const char *line)
-{
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        n--;
-    kl_log(level == LLL_ERR ? KL_LOG_WARN : KL_LOG_DEBUG, "api", "lws", "text=\"%.*s\"", (int)n,
-           line);
-}
-
 int
 kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
 {
@@ -335,13 +370,15 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
     a->frame = kl_alloc(API_FRAME_CAP + LWS_PRE + 256);
     a->ctl = kl_alloc(sizeof *a->ctl);
     int rc = a->pub && a->frame && a->ctl ? api_hub_init(a) : KL_ENOMEM;
+    if (rc == 0)
+        rc = api_guard_init(a);
     if (rc != 0) {
         snprintf(err, cap, "api: out of memory");
         kl_api_destroy(a);
         return rc;
     }
 
-    lws_set_log_level(LLL_ERR, lws_log_bridge);
+    kl_lwslog_init();
     struct lws_http_mount *mounts = a->mounts;
     static const char *const cb_paths[] = {"/api", "/admin", "/metrics", "/healthz", "/ws",
                                            "/stream"};
@@ -377,10 +414,14 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
     if (strchr(a->cfg->listen_host, ':')) /* an IPv6 literal was asked for */
         info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = 8192; /* request line + headers: the URL cap */
-    info.max_http_header_pool = 64;
-    info.fd_limit_per_thread = (unsigned)a->cfg->max_connections + 64;
+    info.max_http_header_pool = 256; /* 8 KB each: requests being read at once */
+    info.fd_limit_per_thread = (unsigned)a->conns_cap + 64; /* the caps are ours (guard.c) */
     info.retry_and_idle_policy = &keepalive;
-    info.timeout_secs = 10;
+    /* A socket gets header-timeout-s to send a complete request, from its accept and again
+     * while it holds a header buffer (slowloris), then lws closes it. */
+    info.timeout_secs = (unsigned)a->cfg->header_timeout_s;
+    info.timeout_secs_ah_idle = (unsigned)a->cfg->header_timeout_s;
+    info.keepalive_timeout = 5;
     a->ctx = lws_create_context(&info);
     if (!a->ctx) {
         snprintf(err, cap, "api: cannot listen on %s:%u (address in use or not local?)",
@@ -395,6 +436,11 @@ kl_api_create(const kl_api_deps_t *d, kl_api_t **out, char *err, size_t cap)
     }
     struct lws_vhost *vh = lws_get_vhost_by_name(a->ctx, "default");
     a->port = vh ? lws_get_vhost_listen_port(vh) : a->cfg->listen_port;
+    if ((rc = api_guard_origins(a)) != 0) {
+        snprintf(err, cap, "api: out of memory");
+        kl_api_destroy(a);
+        return rc;
+    }
     for (int i = 0; i < d->n_workers; i++) {
         rc = kl_pubring_init(&a->pub[i], 16384, wake_api, a->ctx);
         if (rc != 0) {
@@ -461,6 +507,7 @@ kl_api_destroy(kl_api_t *a)
         lws_context_destroy(a->ctx); /* closes every session (their CLOSED callbacks free them) */
     api_readers_destroy(a->readers); /* after: a closing session abandons its read */
     api_hub_fini(a);
+    api_guard_fini(a); /* after the context: its WSI_DESTROY callbacks use the table */
     for (int i = 0; a->pub && i < a->d.n_workers; i++)
         kl_pubring_fini(&a->pub[i]);
     kl_free(a->pub);

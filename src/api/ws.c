@@ -4,9 +4,12 @@
  *
  * The queue holds at most one pending live frame per subscription: a newer state of the same
  * stream replaces it in place (the client wants the latest kline, not every step), while final
- * klines and control replies are always queued as they are. A client whose queue is full is
- * disconnected and counted: it never slows the API thread, let alone a worker. With push-ms N,
- * a client's queue is flushed at most every N ms. */
+ * klines and control replies are always queued as they are. The queue is bounded in frames
+ * (ws-queue) and in bytes (ws-queue-bytes; every queued buffer is counted, and freed once
+ * sent), and all queues together in bytes (ws-total-queue-bytes). A client over a bound is
+ * disconnected (close 1008) and counted: it never slows the API thread, let alone a worker, and
+ * a client that sends requests without reading their replies cannot grow memory. With push-ms
+ * N, a client's queue is flushed at most every N ms. */
 #include "api/api_int.h"
 
 #include <stdio.h>
@@ -36,31 +39,85 @@ push_timer(lws_sorted_usec_list_t *sul)
                      (lws_usec_t)a->cfg->push_ms * 1000);
 }
 
+/* Frees every queued frame of s (its bytes leave both counts). */
 static void
-drop_slow(kl_api_t *a, sess_t *s)
+queue_release(kl_api_t *a, sess_t *s)
 {
+    for (size_t i = 0; s->q && i < s->q_cap; i++) {
+        if (s->q[i].owner)
+            s->q[i].owner->q_slot = -1;
+        kl_free(s->q[i].buf);
+        s->q[i] = (qent_t){0};
+    }
+    a->ws_q_bytes -= s->q_bytes;
+    s->q_bytes = 0;
+    s->q_n = 0;
+    s->q_head = 0;
+}
+
+/* Disconnects s: its queue is freed now (the bytes must be available again at once, whatever
+ * the client does), a close frame 1008 says why when the socket still takes it, and lws kills
+ * the connection within two seconds if it does not. */
+static void
+drop_slow(kl_api_t *a, sess_t *s, const char *why)
+{
+    size_t queued = s->q_n, bytes = s->q_bytes;
     s->closing = 1;
     a->ws_slow++;
+    queue_release(a, s);
     kl_log(KL_LOG_WARN, "api", "ws_slow_client",
-           "queued=%zu subscriptions=%zu action=\"disconnected\"", s->q_n, s->n_subs);
-    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+           "queued=%zu queued_bytes=%zu subscriptions=%zu reason=\"%s\" action=\"disconnected\"",
+           queued, bytes, s->n_subs, why);
+    static const char reason[] = "slow consumer: send queue full";
+    lws_close_reason(s->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)reason,
+                     sizeof reason - 1);
+    lws_callback_on_writable(s->wsi);
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 2);
+}
+
+/* Makes room for `grow` more bytes in s's queue, under ws-queue-bytes and, across sessions,
+ * ws-total-queue-bytes: when the total is reached, the session holding the most bytes is
+ * disconnected (s itself when it is that one). Returns 0, or -1 when s was disconnected. */
+static int
+queue_room(kl_api_t *a, sess_t *s, size_t grow)
+{
+    if (s->q_bytes + grow > (size_t)a->cfg->ws_queue_bytes) {
+        drop_slow(a, s, "ws-queue-bytes");
+        return -1;
+    }
+    while (a->ws_q_bytes + grow > (size_t)a->cfg->ws_total_queue_bytes) {
+        sess_t *big = s;
+        for (sess_t *o = a->ws_list; o; o = o->ws_next)
+            if (o->q_bytes > big->q_bytes)
+                big = o;
+        a->ws_total_drops++;
+        drop_slow(a, big, "ws-total-queue-bytes");
+        if (big == s)
+            return -1;
+    }
+    return 0;
 }
 
 /* Queues one frame: payload, wrapped for combined sessions when stream is given. owner: the
- * live frame of that subscription, replaceable until sent; NULL: keep as is. */
+ * live frame of that subscription, replaceable until sent; NULL: keep as is. Every queued byte
+ * is counted (q_bytes); a frame's buffer is freed once it is sent. */
 static void
 enqueue(kl_api_t *a, sess_t *s, sub_t *owner, const char *stream, const char *p, size_t len)
 {
     if (s->closing)
         return;
+    size_t need = LWS_PRE + len + (stream ? strlen(stream) + 24 : 0);
+    size_t cap = need < API_FRAME_CAP + LWS_PRE ? API_FRAME_CAP + LWS_PRE : need;
     qent_t *e;
     if (owner && owner->q_slot >= 0) {
         e = &s->q[owner->q_slot]; /* coalesce: the newer state replaces the unsent one */
     } else {
         if (s->q_n == s->q_cap) {
-            drop_slow(a, s);
+            drop_slow(a, s, "ws-queue");
             return;
         }
+        if (queue_room(a, s, cap) != 0)
+            return;
         size_t slot = (s->q_head + s->q_n) % s->q_cap;
         e = &s->q[slot];
         s->q_n++;
@@ -69,16 +126,19 @@ enqueue(kl_api_t *a, sess_t *s, sub_t *owner, const char *stream, const char *p,
         request_write(a, s);
     }
     e->owner = owner;
-    size_t need = LWS_PRE + len + (stream ? strlen(stream) + 24 : 0);
     if (need > e->cap) {
-        char *nb = kl_alloc(need < API_FRAME_CAP + LWS_PRE ? API_FRAME_CAP + LWS_PRE : need);
+        if (e->cap && queue_room(a, s, cap - e->cap) != 0)
+            return;
+        char *nb = kl_alloc(cap);
         if (!nb) {
-            drop_slow(a, s);
+            drop_slow(a, s, "out of memory");
             return;
         }
         kl_free(e->buf);
+        s->q_bytes += cap - e->cap;
+        a->ws_q_bytes += cap - e->cap;
         e->buf = nb;
-        e->cap = need < API_FRAME_CAP + LWS_PRE ? API_FRAME_CAP + LWS_PRE : need;
+        e->cap = cap;
     }
     char *w = e->buf + LWS_PRE;
     if (stream && s->combined) {
@@ -374,7 +434,7 @@ control(kl_api_t *a, sess_t *s, const char *msg, size_t len)
         for (size_t i = 0; i < s->n_subs; i++)
             kl_buf_printf(&b, "%s\"%s\"", i ? "," : "", s->subs[i]->name);
         kl_buf_printf(&b, "],\"id\":%.*s}", (int)ctl->id_len, ctl->id);
-        if (!b.oom)
+        if (!b.oom && b.len <= API_REPLY_MAX) /* always, by max-streams (api_int.h) */
             reply(a, s, b.p, b.len);
         kl_buf_free(&b);
         return;
@@ -445,6 +505,10 @@ api_ws_open(kl_api_t *a, sess_t *s)
     }
     a->n_sessions++;
     a->ws_connects++;
+    s->ws_next = a->ws_list;
+    if (a->ws_list)
+        a->ws_list->ws_prev = s;
+    a->ws_list = s;
     int rc = -1;
     if (strncmp(path, "/ws/", 4) == 0) {
         rc = url_streams(a, s, path + 4, strlen(path + 4));
@@ -480,8 +544,13 @@ api_ws_close(kl_api_t *a, sess_t *s)
     lws_sul_cancel(&s->push_sul);
     while (s->n_subs)
         del_sub(a, s, s->n_subs - 1);
-    for (size_t i = 0; i < s->q_cap; i++)
-        kl_free(s->q[i].buf);
+    queue_release(a, s);
+    if (s->ws_prev)
+        s->ws_prev->ws_next = s->ws_next;
+    else
+        a->ws_list = s->ws_next;
+    if (s->ws_next)
+        s->ws_next->ws_prev = s->ws_prev;
     kl_free(s->q);
     kl_free(s->subs);
     kl_buf_free(&s->req_body);
@@ -521,6 +590,12 @@ api_ws_writeable(kl_api_t *a, sess_t *s)
     e->owner = NULL;
     if (lws_write(s->wsi, (unsigned char *)e->buf + LWS_PRE, e->len, LWS_WRITE_TEXT) < (int)e->len)
         return -1;
+    /* lws copied what the socket did not take: the buffer can go (an idle client holds no
+     * memory, and the byte counts stay exact). */
+    kl_free(e->buf);
+    s->q_bytes -= e->cap;
+    a->ws_q_bytes -= e->cap;
+    *e = (qent_t){0};
     s->q_head = (s->q_head + 1) % s->q_cap;
     s->q_n--;
     a->ws_frames++;

@@ -754,7 +754,7 @@ set_admin_token(struct cfg_run *r, const char *v)
     if (n < KL_CFG_TOKEN_MIN || n > KL_CFG_TOKEN_MAX)
         return KL_ECONFIG;
     for (size_t i = 0; i < n; i++)
-        if (v[i] == ' ' || v[i] == '\t' || (unsigned char)v[i] >= 0x7f)
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
             return KL_ECONFIG; /* it travels in an HTTP header: printable ASCII only */
     const char *p = cfg_strndup(r->t, v, n);
     if (p == NULL)
@@ -971,6 +971,63 @@ set_pg_statement_timeout_ms(struct cfg_run *r, const char *v)
 }
 
 static int
+set_ws_queue_bytes(struct cfg_run *r, const char *v)
+{
+    return set_int64(v, 131072, 1073741824, &r->t->ws_queue_bytes);
+}
+
+static int
+set_ws_total_queue_bytes(struct cfg_run *r, const char *v)
+{
+    return set_int64(v, 1048576, INT64_C(68719476736), &r->t->ws_total_queue_bytes);
+}
+
+static int
+set_max_conns_per_ip(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 1, 100000, &r->t->max_conns_per_ip);
+}
+
+static int
+set_header_timeout_s(struct cfg_run *r, const char *v)
+{
+    return set_int(v, 1, 600, &r->t->header_timeout_s);
+}
+
+/* "*", or a comma list of origins scheme://host[:port] as browsers send them (no path, no
+ * blanks); empty: the service's own page only. */
+static int
+set_allowed_origins(struct cfg_run *r, const char *v)
+{
+    size_t n = strlen(v);
+    if (n > 4096)
+        return KL_ECONFIG;
+    if (n == 0) {
+        r->t->allowed_origins = NULL;
+        return 0;
+    }
+    if (strcmp(v, "*") != 0) {
+        for (const char *e = v; *e;) {
+            const char *end = strchr(e, ',');
+            size_t len = end ? (size_t)(end - e) : strlen(e);
+            size_t pre = cfg_starts(e, "http://") ? 7 : cfg_starts(e, "https://") ? 8 : 0;
+            if (pre == 0 || len <= pre || len > 255)
+                return KL_ECONFIG;
+            for (size_t i = pre; i < len; i++) {
+                char c = e[i];
+                if (!(cfg_isdigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+                    return KL_ECONFIG;
+            }
+            e += len;
+            if (*e == ',' && *++e == '\0')
+                return KL_ECONFIG;
+        }
+    }
+    return cfg_set_str(r, v, 4096, &r->t->allowed_origins);
+}
+
+static int
 set_queue_capacity(struct cfg_run *r, const char *v)
 {
     uint64_t x;
@@ -1157,6 +1214,16 @@ static const struct cfg_key cfg_keys[] = {
      "must be an integer 1048576..1099511627776 (bytes of the API's per-symbol memory)"},
     {"pg-statement-timeout-ms", set_pg_statement_timeout_ms, 0,
      "must be an integer 0..3600000 (statement_timeout of the API's PostgreSQL reads; 0: none)"},
+    {"ws-queue-bytes", set_ws_queue_bytes, 0,
+     "must be an integer 131072..1073741824 (bytes queued per WS client)"},
+    {"ws-total-queue-bytes", set_ws_total_queue_bytes, 0,
+     "must be an integer 1048576..68719476736 (bytes queued for all WS clients)"},
+    {"max-connections-per-ip", set_max_conns_per_ip, 0,
+     "must be an integer 1..100000 (HTTP + WS connections from one address)"},
+    {"header-timeout-s", set_header_timeout_s, 0,
+     "must be an integer 1..600 (seconds a connection may take to send a complete request)"},
+    {"allowed-origins", set_allowed_origins, 0,
+     "must be *, empty (the service's own page) or a comma list of http(s)://HOST[:PORT]"},
     {"symbols", set_symbols, 0,
      "must be a comma list of symbols, each BASE/QUOTE (e.g. BTC/USDT) or a name (e.g. "
      "BTCUSDT) of 1..31 letters and digits"},
@@ -1587,6 +1654,11 @@ kl_config_defaults(kl_config_t *c)
     c->max_query_rows = 1000000;
     c->api_cache_bytes = INT64_C(64) << 20;
     c->pg_statement_timeout_ms = 10000;
+    c->ws_queue_bytes = 4194304;
+    c->ws_total_queue_bytes = 268435456;
+    c->max_conns_per_ip = 256;
+    c->header_timeout_s = 10;
+    c->allowed_origins = NULL;
     c->intervals = KL_IV_ALL;
     c->tz_minutes = 0;
     c->lateness_ms = 0;
@@ -1822,6 +1894,14 @@ kl_config_describe(const kl_config_t *c, FILE *f)
     fprintf(f, "push-ms = %d\nweb-root = %s\nmax-connections = %d\nmax-streams = %d\n"
                "ws-queue = %d\n",
             c->push_ms, c->web_root, c->max_connections, c->max_streams, c->ws_queue);
+    fprintf(f, "ws-queue-bytes = %lld\nws-total-queue-bytes = %lld\nmax-connections-per-ip = %d\n"
+               "header-timeout-s = %d\n",
+            (long long)c->ws_queue_bytes, (long long)c->ws_total_queue_bytes,
+            c->max_conns_per_ip, c->header_timeout_s);
+    if (c->allowed_origins)
+        cfg_print_kv(f, "allowed-origins", c->allowed_origins);
+    else
+        fputs("# allowed-origins = (not set: the service's own page only)\n", f);
     if (c->api_cpu >= 0)
         fprintf(f, "api-cpu = %d\n", c->api_cpu);
     else

@@ -111,6 +111,11 @@ typedef struct kl_config {
     int64_t max_query_rows;   /* base klines one query may read or fold; more: 400 */
     int64_t api_cache_bytes;  /* the API's per-symbol memory; idle symbols evicted beyond */
     int pg_statement_timeout_ms; /* statement_timeout of the API's PostgreSQL reads; 0: none */
+    int64_t ws_queue_bytes;       /* bytes queued per WS client before it is disconnected */
+    int64_t ws_total_queue_bytes; /* bytes queued for all WS clients together */
+    int max_conns_per_ip;         /* connections (HTTP + WS) from one address at once */
+    int header_timeout_s;         /* a connection without a complete request is closed after */
+    const char *allowed_origins;  /* comma list of origins, "*"; NULL: the service's own page */
 
     /* what to compute */
     const kl_cfg_symbol_t *symbols; /* n_symbols entries, distinct names; none = empty list */

@@ -70,6 +70,33 @@ kl_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Copies src[0..n) to dst (at most cap - 1 bytes, never a partial escape), writing every
+ * control character and every byte outside printable ASCII as \xNN, and '\\' as \x5c so that
+ * an escape can be told from the bytes. Values in log lines come from outside (symbol names,
+ * paths, client data): a "\n" in one must not forge a second line. Returns the length. */
+static size_t
+log_escape(char *dst, size_t cap, const char *src, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            if (o + 1 >= cap)
+                break;
+            dst[o++] = (char)c;
+        } else {
+            if (o + 4 >= cap)
+                break;
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        }
+    }
+    return o;
+}
+
 void
 kl_log(int level, const char *comp, const char *event, const char *fmt, ...)
 {
@@ -85,12 +112,14 @@ kl_log(int level, const char *comp, const char *event, const char *fmt, ...)
                      tm.tm_sec, ts.tv_nsec / 1000000, level_names[level & 3], comp, event);
     if (fmt && *fmt && n > 0 && (size_t)n < sizeof line - 2) {
         line[n++] = ' ';
+        char msg[sizeof line];
         va_list ap;
         va_start(ap, fmt);
-        int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+        int m = vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
         if (m > 0)
-            n += m < (int)(sizeof line - (size_t)n - 1) ? m : (int)(sizeof line - (size_t)n - 2);
+            n += (int)log_escape(line + n, sizeof line - (size_t)n - 1, msg,
+                                 m < (int)sizeof msg ? (size_t)m : sizeof msg - 1);
     }
     if (n < 0)
         return;

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/evtime.h"
 #include "core/log.h"
+#include "core/lwslog.h"
 #include "engine/kline.h"
 #include "kl/err.h"
 #include "source/source.h"
@@ -669,32 +670,24 @@ struct binance {
     uint64_t holds, hold_timeouts;
 };
 
-static kl_ratelimit_t lws_log_rl;
 /* lws 4.1 hands the connect-error callback only "connect SSL err 1: error:00000001:..."; the
  * verify result (an untrusted issuer, a wrong host) comes through its log. The last one is kept
  * here so that cannot_reach_exchange can say what was wrong with the certificate. Source thread
  * only (lws logs from the thread that services it). */
 static char lws_tls_err[160];
 
+/* The source thread's lws lines (core/lwslog.h logs them, rate-limited): keeps the last TLS
+ * verify error. */
 static void
-lws_log_emit(int level, const char *line)
+lws_log_hook(int level, const char *line, size_t n)
 {
     (void)level;
-    uint64_t supp;
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        n--;
     const char *e = strstr(line, "SSL error: ");
-    if (e) {
+    if (e && (size_t)(e - line) < n) {
         e += strlen("SSL error: ");
         size_t m = (size_t)(line + n - e);
         snprintf(lws_tls_err, sizeof lws_tls_err, "%.*s", (int)m, e);
     }
-    /* Only the source thread logs through lws here; a rate limit keeps a refusing server from
-     * flooding the log. */
-    if (kl_ratelimit_ok(&lws_log_rl, 1000, &supp))
-        kl_log(KL_LOG_WARN, "binance", "lws", "msg=\"%.*s\" suppressed=%llu", (int)(n > 200 ? 200 : n),
-               line, (unsigned long long)supp);
 }
 
 static uint32_t
@@ -2045,7 +2038,7 @@ binance_run(kl_source_t *src, kl_router_t *rt, const _Atomic int *stop)
     b->rt = rt;
     b->stop = stop;
     b->stopping = 0;
-    lws_set_log_level(LLL_ERR, lws_log_emit);
+    kl_lwslog_bind("binance", lws_log_hook);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
@@ -2130,6 +2123,7 @@ kl_source_binance_create(const struct kl_config *cfg, kl_resume_fn resume, void 
                            "assets with quote-assets = USDT,FDUSD, or pick another --source");
         return KL_ECONFIG;
     }
+    kl_lwslog_init(); /* main thread, before the source thread starts */
     binance_t *b = kl_calloc(1, sizeof *b);
     if (!b) {
         snprintf(err, cap, "source binance: out of memory");

@@ -235,7 +235,10 @@ main(int argc, char **argv)
     ci.port = port;
     ci.path = fullpath;
     ci.host = host;
-    ci.origin = host;
+    /* lws sends "Origin: http://<origin>": the service's own page, as a browser on it would */
+    char origin[300];
+    snprintf(origin, sizeof origin, "%s:%d", host, port);
+    ci.origin = origin;
     ci.local_protocol_name = "dump";
     if (!lws_client_connect_via_info(&ci)) {
         printf("#error connect\n");

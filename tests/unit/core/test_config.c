@@ -187,6 +187,11 @@ test_defaults(void **state)
                            "max-connections = 1024\n"
                            "max-streams = 1024\n"
                            "ws-queue = 1024\n"
+                           "ws-queue-bytes = 4194304\n"
+                           "ws-total-queue-bytes = 268435456\n"
+                           "max-connections-per-ip = 256\n"
+                           "header-timeout-s = 10\n"
+                           "# allowed-origins = (not set: the service's own page only)\n"
                            "api-cpu = none\n"
                            "api-readers = 2\n"
                            "api-read-queue = 256\n"
@@ -942,6 +947,13 @@ test_admin_token_env(void **state)
     assert_null(strstr(err, "0123456789"));
     assert_string_equal(err, "config: admin-token = (hidden, 20 characters): must be 16..256 "
                              "printable ASCII characters without spaces");
+    /* control characters (an escape sequence, a CR/LF that would split the header) */
+    static const char *const ctl[] = {"tok\x01en-0123456789", "token\r\n0123456789",
+                                      "token-0123456789\x1b[0m", "token-0123456789\x7f"};
+    for (size_t i = 0; i < sizeof ctl / sizeof ctl[0]; i++) {
+        kl_config_defaults(&c);
+        assert_int_equal(parse(&c, err, "--admin-token", ctl[i], NULL), KL_ECONFIG);
+    }
 }
 
 /* describe prints a config file that reads back to the same configuration. */
