@@ -1,18 +1,25 @@
-/* The stop watchdog (see watchdog.h): one detached thread sleeping on a condition
- * variable with a deadline on CLOCK_MONOTONIC; _exit() skips atexit handlers and stdio
- * flushing, which a hung thread could otherwise block, and the log line is written before. */
+/* The stop watchdog (see watchdog.h): one detached thread that polls CLOCK_MONOTONIC every
+ * 50 ms until its deadline or a disarm. A poll, not a timed wait on a condition variable: how a
+ * timed wait's deadline is read depends on the condition's clock attribute being honoured by
+ * everything in between (libfaketime, which tests/integ/clock_step.sh preloads, rewrites it and
+ * made the watchdog fire at once), while a poll of the monotonic clock has one meaning, and costs
+ * nothing during a stop. _exit() skips atexit handlers and stdio flushing, which a hung thread
+ * could otherwise block; the log lines are drained first. */
 #include "serve/watchdog.h"
 
-#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 
-static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wd_cv;
-static int wd_armed, wd_disarmed, wd_code, wd_ms;
+#define WD_POLL_MS 50
+
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER; /* arming */
+static int wd_armed, wd_code, wd_ms;
+static _Atomic int wd_disarmed;
 static const char *wd_why;
 static kl_watchdog_report_fn wd_report;
 static void *wd_ctx;
@@ -21,31 +28,24 @@ static void *
 wd_main(void *arg)
 {
     (void)arg;
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += wd_ms / 1000;
-    dl.tv_nsec += (long)(wd_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
+    int64_t deadline = kl_mono_ms() + wd_ms;
+    for (;;) {
+        if (atomic_load_explicit(&wd_disarmed, memory_order_acquire))
+            return NULL;
+        int64_t left = deadline - kl_mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts = {0, (left < WD_POLL_MS ? left : WD_POLL_MS) * 1000000L};
+        nanosleep(&ts, NULL);
     }
-    pthread_mutex_lock(&wd_mu);
-    int rc = 0;
-    while (!wd_disarmed && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&wd_cv, &wd_mu, &dl);
-    int fire = !wd_disarmed;
-    pthread_mutex_unlock(&wd_mu);
-    if (fire) {
-        if (wd_report)
-            wd_report(wd_ctx);
-        kl_log(KL_LOG_ERROR, "serve", "exit_forced",
-               "status=%d grace_ms=%d reason=\"%s\" action=\"the stop did not finish in time: "
-               "exiting now; the WAL up to the last fsync is intact\"",
-               wd_code, wd_ms, wd_why ? wd_why : "fatal error");
-        kl_log_async_stop(1000); /* the lines above are in the log ring until drained */
-        _exit(wd_code);
-    }
-    return NULL;
+    if (wd_report)
+        wd_report(wd_ctx);
+    kl_log(KL_LOG_ERROR, "serve", "exit_forced",
+           "status=%d grace_ms=%d reason=\"%s\" action=\"the stop did not finish in time: "
+           "exiting now; the WAL up to the last fsync is intact\"",
+           wd_code, wd_ms, wd_why ? wd_why : "fatal error");
+    kl_log_async_stop(1000); /* the lines above are in the log ring until drained */
+    _exit(wd_code);
 }
 
 int
@@ -56,17 +56,12 @@ kl_watchdog_arm(int ms, int code, const char *why, kl_watchdog_report_fn report,
         pthread_mutex_unlock(&wd_mu);
         return 0;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&wd_cv, &ca);
-    pthread_condattr_destroy(&ca);
     wd_ms = ms > 0 ? ms : 1;
     wd_code = code;
     wd_why = why;
     wd_report = report;
     wd_ctx = ctx;
-    wd_disarmed = 0;
+    atomic_store_explicit(&wd_disarmed, 0, memory_order_relaxed);
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
@@ -81,10 +76,5 @@ kl_watchdog_arm(int ms, int code, const char *why, kl_watchdog_report_fn report,
 void
 kl_watchdog_disarm(void)
 {
-    pthread_mutex_lock(&wd_mu);
-    if (wd_armed) {
-        wd_disarmed = 1;
-        pthread_cond_signal(&wd_cv);
-    }
-    pthread_mutex_unlock(&wd_mu);
+    atomic_store_explicit(&wd_disarmed, 1, memory_order_release);
 }
