@@ -33,6 +33,9 @@ static const wfield_t wfields[] = {
     WF(unknown_symbol, "klined_trades_unknown_symbol_total", "counter",
        "Trades for a symbol the worker does not hold."),
     WF(finals, "klined_klines_final_total", "counter", "Klines that became final."),
+    WF(finals_lost, "klined_final_klines_lost_total", "counter",
+       "Final klines that found no memory for the store: the service fail-stops, and the "
+       "restart's WAL replay writes them."),
     WF(snapshots, "klined_snapshots_total", "counter", "Snapshots taken."),
     WF(snapshot_rows, "klined_snapshot_rows_total", "counter", "Rows handed to the persister."),
     WF(commit_ok, "klined_checkpoints_total", "counter", "Snapshots the store confirmed."),
@@ -252,7 +255,8 @@ api_healthz(kl_api_t *a, sess_t *s)
     kl_buf_t r = {0};
     int64_t now = kl_mono_ms();
     if (kl_service_failed(a->d.svc))
-        kl_buf_puts(&r, ",\"wal: a worker stopped after a WAL write failed\"");
+        kl_buf_puts(&r, ",\"worker: stopped after a WAL write failed or a final kline found no "
+                        "memory (see the log); a restart recovers from the WAL\"");
     if (v.source) {
         int64_t down = atomic_load_explicit(&v.source->feeds_down, memory_order_relaxed);
         if (down > 0)

@@ -82,6 +82,7 @@ struct kl_worker {
     int backlogged;     /* taking no trades until the store catches up */
     int want_snapshot;  /* a snapshot was requested and not taken yet */
     uint64_t rows_lost; /* final rows that found no memory (logged; fails a recovery) */
+    int final_lost;     /* a final row found no memory: no checkpoint may pass over it again */
 
     /* API publication (kl_worker_set_api): watch requests in, kline updates out. */
     kl_ring_t api_in;
@@ -522,12 +523,20 @@ on_emit(void *ctx, const kl_series_t *s, int iv, const kl_kline_t *k, unsigned f
     row_fill(&row, s->user, iv, k, 1);
     w->local.finals++;
     if (kl_snap_add_row(w->snap, &row) != 0) {
+        /* The row is only in memory's absence now. A later checkpoint would store states past
+         * it and release the WAL that can rebuild it, so none is taken again: the worker
+         * fails like on a WAL error (fail-stop, /healthz red), and the restart replays the WAL
+         * from the last checkpoint, which writes the row. */
         w->rows_lost++;
+        w->local.finals_lost++;
+        w->final_lost = 1;
+        atomic_store_explicit(&w->failed, 1, memory_order_relaxed);
         uint64_t supp;
         if (kl_ratelimit_ok(&w->rl_emit, 1000, &supp))
             kl_log(KL_LOG_ERROR, "worker", "final_kline_lost",
                    "worker=%d symbol=%s interval=%s open_time=%lld reason=\"out of memory\" "
-                   "suppressed=%llu",
+                   "suppressed=%llu action=\"no checkpoint from now on; exiting so a "
+                   "supervisor restarts, and the WAL replay writes the kline\"",
                    w->cfg.index, ((const slotmeta_t *)s->user)->name, kl_iv_name(iv),
                    (long long)k->open_time, (unsigned long long)supp);
     }
@@ -734,6 +743,8 @@ do_tick(kl_worker_t *w, int64_t now_ms)
 static int
 take_snapshot(kl_worker_t *w)
 {
+    if (w->final_lost) /* a checkpoint now would pass over the lost row (on_emit) */
+        return 0;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     kl_snap_batch_t batch;
@@ -956,6 +967,8 @@ stop_step(kl_worker_t *w, int idle_handoff)
     int failed = atomic_load_explicit(&w->failed, memory_order_relaxed);
     if (!idle_handoff || (rings_nonempty(w) && !w->backlogged && !failed))
         return 0;
+    if (w->final_lost)
+        return -1; /* no last checkpoint either: the WAL rebuilds what was lost */
     if (kl_snap_dirty_count(w->snap) == 0 && kl_snap_pending_rows(w->snap) == 0)
         return failed ? -1 : rings_nonempty(w) ? 0 : 1;
     if (w->consecutive_failures >= STOP_COMMIT_TRIES) {

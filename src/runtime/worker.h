@@ -71,7 +71,7 @@ typedef struct kl_worker_cfg {
 /* Counters, published by the worker once per batch (relaxed); read from any thread. */
 typedef struct kl_worker_stats {
     uint64_t trades, applied, late, duplicates, too_late, stale, unknown_symbol;
-    uint64_t finals, snapshots, snapshot_rows, commit_ok, commit_failed;
+    uint64_t finals, finals_lost, snapshots, snapshot_rows, commit_ok, commit_failed;
     uint64_t live_symbols, dirty, pending_rows, queue_depth, queue_waits;
     uint64_t last_snapshot_us; /* time to take the last snapshot */
     uint64_t wal_bytes;        /* written to the WAL since start */

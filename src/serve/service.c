@@ -754,7 +754,8 @@ kl_serve_main(int argc, char **argv)
             kl_config_free(&fresh);
         }
         if (kl_service_failed(svc)) {
-            why = "a WAL write failed (see its error): no durability, so no more work";
+            why = "a worker failed (a WAL write, or a final kline that found no memory; see its "
+                  "error): no durability, so no more work";
             failed = 1;
             break;
         }
